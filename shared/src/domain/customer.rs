@@ -1,0 +1,151 @@
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use super::{Category, CustomerId, PhoneNumber, RuleId, TenantId};
+use crate::error::{Error, Result};
+
+/// Most recent timestamps kept per event type, enough for `count` triggers.
+pub const RECENT_EVENTS_KEPT: usize = 32;
+
+/// A customer of a tenant, with everything the scheduler and the policies need to decide
+/// without further reads: consent, activity per event type and the ledger of recent sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub tenant: TenantId,
+    pub id: CustomerId,
+    pub phone: PhoneNumber,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// IANA time zone; the tenant's default applies when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+    #[serde(default)]
+    pub consent: Consent,
+    /// Per event type: first/last occurrence, total count and the most recent timestamps.
+    #[serde(default)]
+    pub activity: BTreeMap<String, Activity>,
+    /// Recent sends, pruned to the longest policy window; the frequency caps read it.
+    #[serde(default)]
+    pub ledger: Vec<SentEntry>,
+    /// Per rule: the last time a `count` trigger fired (so one burst fires once).
+    #[serde(default)]
+    pub marks: BTreeMap<RuleId, DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version, incremented by every write.
+    #[serde(default)]
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Consent {
+    pub state: ConsentState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    #[default]
+    Subscribed,
+    OptedOut,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+    pub count: u64,
+    /// Newest last, at most [`RECENT_EVENTS_KEPT`].
+    #[serde(default)]
+    pub recent: Vec<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentEntry {
+    pub at: DateTime<Utc>,
+    pub category: Category,
+    pub rule: RuleId,
+}
+
+impl Customer {
+    pub fn new(tenant: TenantId, id: CustomerId, phone: PhoneNumber, now: DateTime<Utc>) -> Self {
+        Customer {
+            tenant,
+            id,
+            phone,
+            region: None,
+            timezone: None,
+            locale: None,
+            attributes: Map::new(),
+            consent: Consent::default(),
+            activity: BTreeMap::new(),
+            ledger: Vec::new(),
+            marks: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// The customer's zone, or `default` when none is set or it does not parse.
+    pub fn zone(&self, default: Tz) -> Tz {
+        self.timezone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(default)
+    }
+
+    pub fn is_opted_out(&self) -> bool {
+        self.consent.state == ConsentState::OptedOut
+    }
+
+    /// Records one event occurrence in the activity summary (out-of-order safe).
+    pub fn record_activity(&mut self, event_type: &str, at: DateTime<Utc>) {
+        let entry = self.activity.entry(event_type.to_owned()).or_default();
+        entry.count += 1;
+        entry.first_at = Some(entry.first_at.map_or(at, |f| f.min(at)));
+        entry.last_at = Some(entry.last_at.map_or(at, |l| l.max(at)));
+        let pos = entry.recent.partition_point(|t| *t <= at);
+        entry.recent.insert(pos, at);
+        if entry.recent.len() > RECENT_EVENTS_KEPT {
+            let excess = entry.recent.len() - RECENT_EVENTS_KEPT;
+            entry.recent.drain(..excess);
+        }
+    }
+
+    /// Adds a send to the ledger and forgets entries older than `keep_since`.
+    pub fn record_send(&mut self, entry: SentEntry, keep_since: DateTime<Utc>) {
+        self.ledger.retain(|e| e.at >= keep_since);
+        self.ledger.push(entry);
+    }
+
+    /// The view of the customer that CEL conditions and templates see: attributes at the top
+    /// level plus `id`, `phone`, `region`, `timezone`, `locale`, `opted_out`.
+    pub fn to_context(&self) -> Value {
+        let mut map = self.attributes.clone();
+        map.insert("id".into(), Value::String(self.id.to_string()));
+        map.insert("phone".into(), Value::String(self.phone.to_string()));
+        let optional = [("region", &self.region), ("timezone", &self.timezone), ("locale", &self.locale)];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                map.insert(key.into(), Value::String(v.clone()));
+            }
+        }
+        map.insert("opted_out".into(), Value::Bool(self.is_opted_out()));
+        Value::Object(map)
+    }
+}
+
+/// Validates an IANA zone name, naming the offending value.
+pub fn parse_zone(name: &str) -> Result<Tz> {
+    name.parse::<Tz>()
+        .map_err(|_| Error::invalid("timezone", format!("{name:?} is not an IANA time zone")))
+}

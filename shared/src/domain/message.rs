@@ -1,0 +1,113 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::{CustomerId, MessageId, PhoneNumber, RuleId, TenantId};
+
+/// Why a text is sent; decides windows, caps, footer and the SMS type at the provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Transactional,
+    Care,
+    Marketing,
+}
+
+impl Category {
+    pub const ALL: [Category; 3] = [Category::Transactional, Category::Care, Category::Marketing];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Category::Transactional => "transactional",
+            Category::Care => "care",
+            Category::Marketing => "marketing",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Decided and waiting for the sender.
+    Queued,
+    /// Claimed by a sender; not yet acknowledged by the provider.
+    Sending,
+    /// Accepted by the provider.
+    Sent,
+    /// Delivery receipt received.
+    Delivered,
+    /// Gave up: permanent provider error or retries exhausted.
+    Failed,
+    /// Not sent because a policy said so; `reason` says which.
+    Skipped,
+}
+
+impl MessageStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            MessageStatus::Queued,
+            MessageStatus::Sending,
+            MessageStatus::Sent,
+            MessageStatus::Delivered,
+            MessageStatus::Failed,
+            MessageStatus::Skipped,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// One SMS to one customer for one rule occurrence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub tenant: TenantId,
+    pub id: MessageId,
+    pub customer_id: CustomerId,
+    pub rule: RuleId,
+    pub category: Category,
+    /// Identifies the rule instance: the event id, or the due date for date triggers.
+    pub occurrence: String,
+    pub phone: PhoneNumber,
+    pub text: String,
+    pub segments: u32,
+    pub status: MessageStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    /// When a queued message may next be tried (after a retryable failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl Message {
+    /// The key that makes a rule occurrence for a customer be sent at most once, ever.
+    pub fn dedupe_key(rule: &RuleId, customer: &CustomerId, occurrence: &str) -> String {
+        format!("{rule}:{customer}:{occurrence}")
+    }
+
+    pub fn own_dedupe_key(&self) -> String {
+        Message::dedupe_key(&self.rule, &self.customer_id, &self.occurrence)
+    }
+}

@@ -1,0 +1,16 @@
+//! Domain types shared by every layer.
+mod customer;
+mod duration;
+mod event;
+mod ids;
+mod message;
+mod phone;
+mod timer;
+
+pub use customer::{parse_zone, Activity, Consent, ConsentState, Customer, SentEntry, RECENT_EVENTS_KEPT};
+pub use duration::Span;
+pub use event::Event;
+pub use ids::{CustomerId, EventId, MessageId, RuleId, TenantId};
+pub use message::{Category, Message, MessageStatus};
+pub use phone::PhoneNumber;
+pub use timer::Timer;

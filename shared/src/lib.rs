@@ -1,0 +1,15 @@
+//! nudge-core: everything in nudge that is not wiring.
+//!
+//! - [`domain`]: customers, events, messages, timers and their newtypes.
+//! - [`rulebook`]: the per-tenant YAML rulebook, validated and compiled.
+//! - [`schedule`]: triggers → due instants (pure functions).
+//! - [`policy`]: consent, windows, caps, content (pure functions).
+//! - [`reply`]: inbound text normalisation and classification.
+//! - [`ports`] and [`adapters`]: storage, SMS, events, clock.
+//! - [`service`]: the use cases, generic over the ports.
+pub mod domain;
+pub mod error;
+pub mod ports;
+pub mod rulebook;
+
+pub use error::{Error, Result};

@@ -1,0 +1,177 @@
+//! The small traits the services are generic over. Each has real implementations in
+//! `adapters` (SQLite and DynamoDB stores, console and SNS senders, log and EventBridge publishers).
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::domain::{
+    Category, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber,
+    TenantId, Timer,
+};
+use crate::error::Result;
+
+/// The source of "now". Production reads the system clock; simulations and tests drive it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Counters kept per tenant, day and rule (`sent`, `delivered`, `skipped_cap`, …).
+pub type Counters = BTreeMap<String, i64>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    Recorded,
+    /// The event id was seen before; nothing changed.
+    Duplicate,
+}
+
+/// Everything that must become true together when a text is decided "send".
+#[derive(Clone, Debug)]
+pub struct SendCommit {
+    pub message: Message,
+    /// The customer with the send added to its ledger; written only if the stored version is
+    /// still `expected_version` (so two concurrent decisions cannot both pass a cap).
+    pub customer: Customer,
+    pub expected_version: u64,
+    /// The timer this decision consumes (removed in the same transaction).
+    pub timer: Option<Timer>,
+    pub stats: Counters,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// The dedupe key exists: this occurrence was already decided "send".
+    Duplicate,
+    /// The customer changed since it was read; re-read and decide again.
+    Conflict,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsRow {
+    pub day: NaiveDate,
+    pub rule: String,
+    pub counters: Counters,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Customers.
+    async fn get_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<Option<Customer>>;
+    /// Creates the customer (`expected_version` None: it must not exist yet) or replaces it if the
+    /// stored version equals `expected_version`; otherwise `Error::Conflict`. Returns the new
+    /// version (stored version + 1).
+    async fn put_customer(&self, customer: &Customer, expected_version: Option<u64>) -> Result<u64>;
+    /// Deletes the profile, its events and timers; suppression entries stay.
+    async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool>;
+    async fn find_customer_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<Customer>>;
+
+    // Events.
+    /// Records the event once per `event_id`; a repeat is `Duplicate` and changes nothing.
+    async fn record_event(&self, event: &Event) -> Result<EventOutcome>;
+    async fn customer_events(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<Event>>;
+
+    // Timers (the due index).
+    async fn customer_timers(&self, tenant: &TenantId, customer: &CustomerId) -> Result<Vec<Timer>>;
+    /// Inserts or moves timers (identity: tenant, customer, rule, occurrence).
+    async fn put_timers(&self, timers: &[Timer]) -> Result<()>;
+    async fn delete_timers(&self, timers: &[Timer]) -> Result<()>;
+    /// Timers due in the whole minute starting at `minute` (UTC, seconds zero).
+    async fn due_timers(&self, minute: DateTime<Utc>) -> Result<Vec<Timer>>;
+    /// The last minute whose timers were all processed.
+    async fn checkpoint(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Moves the checkpoint forward only (an older value is ignored).
+    async fn set_checkpoint(&self, minute: DateTime<Utc>) -> Result<()>;
+
+    // Messages.
+    async fn commit_send(&self, commit: &SendCommit) -> Result<CommitOutcome>;
+    /// Records a decision that produced no text to send (skipped), with its stats.
+    async fn record_skip(&self, message: &Message, timer: Option<&Timer>, stats: &Counters)
+        -> Result<()>;
+    async fn get_message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>>;
+    async fn customer_messages(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<Message>>;
+    /// Queued messages whose next attempt is due (local outbox; production uses the stream).
+    async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>>;
+    /// Moves a message from `from` to the message's current status and fields, only if it is
+    /// still in `from`. Returns false when someone else moved it first.
+    async fn transition_message(&self, message: &Message, from: MessageStatus) -> Result<bool>;
+
+    // Suppression (per phone number, survives customer deletion).
+    async fn is_suppressed(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool>;
+    /// Returns false when the number was already suppressed.
+    async fn suppress(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+        at: DateTime<Utc>,
+        source: &str,
+    ) -> Result<bool>;
+    /// Returns false when the number was not suppressed.
+    async fn unsuppress(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool>;
+
+    // Stats.
+    async fn add_stats(&self, tenant: &TenantId, day: NaiveDate, rule: &str, counters: &Counters)
+        -> Result<()>;
+    async fn stats(&self, tenant: &TenantId, from: NaiveDate, to: NaiveDate) -> Result<Vec<StatsRow>>;
+
+    // Inbound replies.
+    /// Records a provider message id; false when it was seen before.
+    async fn record_inbound(&self, tenant: &TenantId, provider_id: &str, at: DateTime<Utc>)
+        -> Result<bool>;
+}
+
+/// What a sender returns for an accepted text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub provider_id: String,
+}
+
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    /// Sends one text. Errors are `Error::Provider { retryable, .. }`.
+    async fn send(&self, to: &PhoneNumber, text: &str, category: Category) -> Result<Sent>;
+}
+
+/// A business event for other systems (`message.sent`, `customer.opted_out`, …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboundEvent {
+    pub detail_type: String,
+    pub tenant: TenantId,
+    pub time: DateTime<Utc>,
+    pub detail: serde_json::Value,
+}
+
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, events: &[OutboundEvent]) -> Result<()>;
+}
+
+/// Stats field names shared by every writer and reader.
+pub mod counters {
+    pub const QUEUED: &str = "queued";
+    pub const SENT: &str = "sent";
+    pub const DELIVERED: &str = "delivered";
+    pub const FAILED: &str = "failed";
+    pub const DEFERRED: &str = "deferred";
+    pub const REPLIED: &str = "replied";
+    pub const OPTED_OUT: &str = "opted_out";
+    pub const HELD_OUT: &str = "held_out";
+    /// Prefix of skip counters: `skipped_cap`, `skipped_window`, …
+    pub const SKIPPED_PREFIX: &str = "skipped_";
+}
+

@@ -1,0 +1,201 @@
+//! The compiled rulebook the engine runs on. Built only by [`super::parse`] (never by hand in
+//! production code), so every value here has been validated.
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::domain::{Category, RuleId, Span, TenantId};
+
+#[derive(Clone, Debug)]
+pub struct Rulebook {
+    pub tenant: TenantId,
+    /// Every text starts with `【brand】`.
+    pub brand: String,
+    /// Default zone for customers without one.
+    pub timezone: Tz,
+    pub locale: Option<String>,
+    /// Default region (ISO 3166, e.g. `CN`) for phone numbers written nationally.
+    pub phone_region: Option<String>,
+    pub holidays: BTreeSet<NaiveDate>,
+    /// Customer attributes templates and triggers may use.
+    pub attributes: BTreeSet<String>,
+    pub policy: Policy,
+    pub replies: ReplySettings,
+    pub rules: Vec<Rule>,
+}
+
+impl Rulebook {
+    pub fn rule(&self, id: &RuleId) -> Option<&Rule> {
+        self.rules.iter().find(|r| &r.id == id)
+    }
+}
+
+/// A local time-of-day interval `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CapAction {
+    /// Drop the occurrence (default for marketing).
+    #[default]
+    Skip,
+    /// Try again when the cap frees up (default for care).
+    Defer,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct CategoryPolicy {
+    /// Overrides the rulebook-wide window for this category.
+    pub window: Option<Window>,
+    pub weekdays_only: bool,
+    pub skip_holidays: bool,
+    pub per_week: Option<u32>,
+    pub per_30_days: Option<u32>,
+    pub min_gap: Option<Span>,
+    pub on_cap: CapAction,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub window: Window,
+    pub transactional: CategoryPolicy,
+    pub care: CategoryPolicy,
+    pub marketing: CategoryPolicy,
+    /// Minimum time between two texts of the same rule to one customer.
+    pub same_rule_min_gap: Option<Span>,
+    /// Appended to care and marketing texts.
+    pub opt_out_footer: String,
+    pub banned_phrases: Vec<String>,
+    /// Default maximum SMS segments per text (a rule may override).
+    pub max_segments: u32,
+}
+
+impl Policy {
+    pub fn category(&self, category: Category) -> &CategoryPolicy {
+        match category {
+            Category::Transactional => &self.transactional,
+            Category::Care => &self.care,
+            Category::Marketing => &self.marketing,
+        }
+    }
+
+    /// The window that applies to a category.
+    pub fn window_for(&self, category: Category) -> Window {
+        self.category(category).window.unwrap_or(self.window)
+    }
+
+    /// How far back the send ledger must reach for every cap and gap to be checked.
+    pub fn ledger_horizon(&self) -> Span {
+        let mut longest = Span::days(30);
+        let gaps = Category::ALL
+            .iter()
+            .filter_map(|c| self.category(*c).min_gap)
+            .chain(self.same_rule_min_gap);
+        for gap in gaps {
+            if gap.approx_seconds() > longest.approx_seconds() {
+                longest = gap;
+            }
+        }
+        longest
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplySettings {
+    /// Words added to the built-in opt-out / opt-in / help vocabularies (normalised).
+    pub extra_opt_out: Vec<String>,
+    pub extra_opt_in: Vec<String>,
+    pub extra_help: Vec<String>,
+    pub opt_out_confirmation: String,
+    pub opt_in_confirmation: String,
+    pub help_text: String,
+    /// How long after a message a bare keyword still refers to it.
+    pub keyword_context: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub id: RuleId,
+    pub category: Category,
+    pub description: Option<String>,
+    pub trigger: Trigger,
+    /// Must hold at schedule time and again at fire time.
+    pub when: Option<Condition>,
+    /// When it holds at fire time, the occurrence is dropped (e.g. already converted).
+    pub exit: Option<Condition>,
+    pub template: Template,
+    /// Share of customers held out for measurement, in basis points (10% = 1000).
+    pub holdout_bp: u32,
+    /// Reply menu: normalised keyword → action.
+    pub replies: BTreeMap<String, ReplyAction>,
+    pub max_segments: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    /// Each event of a type (matching `filter`) fires once, `delay` after it occurred.
+    Event { event_type: String, delay: Span, filter: Option<Condition> },
+    /// Once, at a customer date attribute ± offset (at a local time of day when given).
+    Date { attribute: String, offset: Span, at: Option<NaiveTime> },
+    /// Every year on the month/day of a date attribute ± offset; Feb 29 → Feb 28.
+    Anniversary { attribute: String, offset: Span, at: Option<NaiveTime> },
+    /// When no event of a type happened for `after`; once per inactivity episode.
+    Inactive { event_type: String, after: Span, at: Option<NaiveTime> },
+    /// Recurring every `interval` from a date attribute (not at the attribute itself).
+    Every { attribute: String, interval: Span, at: Option<NaiveTime> },
+    /// When `times` events of a type happened within `within`; once per burst.
+    Count { event_type: String, times: u32, within: Span, delay: Span },
+}
+
+impl Trigger {
+    /// Event-driven triggers are created by ingestion; the others are recomputed from state.
+    pub fn is_event_driven(&self) -> bool {
+        matches!(self, Trigger::Event { .. } | Trigger::Count { .. })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplyAction {
+    /// Event type emitted (`keyword.matched` carries it).
+    pub emit: Option<String>,
+    /// Auto-answer, sent as a transactional text.
+    pub answer: Option<String>,
+    /// Customer attributes set; the value `now` stores the reply time (RFC 3339).
+    pub set: BTreeMap<String, serde_json::Value>,
+}
+
+/// A compiled CEL expression over `customer`, `event` and `now`.
+#[derive(Clone)]
+pub struct Condition {
+    pub source: String,
+    pub program: Arc<cel::Program>,
+}
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Condition").field(&self.source).finish()
+    }
+}
+
+impl PartialEq for Condition {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+/// A message body template (minijinja syntax, strict about undefined variables).
+#[derive(Clone)]
+pub struct Template {
+    pub source: String,
+    pub env: Arc<minijinja::Environment<'static>>,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Template").field(&self.source).finish()
+    }
+}
