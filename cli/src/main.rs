@@ -1,1 +1,74 @@
-fn main() {}
+//! `nudge`: the command line of the nudge SMS engine.
+mod classify;
+mod input;
+mod plan;
+mod report;
+mod rules;
+mod simulate;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "nudge", version, about = "SMS customer-care and retention engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate and explain rulebooks.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Reply handling.
+    Reply {
+        #[command(subcommand)]
+        command: ReplyCommand,
+    },
+    /// Fast-forward the clock over the real engine and report what would be sent.
+    Simulate(simulate::Args),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate a rulebook: exit 0 with a summary, or non-zero with every problem.
+    Check {
+        file: PathBuf,
+    },
+    /// Print each decision the engine would take for one customer, in time order (JSON lines).
+    Plan(plan::Args),
+}
+
+#[derive(Subcommand)]
+enum ReplyCommand {
+    /// Classify an inbound reply text.
+    Classify {
+        /// Rulebook whose extra words and reply menus apply.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        text: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rules { command: RulesCommand::Check { file } } => rules::check(&file),
+        Command::Rules { command: RulesCommand::Plan(args) } => plan::run(args),
+        Command::Reply { command: ReplyCommand::Classify { rules, text } } => {
+            classify::run(rules.as_deref(), &text)
+        }
+        Command::Simulate(args) => simulate::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

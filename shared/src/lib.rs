@@ -13,3 +13,5 @@ pub mod ports;
 pub mod rulebook;
 
 pub use error::{Error, Result};
+pub mod adapters;
+pub mod service;

@@ -24,6 +24,18 @@ pub enum EventOutcome {
     Recorded,
     /// The event id was seen before; nothing changed.
     Duplicate,
+    /// The customer changed since it was read; re-read and try again.
+    Conflict,
+}
+
+/// Everything that must become true together when an event is ingested: the event is stored
+/// once (by id), the customer's activity is updated and the timers it arms are written.
+#[derive(Clone, Debug)]
+pub struct EventCommit {
+    pub event: Event,
+    pub customer: Customer,
+    pub expected_version: u64,
+    pub timers: Vec<Timer>,
 }
 
 /// Everything that must become true together when a text is decided "send".
@@ -72,8 +84,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<Customer>>;
 
     // Events.
-    /// Records the event once per `event_id`; a repeat is `Duplicate` and changes nothing.
-    async fn record_event(&self, event: &Event) -> Result<EventOutcome>;
+    /// Applies an [`EventCommit`] atomically, once per `event_id`: a repeated id is
+    /// `Duplicate` and changes nothing; a stale customer version is `Conflict`.
+    async fn record_event(&self, commit: &EventCommit) -> Result<EventOutcome>;
     async fn customer_events(
         &self,
         tenant: &TenantId,
@@ -86,6 +99,8 @@ pub trait Store: Send + Sync {
     /// Inserts or moves timers (identity: tenant, customer, rule, occurrence).
     async fn put_timers(&self, timers: &[Timer]) -> Result<()>;
     async fn delete_timers(&self, timers: &[Timer]) -> Result<()>;
+    /// Moves one timer to a later due minute (a deferral).
+    async fn reschedule_timer(&self, timer: &Timer, due: DateTime<Utc>) -> Result<()>;
     /// Timers due in the whole minute starting at `minute` (UTC, seconds zero).
     async fn due_timers(&self, minute: DateTime<Utc>) -> Result<Vec<Timer>>;
     /// The last minute whose timers were all processed.
@@ -95,6 +110,9 @@ pub trait Store: Send + Sync {
 
     // Messages.
     async fn commit_send(&self, commit: &SendCommit) -> Result<CommitOutcome>;
+    /// Queues a message that is not subject to caps (reply confirmations and auto-answers):
+    /// message + dedupe key + stats in one transaction; `Duplicate` when the key exists.
+    async fn queue_message(&self, message: &Message, stats: &Counters) -> Result<CommitOutcome>;
     /// Records a decision that produced no text to send (skipped), with its stats.
     async fn record_skip(&self, message: &Message, timer: Option<&Timer>, stats: &Counters)
         -> Result<()>;

@@ -128,7 +128,8 @@ impl Customer {
     }
 
     /// The view of the customer that CEL conditions and templates see: attributes at the top
-    /// level plus `id`, `phone`, `region`, `timezone`, `locale`, `opted_out`.
+    /// level plus `id`, `phone`, `region`, `timezone`, `locale`, `opted_out` and
+    /// `activity[type]` = `{count, first_at, last_at}` (RFC 3339) per event type.
     pub fn to_context(&self) -> Value {
         let mut map = self.attributes.clone();
         map.insert("id".into(), Value::String(self.id.to_string()));
@@ -140,6 +141,18 @@ impl Customer {
             }
         }
         map.insert("opted_out".into(), Value::Bool(self.is_opted_out()));
+        let activity: Map<String, Value> = self
+            .activity
+            .iter()
+            .map(|(kind, a)| {
+                let stamp = |t: Option<DateTime<Utc>>| t.map_or(Value::Null, |t| Value::String(t.to_rfc3339()));
+                let summary = serde_json::json!({
+                    "count": a.count, "first_at": stamp(a.first_at), "last_at": stamp(a.last_at),
+                });
+                (kind.clone(), summary)
+            })
+            .collect();
+        map.insert("activity".into(), Value::Object(activity));
         Value::Object(map)
     }
 }

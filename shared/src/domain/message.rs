@@ -99,6 +99,9 @@ pub struct Message {
     /// When a queued message may next be tried (after a retryable failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Sent even to a suppressed number: only the opt-out confirmation and help answers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignores_suppression: bool,
 }
 
 impl Message {

@@ -1,0 +1,63 @@
+//! `nudge rules plan`: every decision for one customer over a period, as JSON lines.
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::Args as ClapArgs;
+use nudge_core::service::simulation::Simulation;
+use nudge_core::service::CustomerInput;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    #[arg(long)]
+    rules: PathBuf,
+    /// A JSON file with one customer: {"id","phone","timezone"?,"attributes"?…}.
+    #[arg(long)]
+    customer: PathBuf,
+    /// Start of the period (RFC 3339).
+    #[arg(long)]
+    from: DateTime<Utc>,
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Events of the customer (JSON lines with occurred_at).
+    #[arg(long)]
+    events: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let rulebook = super::rules::load_valid(&args.rules)?;
+    let name = args.customer.display().to_string();
+    let text = std::fs::read_to_string(&args.customer).with_context(|| format!("{name}: cannot read"))?;
+    let customer: CustomerInput = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{name}:{}:{}: {e}", e.line(), e.column()))?;
+    nudge_core::service::validate_customer_input(&rulebook, &customer)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let events = args.events.as_deref().map(super::input::load_events).transpose()?.unwrap_or_default();
+    let default_zone = rulebook.timezone;
+    let zone = customer.timezone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(default_zone);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = runtime.block_on(async {
+        let simulation = Simulation::new(rulebook, args.from)?;
+        simulation.load_customers(vec![customer]).await?;
+        simulation.run(events, args.days, |_, _| {}).await
+    })?;
+    for d in &result.decisions {
+        let line = json!({
+            "rule": d.rule.as_str(),
+            "occurrence": d.occurrence,
+            "due_utc": d.due.to_rfc3339(),
+            "due_local": d.due.with_timezone(&zone).to_rfc3339(),
+            "decided_utc": d.decided_at.to_rfc3339(),
+            "outcome": d.outcome.kind(),
+            "reason": d.outcome.reason(),
+            "until": match &d.outcome {
+                nudge_core::service::Outcome::Defer { until, .. } => Some(until.to_rfc3339()),
+                _ => None,
+            },
+            "text": d.outcome.text(),
+        });
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

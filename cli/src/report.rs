@@ -1,0 +1,143 @@
+//! The simulation report: per rule outcomes, per-customer pressure and a daily chart.
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+use nudge_core::service::simulation::SimulationResult;
+use nudge_core::service::Outcome;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+#[derive(Debug, Default, Serialize)]
+pub struct RuleStats {
+    pub sent: u64,
+    pub deferred: u64,
+    pub skipped: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub customers: usize,
+    pub days: u32,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub total: RuleStats,
+    pub rules: BTreeMap<String, RuleStats>,
+    /// Texts accepted by the (simulated) SMS provider.
+    pub delivered_to_sender: u64,
+    pub suppressed_at_send: u32,
+    pub max_per_customer_per_week: usize,
+    pub max_per_customer_per_30_days: usize,
+    /// Texts sent per local day of the tenant's zone.
+    pub per_day: BTreeMap<NaiveDate, u64>,
+}
+
+/// The largest number of instants inside any window of `width` (instants sorted).
+fn max_in_window(times: &[DateTime<Utc>], width: TimeDelta) -> usize {
+    let mut best = 0;
+    let mut first = 0;
+    for (last, t) in times.iter().enumerate() {
+        while *t - times[first] >= width {
+            first += 1;
+        }
+        best = best.max(last - first + 1);
+    }
+    best
+}
+
+impl Summary {
+    pub fn from_result(result: &SimulationResult, customers: usize, days: u32, zone: Tz) -> Self {
+        let mut total = RuleStats::default();
+        let mut rules: BTreeMap<String, RuleStats> = BTreeMap::new();
+        let mut per_customer: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
+        let mut per_day: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+        let mut day = result.start.with_timezone(&zone).date_naive();
+        while day <= result.end.with_timezone(&zone).date_naive() {
+            per_day.insert(day, 0);
+            day = day.succ_opt().unwrap_or(day);
+            if day == NaiveDate::MAX {
+                break;
+            }
+        }
+        for d in &result.decisions {
+            let rule = rules.entry(d.rule.to_string()).or_default();
+            for stats in [&mut total, rule] {
+                match &d.outcome {
+                    Outcome::Send { .. } => stats.sent += 1,
+                    Outcome::Defer { .. } => stats.deferred += 1,
+                    Outcome::Skip { reason, .. } => *stats.skipped.entry(reason.clone()).or_default() += 1,
+                }
+            }
+            if let Outcome::Send { .. } = d.outcome {
+                per_customer.entry(d.customer_id.as_str()).or_default().push(d.decided_at);
+                *per_day.entry(d.decided_at.with_timezone(&zone).date_naive()).or_default() += 1;
+            }
+        }
+        let mut max_week = 0;
+        let mut max_month = 0;
+        for times in per_customer.values_mut() {
+            times.sort();
+            max_week = max_week.max(max_in_window(times, TimeDelta::days(7)));
+            max_month = max_month.max(max_in_window(times, TimeDelta::days(30)));
+        }
+        Summary {
+            customers,
+            days,
+            start: result.start,
+            end: result.end,
+            total,
+            rules,
+            delivered_to_sender: result.delivered_to_sender,
+            suppressed_at_send: result.sends.suppressed,
+            max_per_customer_per_week: max_week,
+            max_per_customer_per_30_days: max_month,
+            per_day,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{:<28} {:>8} {:>9}  skipped", "rule", "sent", "deferred");
+        let rows = self.rules.iter().map(|(k, v)| (k.as_str(), v)).chain([("TOTAL", &self.total)]);
+        for (name, stats) in rows {
+            let skipped = if stats.skipped.is_empty() {
+                "-".to_string()
+            } else {
+                stats.skipped.iter().map(|(r, n)| format!("{r}={n}")).collect::<Vec<_>>().join(" ")
+            };
+            let _ = writeln!(out, "{name:<28} {:>8} {:>9}  {skipped}", stats.sent, stats.deferred);
+        }
+        let _ = writeln!(
+            out,
+            "\nsent by the provider: {}   suppressed at send time: {}",
+            self.delivered_to_sender, self.suppressed_at_send
+        );
+        let _ = writeln!(
+            out,
+            "max texts per customer: {} in any 7 days, {} in any 30 days\n",
+            self.max_per_customer_per_week, self.max_per_customer_per_30_days
+        );
+        let _ = writeln!(out, "texts per day");
+        let peak = self.per_day.values().copied().max().unwrap_or(0).max(1);
+        for (day, count) in &self.per_day {
+            let width = (count * 50).div_ceil(peak) as usize;
+            let _ = writeln!(out, "{day} {:>7} {}", count, "█".repeat(width));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn window_maximum_counts_instants_less_than_width_apart() {
+        let at = |d: u32| Utc.with_ymd_and_hms(2026, 1, d, 10, 0, 0).unwrap();
+        let times = [at(1), at(3), at(7), at(8), at(20)];
+        // 1st, 3rd and 7th are within 7 days; the 8th is exactly 7 days after the 1st.
+        assert_eq!(max_in_window(&times, TimeDelta::days(7)), 3);
+        assert_eq!(max_in_window(&times, TimeDelta::days(30)), 5);
+        assert_eq!(max_in_window(&[], TimeDelta::days(7)), 0);
+    }
+}

@@ -1,0 +1,4 @@
+//! Real implementations of the ports.
+pub mod clock;
+pub mod console;
+pub mod sqlite;

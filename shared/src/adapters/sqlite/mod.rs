@@ -1,0 +1,592 @@
+//! The embedded store: SQLite (bundled) with the same semantics as the DynamoDB table —
+//! atomic commits, conditional writes on the customer version, idempotent event ids, a dedupe
+//! key per rule occurrence and a due-timer index. One connection, one writer (WAL on files).
+mod schema;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::domain::{
+    Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber, TenantId, Timer,
+};
+use crate::error::{Error, Result};
+use crate::ports::{
+    CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, StatsRow, Store,
+};
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) a store file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let conn = Connection::open(path)
+            .map_err(|e| Error::Store(format!("opening {}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory store (simulations, tests).
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory().map_err(sql)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        conn.execute_batch(schema::SCHEMA).map_err(sql)?;
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().map_err(|_| Error::store("sqlite connection poisoned"))?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in an immediate transaction, committed only when `f` returns Ok.
+    fn with_tx<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        self.with_conn(|conn| {
+            let tx = Transaction::new(conn, TransactionBehavior::Immediate).map_err(sql)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(sql)?;
+            Ok(value)
+        })
+    }
+}
+
+fn sql(e: rusqlite::Error) -> Error {
+    Error::Store(format!("sqlite: {e}"))
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Store(format!("encoding: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(body: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| Error::Store(format!("decoding stored item: {e}")))
+}
+
+fn secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_secs(s: i64) -> Result<DateTime<Utc>> {
+    Utc.timestamp_opt(s, 0).single().ok_or_else(|| Error::Store(format!("bad timestamp {s}")))
+}
+
+fn write_customer(tx: &Transaction, c: &Customer, expected: Option<u64>) -> Result<Option<u64>> {
+    let new_version = expected.map_or(1, |v| v + 1);
+    let mut stored = c.clone();
+    stored.version = new_version;
+    let body = to_json(&stored)?;
+    let changed = match expected {
+        None => tx.execute(
+            "INSERT INTO customers (tenant, id, phone, version, body) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
+            params![c.tenant.as_str(), c.id.as_str(), c.phone.as_str(), new_version, body],
+        ),
+        Some(v) => tx.execute(
+            "UPDATE customers SET phone = ?3, version = ?4, body = ?5
+             WHERE tenant = ?1 AND id = ?2 AND version = ?6",
+            params![c.tenant.as_str(), c.id.as_str(), c.phone.as_str(), new_version, body, v],
+        ),
+    }
+    .map_err(sql)?;
+    Ok((changed == 1).then_some(new_version))
+}
+
+fn write_timers(tx: &Transaction, timers: &[Timer]) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO timers (tenant, customer_id, rule, occurrence, due, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (tenant, customer_id, rule, occurrence)
+             DO UPDATE SET due = excluded.due, body = excluded.body",
+        )
+        .map_err(sql)?;
+    for t in timers {
+        stmt.execute(params![
+            t.tenant.as_str(),
+            t.customer_id.as_str(),
+            t.rule.as_str(),
+            t.occurrence,
+            secs(t.due),
+            to_json(t)?
+        ])
+        .map_err(sql)?;
+    }
+    Ok(())
+}
+
+fn remove_timer(tx: &Transaction, t: &Timer) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM timers WHERE tenant = ?1 AND customer_id = ?2 AND rule = ?3 AND occurrence = ?4",
+    )
+    .map_err(sql)?
+    .execute(params![t.tenant.as_str(), t.customer_id.as_str(), t.rule.as_str(), t.occurrence])
+    .map_err(sql)?;
+    Ok(())
+}
+
+fn insert_message(tx: &Transaction, m: &Message) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO messages (tenant, id, customer_id, status, created_at, next_attempt_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .map_err(sql)?
+    .execute(params![
+        m.tenant.as_str(),
+        m.id.as_str(),
+        m.customer_id.as_str(),
+        m.status.as_str(),
+        secs(m.created_at),
+        secs(m.next_attempt_at.unwrap_or(m.created_at)),
+        to_json(m)?
+    ])
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Claims the message's dedupe key; false when it was claimed before.
+fn insert_dedupe(tx: &Transaction, m: &Message) -> Result<bool> {
+    let inserted = tx
+        .prepare_cached("INSERT INTO dedupe (tenant, key, message_id) VALUES (?1, ?2, ?3)")
+        .map_err(sql)?
+        .execute(params![m.tenant.as_str(), m.own_dedupe_key(), m.id.as_str()]);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_constraint(&e) => Ok(false),
+        Err(e) => Err(sql(e)),
+    }
+}
+
+fn message_exists(tx: &Transaction, m: &Message) -> Result<bool> {
+    tx.prepare_cached("SELECT 1 FROM messages WHERE tenant = ?1 AND id = ?2")
+        .map_err(sql)?
+        .exists(params![m.tenant.as_str(), m.id.as_str()])
+        .map_err(sql)
+}
+
+fn add_counters(
+    tx: &Transaction,
+    tenant: &TenantId,
+    day: NaiveDate,
+    rule: &str,
+    counters: &Counters,
+) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO stats (tenant, day, rule, counter, value) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, day, rule, counter) DO UPDATE SET value = value + excluded.value",
+        )
+        .map_err(sql)?;
+    let day = day.to_string();
+    for (counter, value) in counters {
+        stmt.execute(params![tenant.as_str(), day, rule, counter, value]).map_err(sql)?;
+    }
+    Ok(())
+}
+
+fn query_bodies<T: DeserializeOwned>(
+    conn: &Connection,
+    query: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(query).map_err(sql)?;
+    let bodies = stmt
+        .query_map(args, |row| row.get::<_, String>(0))
+        .map_err(sql)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(sql)?;
+    bodies.iter().map(|b| from_json(b)).collect()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<Option<Customer>> {
+        self.with_conn(|conn| {
+            let mut found: Vec<Customer> = query_bodies(
+                conn,
+                "SELECT body FROM customers WHERE tenant = ?1 AND id = ?2",
+                params![tenant.as_str(), id.as_str()],
+            )?;
+            Ok(found.pop())
+        })
+    }
+
+    async fn put_customer(&self, customer: &Customer, expected_version: Option<u64>) -> Result<u64> {
+        self.with_tx(|tx| {
+            write_customer(tx, customer, expected_version)?.ok_or_else(|| {
+                Error::Conflict(format!("customer {} changed concurrently", customer.id))
+            })
+        })
+    }
+
+    async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool> {
+        self.with_tx(|tx| {
+            let args = params![tenant.as_str(), id.as_str()];
+            let removed = tx
+                .execute("DELETE FROM customers WHERE tenant = ?1 AND id = ?2", args)
+                .map_err(sql)?;
+            tx.execute("DELETE FROM events WHERE tenant = ?1 AND customer_id = ?2", args)
+                .map_err(sql)?;
+            tx.execute("DELETE FROM timers WHERE tenant = ?1 AND customer_id = ?2", args)
+                .map_err(sql)?;
+            Ok(removed == 1)
+        })
+    }
+
+    async fn find_customer_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<Customer>> {
+        self.with_conn(|conn| {
+            let mut found: Vec<Customer> = query_bodies(
+                conn,
+                "SELECT body FROM customers WHERE tenant = ?1 AND phone = ?2 ORDER BY id LIMIT 1",
+                params![tenant.as_str(), phone.as_str()],
+            )?;
+            Ok(found.pop())
+        })
+    }
+
+    async fn record_event(&self, commit: &EventCommit) -> Result<EventOutcome> {
+        let event = &commit.event;
+        self.with_conn(|conn| {
+            let tx = Transaction::new(conn, TransactionBehavior::Immediate).map_err(sql)?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO events (tenant, event_id, customer_id, occurred_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )
+                .map_err(sql)?
+                .execute(params![
+                    event.tenant.as_str(),
+                    event.event_id.as_str(),
+                    event.customer_id.as_str(),
+                    secs(event.occurred_at),
+                    to_json(event)?
+                ])
+                .map_err(sql)?;
+            if inserted == 0 {
+                return Ok(EventOutcome::Duplicate);
+            }
+            if write_customer(&tx, &commit.customer, Some(commit.expected_version))?.is_none() {
+                // Dropping the transaction rolls the event insert back.
+                return Ok(EventOutcome::Conflict);
+            }
+            write_timers(&tx, &commit.timers)?;
+            tx.commit().map_err(sql)?;
+            Ok(EventOutcome::Recorded)
+        })
+    }
+
+    async fn customer_events(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        self.with_conn(|conn| {
+            query_bodies(
+                conn,
+                "SELECT body FROM events WHERE tenant = ?1 AND customer_id = ?2
+                 ORDER BY occurred_at DESC, event_id LIMIT ?3",
+                params![tenant.as_str(), customer.as_str(), limit as i64],
+            )
+        })
+    }
+
+    async fn customer_timers(&self, tenant: &TenantId, customer: &CustomerId) -> Result<Vec<Timer>> {
+        self.with_conn(|conn| {
+            query_bodies(
+                conn,
+                "SELECT body FROM timers WHERE tenant = ?1 AND customer_id = ?2 ORDER BY due, rule",
+                params![tenant.as_str(), customer.as_str()],
+            )
+        })
+    }
+
+    async fn put_timers(&self, timers: &[Timer]) -> Result<()> {
+        if timers.is_empty() {
+            return Ok(());
+        }
+        self.with_tx(|tx| write_timers(tx, timers))
+    }
+
+    async fn delete_timers(&self, timers: &[Timer]) -> Result<()> {
+        if timers.is_empty() {
+            return Ok(());
+        }
+        self.with_tx(|tx| timers.iter().try_for_each(|t| remove_timer(tx, t)))
+    }
+
+    async fn reschedule_timer(&self, timer: &Timer, due: DateTime<Utc>) -> Result<()> {
+        let mut moved = timer.clone();
+        moved.due = due;
+        self.with_tx(|tx| write_timers(tx, std::slice::from_ref(&moved)))
+    }
+
+    async fn due_timers(&self, minute: DateTime<Utc>) -> Result<Vec<Timer>> {
+        let start = secs(minute);
+        self.with_conn(|conn| {
+            query_bodies(
+                conn,
+                "SELECT body FROM timers WHERE due >= ?1 AND due < ?2
+                 ORDER BY due, tenant, customer_id, rule, occurrence",
+                params![start, start + 60],
+            )
+        })
+    }
+
+    async fn checkpoint(&self) -> Result<Option<DateTime<Utc>>> {
+        self.with_conn(|conn| {
+            let minute: Option<i64> = conn
+                .query_row("SELECT minute FROM checkpoint WHERE id = 1", [], |r| r.get(0))
+                .optional()
+                .map_err(sql)?;
+            minute.map(from_secs).transpose()
+        })
+    }
+
+    async fn set_checkpoint(&self, minute: DateTime<Utc>) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO checkpoint (id, minute) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET minute = MAX(minute, excluded.minute)",
+            )
+            .map_err(sql)?
+            .execute(params![secs(minute)])
+            .map_err(sql)?;
+            Ok(())
+        })
+    }
+
+    async fn commit_send(&self, commit: &SendCommit) -> Result<CommitOutcome> {
+        let m = &commit.message;
+        self.with_conn(|conn| {
+            let tx = Transaction::new(conn, TransactionBehavior::Immediate).map_err(sql)?;
+            if !insert_dedupe(&tx, m)? {
+                return Ok(CommitOutcome::Duplicate);
+            }
+            if write_customer(&tx, &commit.customer, Some(commit.expected_version))?.is_none() {
+                return Ok(CommitOutcome::Conflict);
+            }
+            insert_message(&tx, m)?;
+            if let Some(timer) = &commit.timer {
+                remove_timer(&tx, timer)?;
+            }
+            add_counters(&tx, &m.tenant, m.created_at.date_naive(), m.rule.as_str(), &commit.stats)?;
+            tx.commit().map_err(sql)?;
+            Ok(CommitOutcome::Committed)
+        })
+    }
+
+    async fn queue_message(&self, message: &Message, stats: &Counters) -> Result<CommitOutcome> {
+        self.with_conn(|conn| {
+            let tx = Transaction::new(conn, TransactionBehavior::Immediate).map_err(sql)?;
+            if !insert_dedupe(&tx, message)? {
+                return Ok(CommitOutcome::Duplicate);
+            }
+            insert_message(&tx, message)?;
+            let day = message.created_at.date_naive();
+            add_counters(&tx, &message.tenant, day, message.rule.as_str(), stats)?;
+            tx.commit().map_err(sql)?;
+            Ok(CommitOutcome::Committed)
+        })
+    }
+
+    async fn record_skip(
+        &self,
+        message: &Message,
+        timer: Option<&Timer>,
+        stats: &Counters,
+    ) -> Result<()> {
+        self.with_tx(|tx| {
+            match insert_message(tx, message) {
+                Ok(()) => {}
+                // The same skip recorded before (a re-run tick): everything else was done too.
+                Err(Error::Store(_)) if message_exists(tx, message)? => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            if let Some(timer) = timer {
+                remove_timer(tx, timer)?;
+            }
+            let day = message.created_at.date_naive();
+            add_counters(tx, &message.tenant, day, message.rule.as_str(), stats)
+        })
+    }
+
+    async fn get_message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>> {
+        self.with_conn(|conn| {
+            let mut found: Vec<Message> = query_bodies(
+                conn,
+                "SELECT body FROM messages WHERE tenant = ?1 AND id = ?2",
+                params![tenant.as_str(), id.as_str()],
+            )?;
+            Ok(found.pop())
+        })
+    }
+
+    async fn customer_messages(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        self.with_conn(|conn| {
+            query_bodies(
+                conn,
+                "SELECT body FROM messages WHERE tenant = ?1 AND customer_id = ?2
+                 ORDER BY created_at DESC, id DESC LIMIT ?3",
+                params![tenant.as_str(), customer.as_str(), limit as i64],
+            )
+        })
+    }
+
+    async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>> {
+        self.with_conn(|conn| {
+            query_bodies(
+                conn,
+                "SELECT body FROM messages WHERE status = 'queued' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, created_at LIMIT ?2",
+                params![secs(now), limit as i64],
+            )
+        })
+    }
+
+    async fn transition_message(&self, message: &Message, from: MessageStatus) -> Result<bool> {
+        self.with_conn(|conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE messages SET status = ?3, next_attempt_at = ?4, body = ?5
+                     WHERE tenant = ?1 AND id = ?2 AND status = ?6",
+                )
+                .map_err(sql)?
+                .execute(params![
+                    message.tenant.as_str(),
+                    message.id.as_str(),
+                    message.status.as_str(),
+                    secs(message.next_attempt_at.unwrap_or(message.updated_at)),
+                    to_json(message)?,
+                    from.as_str()
+                ])
+                .map_err(sql)?;
+            Ok(changed == 1)
+        })
+    }
+
+    async fn is_suppressed(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool> {
+        self.with_conn(|conn| {
+            conn.prepare_cached("SELECT 1 FROM suppression WHERE tenant = ?1 AND phone = ?2")
+                .map_err(sql)?
+                .exists(params![tenant.as_str(), phone.as_str()])
+                .map_err(sql)
+        })
+    }
+
+    async fn suppress(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+        at: DateTime<Utc>,
+        source: &str,
+    ) -> Result<bool> {
+        self.with_conn(|conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO suppression (tenant, phone, at, source) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING",
+                    params![tenant.as_str(), phone.as_str(), secs(at), source],
+                )
+                .map_err(sql)?;
+            Ok(inserted == 1)
+        })
+    }
+
+    async fn unsuppress(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool> {
+        self.with_conn(|conn| {
+            let removed = conn
+                .execute(
+                    "DELETE FROM suppression WHERE tenant = ?1 AND phone = ?2",
+                    params![tenant.as_str(), phone.as_str()],
+                )
+                .map_err(sql)?;
+            Ok(removed == 1)
+        })
+    }
+
+    async fn add_stats(
+        &self,
+        tenant: &TenantId,
+        day: NaiveDate,
+        rule: &str,
+        counters: &Counters,
+    ) -> Result<()> {
+        if counters.is_empty() {
+            return Ok(());
+        }
+        self.with_tx(|tx| add_counters(tx, tenant, day, rule, counters))
+    }
+
+    async fn stats(&self, tenant: &TenantId, from: NaiveDate, to: NaiveDate) -> Result<Vec<StatsRow>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT day, rule, counter, value FROM stats
+                     WHERE tenant = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day, rule, counter",
+                )
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map(params![tenant.as_str(), from.to_string(), to.to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(sql)?
+                .collect::<rusqlite::Result<Vec<(String, String, String, i64)>>>()
+                .map_err(sql)?;
+            let mut out: Vec<StatsRow> = Vec::new();
+            for (day, rule, counter, value) in rows {
+                let day: NaiveDate = day
+                    .parse()
+                    .map_err(|e| Error::Store(format!("bad stats day {day:?}: {e}")))?;
+                match out.last_mut() {
+                    Some(row) if row.day == day && row.rule == rule => {
+                        row.counters.insert(counter, value);
+                    }
+                    _ => out.push(StatsRow { day, rule, counters: [(counter, value)].into() }),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    async fn record_inbound(
+        &self,
+        tenant: &TenantId,
+        provider_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.with_conn(|conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO inbound (tenant, provider_id, at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![tenant.as_str(), provider_id, secs(at)],
+                )
+                .map_err(sql)?;
+            Ok(inserted == 1)
+        })
+    }
+}

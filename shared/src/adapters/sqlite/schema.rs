@@ -1,0 +1,83 @@
+//! Table definitions of the embedded store. JSON bodies hold the domain objects; the columns
+//! beside them exist only for keys, indexes and conditional writes.
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS customers (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS customers_by_phone ON customers (tenant, phone);
+
+CREATE TABLE IF NOT EXISTS events (
+    tenant TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_by_customer ON events (tenant, customer_id, occurred_at);
+
+CREATE TABLE IF NOT EXISTS timers (
+    tenant TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, customer_id, rule, occurrence)
+);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
+
+CREATE TABLE IF NOT EXISTS checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    minute INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS messages (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS messages_by_customer ON messages (tenant, customer_id, created_at);
+CREATE INDEX IF NOT EXISTS messages_sendable ON messages (status, next_attempt_at);
+
+CREATE TABLE IF NOT EXISTS dedupe (
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+
+CREATE TABLE IF NOT EXISTS suppression (
+    tenant TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (tenant, phone)
+);
+
+CREATE TABLE IF NOT EXISTS stats (
+    tenant TEXT NOT NULL,
+    day TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (tenant, day, rule, counter)
+);
+
+CREATE TABLE IF NOT EXISTS inbound (
+    tenant TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, provider_id)
+);
+"#;

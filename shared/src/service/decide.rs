@@ -1,0 +1,132 @@
+//! Applying one rule to one customer at one instant: conditions, rendering and the policies.
+//! Pure: the scheduler, ingest (no-delay event rules) and preview all call this.
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Customer, Event};
+use crate::policy::{self, count_segments, Decision, PolicyInput};
+use crate::rulebook::{Condition, Rule, Rulebook};
+
+/// What the engine decided for a rule occurrence.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Send { text: String, segments: u32 },
+    Defer { until: DateTime<Utc>, reason: String, text: Option<String> },
+    Skip { reason: String, text: Option<String> },
+}
+
+impl Outcome {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Send { .. } => "send",
+            Outcome::Defer { .. } => "defer",
+            Outcome::Skip { .. } => "skip",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Send { .. } => None,
+            Outcome::Defer { reason, .. } | Outcome::Skip { reason, .. } => Some(reason),
+        }
+    }
+
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Outcome::Send { text, .. } => Some(text),
+            Outcome::Defer { text, .. } | Outcome::Skip { text, .. } => text.as_deref(),
+        }
+    }
+}
+
+/// A stable message id derived from what makes the message unique, so a retried decision
+/// produces the same id instead of a second message.
+pub fn message_id(kind: &str, dedupe_key: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}\u{1f}{dedupe_key}").as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("{kind}_{hex}")
+}
+
+fn holds(
+    condition: Option<&Condition>,
+    customer: &serde_json::Value,
+    event: Option<&serde_json::Value>,
+    now: DateTime<Utc>,
+    absent: bool,
+    rule: &Rule,
+) -> bool {
+    match condition {
+        None => absent,
+        Some(c) => c.eval(customer, event, now).unwrap_or_else(|err| {
+            // A condition that cannot be evaluated (e.g. a missing attribute) does not hold.
+            tracing::warn!(rule = %rule.id, condition = %c.source, error = %err, "condition failed");
+            false
+        }),
+    }
+}
+
+/// Whether the rule's `when` holds now (used when arming timers too).
+pub(crate) fn condition_holds(
+    rule: &Rule,
+    customer: &Customer,
+    event: Option<&Event>,
+    now: DateTime<Utc>,
+) -> bool {
+    let customer_ctx = customer.to_context();
+    let event_ctx = event.map(Event::to_context);
+    holds(rule.when.as_ref(), &customer_ctx, event_ctx.as_ref(), now, true, rule)
+}
+
+/// Decides a rule occurrence for a customer at `now`.
+pub fn decide(
+    rulebook: &Rulebook,
+    rule: &Rule,
+    customer: &Customer,
+    event: Option<&Event>,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let customer_ctx = customer.to_context();
+    let event_ctx = event.map(Event::to_context);
+    let condition_holds = holds(rule.when.as_ref(), &customer_ctx, event_ctx.as_ref(), now, true, rule);
+    let exit_holds = holds(rule.exit.as_ref(), &customer_ctx, event_ctx.as_ref(), now, false, rule);
+    let policy = &rulebook.policy;
+    let text = match rule.template.render(&customer_ctx, event_ctx.as_ref()) {
+        Ok(body) => policy::compose(&rulebook.brand, &body, &policy.opt_out_footer, rule.category),
+        Err(err) => {
+            if customer.is_opted_out() {
+                return Outcome::Skip { reason: "opted_out".into(), text: None };
+            }
+            tracing::warn!(rule = %rule.id, customer = %customer.id, error = %err, "template failed");
+            return Outcome::Skip { reason: "template".into(), text: None };
+        }
+    };
+    let input = PolicyInput {
+        now,
+        zone: customer.zone(rulebook.timezone),
+        category: rule.category,
+        rule: &rule.id,
+        customer_id: customer.id.as_str(),
+        holdout_bp: rule.holdout_bp,
+        max_segments: rule.max_segments.unwrap_or(policy.max_segments),
+        suppressed: customer.is_opted_out(),
+        condition_holds,
+        exit_holds,
+        ledger: &customer.ledger,
+        text: &text,
+        brand: &rulebook.brand,
+        policy,
+        holidays: &rulebook.holidays,
+    };
+    match policy::decide(&input) {
+        Decision::Send => {
+            let segments = count_segments(&text).segments;
+            Outcome::Send { text, segments }
+        }
+        Decision::Defer { until, reason } => {
+            Outcome::Defer { until, reason: reason.code().to_string(), text: Some(text) }
+        }
+        Decision::Skip { reason } => Outcome::Skip { reason: reason.code().to_string(), text: Some(text) },
+    }
+}

@@ -1,0 +1,308 @@
+//! Ingesting customers and events: validate, store atomically, re-arm the customer's timers,
+//! and decide right away the occurrences already due (event rules without delay).
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{DecisionRecord, Engine};
+use crate::domain::{
+    parse_zone, ConsentState, Customer, CustomerId, Event, EventId, PhoneNumber, TenantId, Timer,
+};
+use crate::error::{Error, Result};
+use crate::ports::{EventCommit, EventOutcome, Store};
+use crate::rulebook::{Rulebook, Trigger};
+use crate::schedule::{self, attribute_date, ceil_to_minute};
+
+/// Attempts at an optimistic write before giving up with a conflict.
+const WRITE_ATTEMPTS: usize = 5;
+/// How far in the future an event's `occurred_at` may be (clock skew of the caller).
+const MAX_EVENT_SKEW_SECONDS: i64 = 300;
+
+/// A customer as a caller sends it (PUT replaces profile fields; history is kept).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerInput {
+    pub id: String,
+    pub phone: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+}
+
+/// An event as a caller sends it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    pub event_id: String,
+    pub customer_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Defaults to the time of ingestion.
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IngestReport {
+    /// The event id had been ingested before; nothing changed.
+    pub duplicate: bool,
+    pub timers_armed: usize,
+    /// Decisions taken right away (occurrences already due).
+    pub decisions: Vec<DecisionRecord>,
+}
+
+impl<S: Store + ?Sized> Engine<S> {
+    /// Validates and stores a customer, then re-arms its timers.
+    pub async fn upsert_customer(&self, tenant: &TenantId, input: CustomerInput) -> Result<Customer> {
+        let rulebook = self.rulebook(tenant)?.clone();
+        let (id, phone) = validate_customer(&rulebook, &input)?;
+        let now = self.now();
+        for _ in 0..WRITE_ATTEMPTS {
+            let existing = self.store.get_customer(tenant, &id).await?;
+            let expected = existing.as_ref().map(|c| c.version);
+            let phone_changed = existing.as_ref().is_none_or(|c| c.phone != phone);
+            let mut customer = existing
+                .unwrap_or_else(|| Customer::new(tenant.clone(), id.clone(), phone.clone(), now));
+            customer.phone = phone.clone();
+            customer.region = input.region.clone();
+            customer.timezone = input.timezone.clone();
+            customer.locale = input.locale.clone();
+            customer.attributes = input.attributes.clone();
+            customer.updated_at = now;
+            if phone_changed && self.store.is_suppressed(tenant, &phone).await? {
+                customer.consent.state = ConsentState::OptedOut;
+                customer.consent.changed_at = Some(now);
+                customer.consent.source = Some("suppression list".into());
+            }
+            match self.store.put_customer(&customer, expected).await {
+                Ok(version) => {
+                    customer.version = version;
+                    self.rearm_state_timers(&rulebook, &customer, now).await?;
+                    return Ok(customer);
+                }
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!("customer {id} is being changed concurrently; retry")))
+    }
+
+    /// Deletes a customer's profile, events and timers; its number stays suppressed if it was.
+    pub async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool> {
+        self.rulebook(tenant)?;
+        self.store.delete_customer(tenant, id).await
+    }
+
+    /// Ingests one event idempotently (by `event_id`).
+    pub async fn ingest_event(&self, tenant: &TenantId, input: EventInput) -> Result<IngestReport> {
+        let rulebook = self.rulebook(tenant)?.clone();
+        let now = self.now();
+        let event = validate_event(tenant, input, now)?;
+        let mut recorded: Option<(Customer, Vec<Timer>)> = None;
+        for _ in 0..WRITE_ATTEMPTS {
+            let customer = self
+                .store
+                .get_customer(tenant, &event.customer_id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("customer {}", event.customer_id)))?;
+            let expected = customer.version;
+            let mut updated = customer;
+            updated.record_activity(&event.event_type, event.occurred_at);
+            updated.updated_at = now;
+            let timers = event_timers(&rulebook, &mut updated, &event, now);
+            let commit = EventCommit { event: event.clone(), customer: updated, expected_version: expected, timers };
+            match self.store.record_event(&commit).await? {
+                EventOutcome::Duplicate => return Ok(IngestReport { duplicate: true, ..Default::default() }),
+                EventOutcome::Conflict => continue,
+                EventOutcome::Recorded => {
+                    let mut customer = commit.customer;
+                    customer.version = expected + 1;
+                    recorded = Some((customer, commit.timers));
+                    break;
+                }
+            }
+        }
+        let (customer, timers) = recorded.ok_or_else(|| {
+            Error::Conflict(format!("customer {} is being changed concurrently; retry", event.customer_id))
+        })?;
+        let mut report = IngestReport { timers_armed: timers.len(), ..Default::default() };
+        report.timers_armed += self.rearm_state_timers(&rulebook, &customer, now).await?;
+        // Occurrences due within the current minute are decided now, through the scheduler's path.
+        let this_minute = ceil_to_minute(now);
+        for timer in timers.into_iter().filter(|t| t.due <= this_minute) {
+            if let Some(decision) = self.process_timer(timer, now).await? {
+                report.decisions.push(decision);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Recomputes the customer's state-driven timers (date, anniversary, inactive, every) and
+    /// moves them in the due index. Returns how many were written.
+    pub(crate) async fn rearm_state_timers(
+        &self,
+        rulebook: &Rulebook,
+        customer: &Customer,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        // A due exactly at `now` belongs to a minute the scheduler may have finished already.
+        let from = now + TimeDelta::seconds(1);
+        let current = self.store.customer_timers(&customer.tenant, &customer.id).await?;
+        let desired = if customer.is_opted_out() { Vec::new() } else { state_timers(rulebook, customer, from) };
+        let stale: Vec<Timer> = current
+            .iter()
+            .filter(|t| {
+                let rule = rulebook.rule(&t.rule);
+                let keep_event_driven = rule.is_some_and(|r| r.trigger.is_event_driven()) && !customer.is_opted_out();
+                !keep_event_driven && !desired.iter().any(|d| same_timer(d, t))
+            })
+            .cloned()
+            .collect();
+        let fresh: Vec<Timer> =
+            desired.into_iter().filter(|d| !current.iter().any(|t| same_timer(d, t))).collect();
+        self.store.delete_timers(&stale).await?;
+        self.store.put_timers(&fresh).await?;
+        Ok(fresh.len())
+    }
+}
+
+fn same_timer(a: &Timer, b: &Timer) -> bool {
+    a.rule == b.rule && a.occurrence == b.occurrence && a.due == b.due
+}
+
+/// The next occurrence of every state-driven rule whose condition holds.
+fn state_timers(rulebook: &Rulebook, customer: &Customer, from: DateTime<Utc>) -> Vec<Timer> {
+    let zone = customer.zone(rulebook.timezone);
+    rulebook
+        .rules
+        .iter()
+        .filter(|rule| !rule.trigger.is_event_driven())
+        .filter(|rule| super::decide::condition_holds(rule, customer, None, from))
+        .filter_map(|rule| {
+            let due = schedule::next_state_due(&rule.trigger, customer, zone, from)?;
+            Some(Timer {
+                tenant: customer.tenant.clone(),
+                customer_id: customer.id.clone(),
+                rule: rule.id.clone(),
+                occurrence: due.occurrence,
+                due: due.due,
+                event: None,
+                deferrals: 0,
+            })
+        })
+        .collect()
+}
+
+/// Timers armed by one event (event and count triggers); marks count rules as fired.
+fn event_timers(rulebook: &Rulebook, customer: &mut Customer, event: &Event, now: DateTime<Utc>) -> Vec<Timer> {
+    if customer.is_opted_out() {
+        return Vec::new();
+    }
+    let mut timers = Vec::new();
+    for rule in &rulebook.rules {
+        let due = match &rule.trigger {
+            Trigger::Event { filter, .. } => {
+                let Some(due) = schedule::event_due(&rule.trigger, event, now) else { continue };
+                if let Some(filter) = filter {
+                    let matched = filter
+                        .eval(&customer.to_context(), Some(&event.to_context()), now)
+                        .unwrap_or_else(|err| {
+                            tracing::warn!(rule = %rule.id, error = %err, "event filter failed");
+                            false
+                        });
+                    if !matched {
+                        continue;
+                    }
+                }
+                due
+            }
+            Trigger::Count { .. } => {
+                let Some(due) = schedule::count_due(&rule.trigger, &rule.id, customer, event, now) else {
+                    continue;
+                };
+                customer.marks.insert(rule.id.clone(), event.occurred_at);
+                due
+            }
+            _ => continue,
+        };
+        if !super::decide::condition_holds(rule, customer, Some(event), now) {
+            continue;
+        }
+        timers.push(Timer {
+            tenant: customer.tenant.clone(),
+            customer_id: customer.id.clone(),
+            rule: rule.id.clone(),
+            occurrence: due.occurrence,
+            due: ceil_to_minute(due.due),
+            event: Some(event.clone()),
+            deferrals: 0,
+        });
+    }
+    timers
+}
+
+fn validate_event(tenant: &TenantId, input: EventInput, now: DateTime<Utc>) -> Result<Event> {
+    let event_type = input.event_type.trim().to_string();
+    if event_type.is_empty() || event_type.len() > 100 || event_type.chars().any(char::is_control) {
+        return Err(Error::invalid("type", "must be 1 to 100 printable characters"));
+    }
+    let occurred_at = input.occurred_at.unwrap_or(now);
+    if occurred_at > now + TimeDelta::seconds(MAX_EVENT_SKEW_SECONDS) {
+        return Err(Error::invalid(
+            "occurred_at",
+            format!("{} is in the future", occurred_at.to_rfc3339()),
+        ));
+    }
+    Ok(Event {
+        tenant: tenant.clone(),
+        event_id: EventId::parse(input.event_id)?,
+        customer_id: CustomerId::parse(input.customer_id)?,
+        event_type,
+        occurred_at,
+        properties: input.properties,
+    })
+}
+
+/// Checks a customer input without storing anything (for all-or-nothing batch imports).
+pub fn validate_customer_input(rulebook: &Rulebook, input: &CustomerInput) -> Result<()> {
+    validate_customer(rulebook, input).map(|_| ())
+}
+
+fn validate_customer(rulebook: &Rulebook, input: &CustomerInput) -> Result<(CustomerId, PhoneNumber)> {
+    let id = CustomerId::parse(input.id.clone())?;
+    let phone = PhoneNumber::parse(&input.phone, rulebook.phone_region.as_deref())?;
+    if let Some(zone) = &input.timezone {
+        parse_zone(zone)?;
+    }
+    check_trigger_attributes(rulebook, &input.attributes)?;
+    Ok((id, phone))
+}
+
+/// Attributes that date-based triggers read must parse as dates, or the rule would silently
+/// never fire for this customer.
+fn check_trigger_attributes(rulebook: &Rulebook, attributes: &Map<String, Value>) -> Result<()> {
+    for rule in &rulebook.rules {
+        let attribute = match &rule.trigger {
+            Trigger::Date { attribute, .. }
+            | Trigger::Anniversary { attribute, .. }
+            | Trigger::Every { attribute, .. } => attribute,
+            _ => continue,
+        };
+        if let Some(value) = attributes.get(attribute) {
+            if !value.is_null() && attribute_date(value).is_none() {
+                return Err(Error::invalid(
+                    format!("attributes.{attribute}"),
+                    format!("{value} is not a date (YYYY-MM-DD) or an RFC 3339 timestamp"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Acting on inbound replies: opt-out and opt-in (with one confirmation each), help, keyword
+//! menus in the context of the message replied to, and free text for a human. Provider-neutral:
+//! the SNS (End User Messaging) and HTTP webhook adapters both call [`Engine::handle_reply`].
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{message_id, Engine, EventInput};
+use crate::domain::{
+    Category, ConsentState, Customer, CustomerId, Message, MessageId, MessageStatus, PhoneNumber,
+    RuleId, TenantId,
+};
+use crate::error::{Error, Result};
+use crate::policy;
+use crate::ports::{counters, Counters, EventPublisher, OutboundEvent, Store};
+use crate::reply::{Classifier, ReplyKind};
+use crate::rulebook::{Rule, Rulebook};
+
+/// Longest reply body accepted (ten concatenated SMS segments); longer ones are rejected.
+pub const MAX_REPLY_CHARS: usize = 1_600;
+/// Messages looked at to find the one a reply answers.
+const CONTEXT_MESSAGES: usize = 20;
+
+/// One inbound SMS as any provider delivers it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InboundSms {
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    /// The provider's id of this inbound message (deduplication).
+    pub provider_id: String,
+    /// The provider's id of the message this one answers, when the provider knows it.
+    pub in_reply_to: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ReplyOutcome {
+    /// Seen before (providers deliver at least once).
+    Duplicate,
+    Rejected { reason: String },
+    OptedOut { confirmation_queued: bool },
+    OptedIn { confirmation_queued: bool },
+    Help,
+    Keyword { rule: String, keyword: String, emitted: Option<String> },
+    FreeText,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplyReport {
+    #[serde(flatten)]
+    pub outcome: ReplyOutcome,
+    pub customer_id: Option<String>,
+    pub normalized: Option<String>,
+}
+
+impl ReplyReport {
+    fn new(outcome: ReplyOutcome) -> Self {
+        ReplyReport { outcome, customer_id: None, normalized: None }
+    }
+}
+
+/// Builds the classifier of a tenant: built-in words, the tenant's words, every menu keyword.
+pub fn classifier_for(rulebook: &Rulebook) -> Classifier {
+    let keywords = rulebook.rules.iter().flat_map(|r| r.replies.keys().cloned());
+    Classifier::new(Some(&rulebook.replies), keywords)
+}
+
+impl<S: Store + ?Sized> Engine<S> {
+    pub async fn handle_reply(
+        &self,
+        tenant: &TenantId,
+        sms: InboundSms,
+        publisher: &dyn EventPublisher,
+    ) -> Result<ReplyReport> {
+        let rulebook = self.rulebook(tenant)?.clone();
+        let now = self.now();
+        if sms.provider_id.trim().is_empty() {
+            return Err(Error::invalid("provider_id", "is required to deduplicate replies"));
+        }
+        if !self.store.record_inbound(tenant, &sms.provider_id, now).await? {
+            return Ok(ReplyReport::new(ReplyOutcome::Duplicate));
+        }
+        let phone = match PhoneNumber::parse(&sms.from, rulebook.phone_region.as_deref()) {
+            Ok(phone) => phone,
+            Err(err) => {
+                tracing::warn!(provider_id = %sms.provider_id, error = %err, "reply rejected");
+                return Ok(ReplyReport::new(ReplyOutcome::Rejected { reason: "invalid_sender".into() }));
+            }
+        };
+        if sms.body.chars().count() > MAX_REPLY_CHARS {
+            tracing::warn!(provider_id = %sms.provider_id, "reply rejected: body too long");
+            return Ok(ReplyReport::new(ReplyOutcome::Rejected { reason: "body_too_long".into() }));
+        }
+        let classification = classifier_for(&rulebook).classify(&sms.body);
+        let customer = self.store.find_customer_by_phone(tenant, &phone).await?;
+        let context = match &customer {
+            Some(c) => self.replied_message(&rulebook, c, sms.in_reply_to.as_deref(), now).await?,
+            None => None,
+        };
+        let context_rule = context.as_ref().and_then(|m| rulebook.rule(&m.rule));
+        let reply = Reply { rulebook: &rulebook, sms: &sms, phone: &phone, customer: customer.as_ref(), now };
+        let outcome = match &classification.kind {
+            ReplyKind::OptOut => self.opt_out(&reply, publisher).await?,
+            ReplyKind::OptIn => self.opt_in(&reply, publisher).await?,
+            ReplyKind::Help => {
+                self.answer(&reply, "reply.help", &rulebook.replies.help_text, true).await?;
+                ReplyOutcome::Help
+            }
+            ReplyKind::Keyword(keyword) => match context_rule.and_then(|r| r.replies.get(keyword).map(|a| (r, a))) {
+                Some((rule, action)) => self.keyword(&reply, rule, keyword, action, publisher).await?,
+                None => ReplyOutcome::FreeText,
+            },
+            ReplyKind::FreeText => ReplyOutcome::FreeText,
+        };
+        let stats_rule = context_rule.map_or("replies", |r| r.id.as_str());
+        let mut stats = Counters::from([(counters::REPLIED.to_string(), 1)]);
+        match &outcome {
+            ReplyOutcome::OptedOut { .. } => {
+                stats.insert(counters::OPTED_OUT.to_string(), 1);
+            }
+            ReplyOutcome::Keyword { keyword, .. } => {
+                stats.insert(format!("keyword_{keyword}"), 1);
+            }
+            ReplyOutcome::FreeText => {
+                stats.insert("free_text".to_string(), 1);
+                let detail = json!({
+                    "customer_id": customer.as_ref().map(|c| c.id.as_str()),
+                    "from": phone.as_str(),
+                    "text": sms.body,
+                    "rule": context_rule.map(|r| r.id.as_str()),
+                });
+                publish(publisher, tenant, "reply.received", detail, now).await;
+            }
+            _ => {}
+        }
+        self.store.add_stats(tenant, now.date_naive(), stats_rule, &stats).await?;
+        tracing::info!(tenant = %tenant, kind = ?classification.kind, outcome = ?outcome, "reply");
+        Ok(ReplyReport {
+            outcome,
+            customer_id: customer.map(|c| c.id.to_string()),
+            normalized: Some(classification.normalized),
+        })
+    }
+
+    /// The message a reply answers: the one the provider names, else the customer's latest
+    /// text within the keyword context window.
+    async fn replied_message(
+        &self,
+        rulebook: &Rulebook,
+        customer: &Customer,
+        in_reply_to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Message>> {
+        let recent = self.store.customer_messages(&customer.tenant, &customer.id, CONTEXT_MESSAGES).await?;
+        let sent = |m: &&Message| {
+            matches!(m.status, MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Sending | MessageStatus::Queued)
+                && rulebook.rule(&m.rule).is_some()
+        };
+        if let Some(id) = in_reply_to {
+            if let Some(m) = recent.iter().filter(sent).find(|m| m.provider_id.as_deref() == Some(id)) {
+                return Ok(Some(m.clone()));
+            }
+        }
+        let since = rulebook.replies.keyword_context.negate().add_to(now).unwrap_or(now);
+        Ok(recent.iter().filter(sent).find(|m| m.created_at >= since).cloned())
+    }
+
+    async fn opt_out(&self, reply: &Reply<'_>, publisher: &dyn EventPublisher) -> Result<ReplyOutcome> {
+        let tenant = &reply.rulebook.tenant;
+        let newly = self.store.suppress(tenant, reply.phone, reply.now, "sms").await?;
+        if let Some(customer) = reply.customer {
+            self.set_consent(customer, ConsentState::OptedOut, reply.now).await?;
+        }
+        if !newly {
+            return Ok(ReplyOutcome::OptedOut { confirmation_queued: false });
+        }
+        let text = &reply.rulebook.replies.opt_out_confirmation;
+        let queued = self.answer(reply, "reply.opt_out", text, true).await?;
+        let detail = json!({"customer_id": reply.customer.map(|c| c.id.as_str()), "phone": reply.phone.as_str(), "text": reply.sms.body});
+        publish(publisher, tenant, "customer.opted_out", detail, reply.now).await;
+        Ok(ReplyOutcome::OptedOut { confirmation_queued: queued })
+    }
+
+    async fn opt_in(&self, reply: &Reply<'_>, publisher: &dyn EventPublisher) -> Result<ReplyOutcome> {
+        let tenant = &reply.rulebook.tenant;
+        let lifted = self.store.unsuppress(tenant, reply.phone).await?;
+        let was_opted_out = reply.customer.is_some_and(Customer::is_opted_out);
+        if let Some(customer) = reply.customer {
+            self.set_consent(customer, ConsentState::Subscribed, reply.now).await?;
+        }
+        if !lifted && !was_opted_out {
+            return Ok(ReplyOutcome::OptedIn { confirmation_queued: false });
+        }
+        let text = &reply.rulebook.replies.opt_in_confirmation;
+        let queued = self.answer(reply, "reply.opt_in", text, false).await?;
+        let detail = json!({"customer_id": reply.customer.map(|c| c.id.as_str()), "phone": reply.phone.as_str()});
+        publish(publisher, tenant, "customer.opted_in", detail, reply.now).await;
+        Ok(ReplyOutcome::OptedIn { confirmation_queued: queued })
+    }
+
+    async fn keyword(
+        &self,
+        reply: &Reply<'_>,
+        rule: &Rule,
+        keyword: &str,
+        action: &crate::rulebook::ReplyAction,
+        publisher: &dyn EventPublisher,
+    ) -> Result<ReplyOutcome> {
+        let tenant = &reply.rulebook.tenant;
+        let Some(customer) = reply.customer else {
+            return Ok(ReplyOutcome::FreeText);
+        };
+        if !action.set.is_empty() {
+            self.update_attributes(customer, &action.set, reply.now).await?;
+        }
+        if let Some(emit) = &action.emit {
+            // The emitted event is a customer event like any other: rules may react to it.
+            let input = EventInput {
+                event_id: format!("reply-{}", reply.sms.provider_id),
+                customer_id: customer.id.to_string(),
+                event_type: emit.clone(),
+                occurred_at: Some(reply.now),
+                properties: serde_json::Map::from_iter([
+                    ("keyword".to_string(), Value::String(keyword.to_string())),
+                    ("rule".to_string(), Value::String(rule.id.to_string())),
+                ]),
+            };
+            self.ingest_event(tenant, input).await?;
+        }
+        if let Some(answer) = &action.answer {
+            self.answer(reply, "reply.answer", answer, false).await?;
+        }
+        let detail = json!({
+            "customer_id": customer.id.as_str(), "rule": rule.id.as_str(), "keyword": keyword,
+            "event": action.emit, "text": reply.sms.body,
+        });
+        publish(publisher, tenant, "keyword.matched", detail, reply.now).await;
+        Ok(ReplyOutcome::Keyword { rule: rule.id.to_string(), keyword: keyword.to_string(), emitted: action.emit.clone() })
+    }
+
+    /// Queues a transactional answer to the sender, once per inbound message.
+    async fn answer(&self, reply: &Reply<'_>, kind: &str, body: &str, ignores_suppression: bool) -> Result<bool> {
+        let rulebook = reply.rulebook;
+        let customer_id = match reply.customer {
+            Some(c) => c.id.clone(),
+            None => CustomerId::parse(format!("~{}", reply.phone))?,
+        };
+        let rule = RuleId::parse(kind)?;
+        let occurrence = reply.sms.provider_id.clone();
+        let dedupe_key = Message::dedupe_key(&rule, &customer_id, &occurrence);
+        let text = policy::compose(&rulebook.brand, body, &rulebook.policy.opt_out_footer, Category::Transactional);
+        let message = Message {
+            tenant: rulebook.tenant.clone(),
+            id: MessageId::parse(message_id("r", &dedupe_key))?,
+            customer_id,
+            rule,
+            category: Category::Transactional,
+            occurrence,
+            phone: reply.phone.clone(),
+            segments: policy::count_segments(&text).segments,
+            text,
+            status: MessageStatus::Queued,
+            reason: None,
+            created_at: reply.now,
+            updated_at: reply.now,
+            provider_id: None,
+            attempts: 0,
+            next_attempt_at: None,
+            ignores_suppression,
+        };
+        let stats = Counters::from([(counters::QUEUED.to_string(), 1)]);
+        let outcome = self.store.queue_message(&message, &stats).await?;
+        Ok(outcome == crate::ports::CommitOutcome::Committed)
+    }
+
+    async fn set_consent(&self, customer: &Customer, state: ConsentState, now: DateTime<Utc>) -> Result<()> {
+        let rulebook = self.rulebook(&customer.tenant)?.clone();
+        self.modify_customer(customer, now, |c| {
+            if c.consent.state != state {
+                c.consent.state = state;
+                c.consent.changed_at = Some(now);
+                c.consent.source = Some("sms".into());
+            }
+        })
+        .await
+        .map(|_| ())?;
+        // Opting out cancels pending timers; opting in arms them again.
+        if let Some(fresh) = self.store.get_customer(&customer.tenant, &customer.id).await? {
+            self.rearm_state_timers(&rulebook, &fresh, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn update_attributes(
+        &self,
+        customer: &Customer,
+        set: &std::collections::BTreeMap<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.modify_customer(customer, now, |c| {
+            for (key, value) in set {
+                let value = if value.as_str() == Some("now") { Value::String(now.to_rfc3339()) } else { value.clone() };
+                c.attributes.insert(key.clone(), value);
+            }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Applies `change` to the stored customer with optimistic concurrency.
+    async fn modify_customer(
+        &self,
+        customer: &Customer,
+        now: DateTime<Utc>,
+        change: impl Fn(&mut Customer),
+    ) -> Result<Customer> {
+        for _ in 0..5 {
+            let Some(mut current) = self.store.get_customer(&customer.tenant, &customer.id).await? else {
+                return Err(Error::NotFound(format!("customer {}", customer.id)));
+            };
+            let expected = current.version;
+            change(&mut current);
+            current.updated_at = now;
+            match self.store.put_customer(&current, Some(expected)).await {
+                Ok(version) => {
+                    current.version = version;
+                    return Ok(current);
+                }
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!("customer {} kept changing", customer.id)))
+    }
+}
+
+struct Reply<'a> {
+    rulebook: &'a Rulebook,
+    sms: &'a InboundSms,
+    phone: &'a PhoneNumber,
+    customer: Option<&'a Customer>,
+    now: DateTime<Utc>,
+}
+
+async fn publish(publisher: &dyn EventPublisher, tenant: &TenantId, detail_type: &str, detail: Value, time: DateTime<Utc>) {
+    let event = OutboundEvent { detail_type: detail_type.to_string(), tenant: tenant.clone(), time, detail };
+    if let Err(err) = publisher.publish(std::slice::from_ref(&event)).await {
+        tracing::error!(error = %err, detail_type, "publishing a reply event failed");
+    }
+}

@@ -1,0 +1,166 @@
+//! The outbox: claim queued messages, re-check suppression, send, record the result, and
+//! tell other systems. Retryable failures go back to the queue with exponential backoff.
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+use std::sync::Arc;
+
+use super::Engine;
+use crate::domain::{Message, MessageStatus};
+use crate::error::{Error, Result};
+use crate::ports::{counters, Counters, EventPublisher, OutboundEvent, SmsSender, Store};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendReport {
+    pub sent: u32,
+    pub retried: u32,
+    pub failed: u32,
+    pub suppressed: u32,
+    /// Claimed by another sender first.
+    pub lost_claims: u32,
+}
+
+/// Sends what the engine queued.
+pub struct Outbox<S: Store + ?Sized> {
+    engine: Arc<Engine<S>>,
+    sender: Arc<dyn SmsSender>,
+    publisher: Arc<dyn EventPublisher>,
+}
+
+enum Delivery {
+    Sent,
+    Retry,
+    Failed,
+    Suppressed,
+    LostClaim,
+}
+
+impl<S: Store + ?Sized> Outbox<S> {
+    pub fn new(
+        engine: Arc<Engine<S>>,
+        sender: Arc<dyn SmsSender>,
+        publisher: Arc<dyn EventPublisher>,
+    ) -> Self {
+        Outbox { engine, sender, publisher }
+    }
+
+    /// Sends up to `limit` queued messages whose attempt is due.
+    pub async fn send_due(&self, limit: usize) -> Result<SendReport> {
+        let now = self.engine.now();
+        let queued = self.engine.store().sendable_messages(now, limit).await?;
+        let mut report = SendReport::default();
+        for message in queued {
+            match self.deliver(message).await? {
+                Delivery::Sent => report.sent += 1,
+                Delivery::Retry => report.retried += 1,
+                Delivery::Failed => report.failed += 1,
+                Delivery::Suppressed => report.suppressed += 1,
+                Delivery::LostClaim => report.lost_claims += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends one queued message (also the entry point of stream-driven senders). A message
+    /// not in `queued` any more is left alone, so a redelivered record sends nothing twice.
+    pub async fn send_message(&self, message: Message) -> Result<bool> {
+        Ok(matches!(self.deliver(message).await?, Delivery::Sent))
+    }
+
+    async fn deliver(&self, message: Message) -> Result<Delivery> {
+        let store = self.engine.store();
+        let now = self.engine.now();
+        if message.status != MessageStatus::Queued {
+            return Ok(Delivery::LostClaim);
+        }
+        let mut claimed = message;
+        claimed.status = MessageStatus::Sending;
+        claimed.attempts += 1;
+        claimed.updated_at = now;
+        claimed.next_attempt_at = None;
+        if !store.transition_message(&claimed, MessageStatus::Queued).await? {
+            return Ok(Delivery::LostClaim);
+        }
+        if !claimed.ignores_suppression && store.is_suppressed(&claimed.tenant, &claimed.phone).await? {
+            let mut skipped = claimed.clone();
+            skipped.status = MessageStatus::Skipped;
+            skipped.reason = Some("opted_out".into());
+            self.finish(skipped, &[(format!("{}opted_out", counters::SKIPPED_PREFIX), 1)], "message.skipped", now)
+                .await?;
+            return Ok(Delivery::Suppressed);
+        }
+        match self.sender.send(&claimed.phone, &claimed.text, claimed.category).await {
+            Ok(sent) => {
+                let mut done = claimed;
+                done.status = MessageStatus::Sent;
+                done.provider_id = Some(sent.provider_id);
+                self.finish(done, &[(counters::SENT.to_string(), 1)], "message.sent", now).await?;
+                Ok(Delivery::Sent)
+            }
+            Err(Error::Provider { retryable, message }) => {
+                let config = self.engine.config();
+                let mut next = claimed;
+                next.reason = Some(message);
+                if retryable && next.attempts < config.max_send_attempts {
+                    next.status = MessageStatus::Queued;
+                    next.next_attempt_at = Some(now + backoff(config.retry_base_seconds, next.attempts));
+                    store.transition_message(&next, MessageStatus::Sending).await?;
+                    tracing::warn!(message = %next.id, attempts = next.attempts, "send failed, will retry");
+                    Ok(Delivery::Retry)
+                } else {
+                    next.status = MessageStatus::Failed;
+                    self.finish(next, &[(counters::FAILED.to_string(), 1)], "message.failed", now).await?;
+                    Ok(Delivery::Failed)
+                }
+            }
+            Err(other) => {
+                // Not the provider's answer (e.g. our own I/O): put the claim back for a retry.
+                let mut back = claimed;
+                back.status = MessageStatus::Queued;
+                back.next_attempt_at = Some(now + backoff(self.engine.config().retry_base_seconds, back.attempts));
+                store.transition_message(&back, MessageStatus::Sending).await?;
+                Err(other)
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        message: Message,
+        stats: &[(String, i64)],
+        detail_type: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let store = self.engine.store();
+        store.transition_message(&message, MessageStatus::Sending).await?;
+        let counters: Counters = stats.iter().cloned().collect();
+        store.add_stats(&message.tenant, now.date_naive(), message.rule.as_str(), &counters).await?;
+        tracing::info!(message = %message.id, rule = %message.rule, customer = %message.customer_id,
+            status = message.status.as_str(), "send result");
+        let event = OutboundEvent {
+            detail_type: detail_type.to_string(),
+            tenant: message.tenant.clone(),
+            time: now,
+            detail: json!({
+                "message_id": message.id.as_str(),
+                "customer_id": message.customer_id.as_str(),
+                "rule": message.rule.as_str(),
+                "category": message.category,
+                "status": message.status.as_str(),
+                "reason": message.reason,
+                "provider_id": message.provider_id,
+                "segments": message.segments,
+            }),
+        };
+        if let Err(err) = self.publisher.publish(std::slice::from_ref(&event)).await {
+            // The send itself is recorded; a lost notification must not resend the text.
+            tracing::error!(error = %err, detail_type, "publishing the send result failed");
+        }
+        Ok(())
+    }
+}
+
+/// base · 2^(attempt-1), capped at one hour.
+fn backoff(base_seconds: i64, attempt: u32) -> TimeDelta {
+    let factor = 1i64 << attempt.saturating_sub(1).min(16);
+    TimeDelta::seconds((base_seconds * factor).min(3_600))
+}
