@@ -11,5 +11,6 @@ pub mod domain;
 pub mod error;
 pub mod ports;
 pub mod rulebook;
+pub mod schedule;
 
 pub use error::{Error, Result};
