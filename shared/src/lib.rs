@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod ports;
 pub mod rulebook;
+pub mod schedule;
 
 pub use error::{Error, Result};
 pub mod adapters;
