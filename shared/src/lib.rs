@@ -9,7 +9,9 @@
 //! - [`service`]: the use cases, generic over the ports.
 pub mod domain;
 pub mod error;
+pub mod policy;
 pub mod ports;
+pub mod reply;
 pub mod rulebook;
 pub mod schedule;
 

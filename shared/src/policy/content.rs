@@ -1,0 +1,160 @@
+//! Composing texts (brand signature, opt-out footer) and linting them before sending.
+use std::fmt;
+
+use crate::domain::Category;
+
+/// `【brand】` + body, plus the opt-out footer for care and marketing. A body that already
+/// starts with the signature or already contains the footer does not get it twice. Between two
+/// ASCII non-space characters at the footer junction a space is inserted ("…now. Reply STOP");
+/// CJK text is joined directly.
+pub fn compose(brand: &str, body: &str, footer: &str, category: Category) -> String {
+    let signed = has_brand(body, brand);
+    let wants_footer = needs_footer(category, footer) && !body.contains(footer);
+    let mut text = String::with_capacity(brand.len() + body.len() + footer.len() + 8);
+    if !signed {
+        text.push('【');
+        text.push_str(brand);
+        text.push('】');
+    }
+    text.push_str(body);
+    if wants_footer {
+        let joins_words = matches!(
+            (body.chars().next_back(), footer.chars().next()),
+            (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic()
+        );
+        if joins_words {
+            text.push(' ');
+        }
+        text.push_str(footer);
+    }
+    text
+}
+
+/// Something wrong with a text that must not be sent as is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContentProblem {
+    MissingBrand,
+    MissingFooter,
+    BannedPhrase(String),
+    /// Full-width "！" reads as shouting in Chinese retail SMS guidance.
+    FullwidthExclamation,
+    /// "？？" (or "??", or mixed widths).
+    DoubleQuestion,
+}
+
+impl ContentProblem {
+    /// Stable code for stats (`skipped_content_<code>`) and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ContentProblem::MissingBrand => "missing_brand",
+            ContentProblem::MissingFooter => "missing_footer",
+            ContentProblem::BannedPhrase(_) => "banned_phrase",
+            ContentProblem::FullwidthExclamation => "fullwidth_exclamation",
+            ContentProblem::DoubleQuestion => "double_question",
+        }
+    }
+}
+
+impl fmt::Display for ContentProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContentProblem::MissingBrand => f.write_str("text does not start with 【brand】"),
+            ContentProblem::MissingFooter => {
+                f.write_str("care/marketing text lacks the opt-out footer")
+            }
+            ContentProblem::BannedPhrase(p) => write!(f, "text contains banned phrase {p:?}"),
+            ContentProblem::FullwidthExclamation => f.write_str("text contains full-width \"！\""),
+            ContentProblem::DoubleQuestion => f.write_str("text contains a double question mark"),
+        }
+    }
+}
+
+/// Every problem of a composed text, in a fixed order. Banned phrases match exactly
+/// (case-sensitive substrings); an empty phrase matches nothing.
+pub fn lint(
+    text: &str,
+    brand: &str,
+    footer: &str,
+    category: Category,
+    banned: &[String],
+) -> Vec<ContentProblem> {
+    let mut problems = Vec::new();
+    scan(text, brand, footer, category, banned, &mut |p| {
+        problems.push(p);
+        true
+    });
+    problems
+}
+
+/// The first problem [`lint`] would report, without collecting the rest.
+pub fn first_problem(
+    text: &str,
+    brand: &str,
+    footer: &str,
+    category: Category,
+    banned: &[String],
+) -> Option<ContentProblem> {
+    let mut first = None;
+    scan(text, brand, footer, category, banned, &mut |p| {
+        first = Some(p);
+        false
+    });
+    first
+}
+
+/// Feeds problems to `found` until it returns false.
+fn scan(
+    text: &str,
+    brand: &str,
+    footer: &str,
+    category: Category,
+    banned: &[String],
+    found: &mut dyn FnMut(ContentProblem) -> bool,
+) {
+    if !has_brand(text, brand) && !found(ContentProblem::MissingBrand) {
+        return;
+    }
+    if needs_footer(category, footer)
+        && !text.contains(footer)
+        && !found(ContentProblem::MissingFooter)
+    {
+        return;
+    }
+    for phrase in banned {
+        if !phrase.is_empty()
+            && text.contains(phrase.as_str())
+            && !found(ContentProblem::BannedPhrase(phrase.clone()))
+        {
+            return;
+        }
+    }
+    if text.contains('！') && !found(ContentProblem::FullwidthExclamation) {
+        return;
+    }
+    if has_double_question(text) {
+        found(ContentProblem::DoubleQuestion);
+    }
+}
+
+fn has_brand(text: &str, brand: &str) -> bool {
+    text.strip_prefix('【')
+        .and_then(|rest| rest.strip_prefix(brand))
+        .is_some_and(|rest| rest.starts_with('】'))
+}
+
+fn needs_footer(category: Category, footer: &str) -> bool {
+    category != Category::Transactional && !footer.is_empty()
+}
+
+fn has_double_question(text: &str) -> bool {
+    let is_question = |c: char| c == '?' || c == '？';
+    let mut previous = false;
+    for c in text.chars() {
+        let current = is_question(c);
+        if previous && current {
+            return true;
+        }
+        previous = current;
+    }
+    false
+}

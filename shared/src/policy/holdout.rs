@@ -1,0 +1,37 @@
+//! Deterministic holdout groups for measuring a rule's effect.
+//!
+//! The bucket of a (rule, customer) pair is part of the stored-data contract: changing the hash
+//! would silently move customers between groups mid-experiment. Hence a hash written out here
+//! (FNV-1a 64 plus a fixed finaliser), never `std`'s `DefaultHasher`, which may change.
+use crate::domain::RuleId;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// Basis points in 100%.
+pub const FULL: u32 = 10_000;
+
+/// Whether the customer is held out of the rule (not texted, but counted as a control).
+/// `basis_points` ≥ 10,000 holds out everyone; 0 nobody.
+pub fn in_holdout(rule: &RuleId, customer_id: &str, basis_points: u32) -> bool {
+    if basis_points == 0 {
+        return false;
+    }
+    bucket(rule.as_str(), customer_id) < basis_points
+}
+
+/// The customer's bucket for the rule, uniform in `0..10_000`.
+pub fn bucket(rule: &str, customer_id: &str) -> u32 {
+    let mut hash = FNV_OFFSET;
+    // The separator keeps ("ab", "c") and ("a", "bc") apart; 0xff never occurs in UTF-8.
+    for byte in rule.bytes().chain([0xff]).chain(customer_id.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    // FNV's low bits mix poorly for similar keys; the murmur3 finaliser spreads them.
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^= hash >> 33;
+    (hash % u64::from(FULL)) as u32
+}

@@ -1,0 +1,140 @@
+//! Reply classification against the built-in vocabularies, tenant extras and a keyword menu.
+use super::normalize;
+use crate::rulebook::ReplySettings;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplyKind {
+    OptOut,
+    OptIn,
+    Help,
+    /// A menu keyword, as it was given to [`Classifier::new`] (so it finds the menu entry).
+    Keyword(String),
+    FreeText,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Classification {
+    pub kind: ReplyKind,
+    /// The reply after [`normalize`].
+    pub normalized: String,
+}
+
+/// Opt-out words honoured anywhere in a reply, not only as the whole reply: Chinese carriers
+/// treat a reply containing 退订/拒收 ("请帮我退订") as an unsubscribe. 取消 is deliberately not
+/// here: "取消订单" (cancel my order) is a common, unrelated request.
+const OPT_OUT_ANYWHERE: [&str; 2] = ["退订", "拒收"];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    OptOut,
+    OptIn,
+    Help,
+}
+
+/// Built-in vocabularies (whole normalised reply).
+fn builtin(word: &str) -> Option<Intent> {
+    match word {
+        "TD" | "T" | "N" | "R" | "退订" | "取消" | "拒收" | "STOP" | "STOPALL" | "UNSUBSCRIBE"
+        | "CANCEL" | "END" | "QUIT" | "REVOKE" | "OPTOUT" | "OPT-OUT" | "OPT OUT" | "ARRET"
+        | "REMOVE" => Some(Intent::OptOut),
+        "START" | "UNSTOP" | "订阅" => Some(Intent::OptIn),
+        "HELP" | "INFO" | "帮助" => Some(Intent::Help),
+        _ => None,
+    }
+}
+
+/// Whether a word (normalised here) is taken by the built-in opt-out / opt-in / help
+/// vocabularies, so a menu keyword spelled like it would never match (rulebook checks use this).
+pub fn is_reserved(word: &str) -> bool {
+    builtin(&normalize(word)).is_some()
+}
+
+/// A classifier for one tenant (extra words) and one reply context (menu keywords). Built once;
+/// classifying allocates only the normalised text (and the keyword on a keyword match).
+#[derive(Clone, Debug, Default)]
+pub struct Classifier {
+    /// Sorted, normalised.
+    extra_opt_out: Vec<String>,
+    extra_opt_in: Vec<String>,
+    extra_help: Vec<String>,
+    /// (normalised, as given), sorted by the normalised form.
+    keywords: Vec<(String, String)>,
+}
+
+impl Classifier {
+    pub fn new(
+        settings: Option<&ReplySettings>,
+        keywords: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let words = |pick: fn(&ReplySettings) -> &Vec<String>| {
+            sorted(settings.map(pick).into_iter().flatten())
+        };
+        let mut keywords: Vec<(String, String)> = keywords
+            .into_iter()
+            .map(|k| (normalize(&k), k))
+            .filter(|(n, _)| !n.is_empty())
+            .collect();
+        keywords.sort();
+        keywords.dedup_by(|a, b| a.0 == b.0);
+        Classifier {
+            extra_opt_out: words(|s| &s.extra_opt_out),
+            extra_opt_in: words(|s| &s.extra_opt_in),
+            extra_help: words(|s| &s.extra_help),
+            keywords,
+        }
+    }
+
+    /// Precedence: opt-out (built-in, contained 退订/拒收, tenant) → opt-in → help → menu
+    /// keyword → free text. Opt-out comes first because failing to honour one is the costly
+    /// mistake; a menu keyword that collides with a reserved word is shadowed.
+    pub fn classify(&self, text: &str) -> Classification {
+        let normalized = normalize(text);
+        let kind = self.kind_of(&normalized);
+        Classification { kind, normalized }
+    }
+
+    fn kind_of(&self, word: &str) -> ReplyKind {
+        if word.is_empty() {
+            return ReplyKind::FreeText;
+        }
+        let builtin = builtin(word);
+        if builtin == Some(Intent::OptOut)
+            || OPT_OUT_ANYWHERE.iter().any(|w| word.contains(w))
+            || contains(&self.extra_opt_out, word)
+        {
+            return ReplyKind::OptOut;
+        }
+        if builtin == Some(Intent::OptIn) || contains(&self.extra_opt_in, word) {
+            return ReplyKind::OptIn;
+        }
+        if builtin == Some(Intent::Help) || contains(&self.extra_help, word) {
+            return ReplyKind::Help;
+        }
+        match self
+            .keywords
+            .binary_search_by(|(n, _)| n.as_str().cmp(word))
+        {
+            Ok(i) => ReplyKind::Keyword(self.keywords[i].1.clone()),
+            Err(_) => ReplyKind::FreeText,
+        }
+    }
+}
+
+/// Classifies with the built-in vocabularies only.
+pub fn classify(text: &str) -> Classification {
+    Classifier::default().classify(text)
+}
+
+fn sorted<'a>(words: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut out: Vec<String> = words
+        .map(|w| normalize(w))
+        .filter(|w| !w.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn contains(sorted: &[String], word: &str) -> bool {
+    sorted.binary_search_by(|w| w.as_str().cmp(word)).is_ok()
+}
