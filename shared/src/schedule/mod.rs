@@ -14,6 +14,8 @@
 mod events;
 mod local;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

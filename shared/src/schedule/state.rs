@@ -88,13 +88,15 @@ pub(super) fn anniversary(
 ) -> Option<Due> {
     let origin = attribute(customer, name)?.local_date(zone);
     let at = at.unwrap_or(DEFAULT_ANNIVERSARY_AT);
-    // Years an offset can move an anniversary across, plus one for zones and leap days.
-    let reach = 2
-        + offset.months.unsigned_abs() / 12
-        + (offset.seconds.unsigned_abs() / (365 * 86_400)) as u32;
-    let reach = i32::try_from(reach).ok()?;
-    let first = (now.year() - reach).max(origin.year().checked_add(1)?);
-    (first..=first.checked_add(2 * reach)?).find_map(|year| {
+    // Years an offset can move an anniversary across, plus slack for zones and leap days.
+    let years_moved = u64::from(offset.months.unsigned_abs()) / 12
+        + offset.seconds.unsigned_abs() / (365 * 86_400);
+    let reach = i32::try_from(years_moved).ok()?.checked_add(2)?;
+    let first = now
+        .year()
+        .saturating_sub(reach)
+        .max(origin.year().checked_add(1)?);
+    (first..=first.checked_add(reach.checked_mul(2)?)?).find_map(|year| {
         let day = anniversary_in(origin, year)?;
         let due = ceil_to_minute(Anchor::Local(day.and_time(at)).shifted(offset, zone)?);
         (due >= now).then(|| Due {
