@@ -7,8 +7,12 @@ mod file;
 mod holidays;
 mod model;
 mod parse;
+#[cfg(test)]
+mod parse_tests;
 mod rules;
 mod runtime;
+#[cfg(test)]
+mod runtime_tests;
 
 pub use error::{Problem, RulebookErrors};
 pub use model::*;

@@ -177,7 +177,12 @@ impl Checker<'_> {
                 self.report(
                     at,
                     format!(
-                        "`{key}` does not apply to a {kind} trigger (it takes {})",
+                        "`{key}` does not apply to {} {kind} trigger (it takes {})",
+                        if kind.starts_with(['a', 'e', 'i']) {
+                            "an"
+                        } else {
+                            "a"
+                        },
                         takes.join(", ")
                     ),
                 );
