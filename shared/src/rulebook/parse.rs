@@ -281,7 +281,7 @@ impl Checker<'_> {
         let care = self.category_policy(raw.care.as_ref(), Category::Care);
         let marketing = self.category_policy(raw.marketing.as_ref(), Category::Marketing);
         let same_rule_min_gap = match &raw.same_rule_min_gap {
-            Some(gap) => self.check(gap, |g| positive_span(g)).map(Some),
+            Some(gap) => self.check(gap, |g| gap_span(g)),
             None => Some(None),
         };
         let opt_out_footer = match &raw.opt_out_footer {
@@ -354,7 +354,7 @@ impl Checker<'_> {
             caps_ok &= self.check(cap, |n| at_least_one(*n)).is_some();
         }
         let min_gap = match &raw.min_gap {
-            Some(gap) => self.check(gap, |g| positive_span(g)).map(Some),
+            Some(gap) => self.check(gap, |g| gap_span(g)),
             None => Some(None),
         };
         if category == Category::Transactional {
@@ -505,6 +505,15 @@ pub(super) fn positive_span(text: &str) -> Result<Span, String> {
         return Err(format!("{text:?} must be longer than zero"));
     }
     Ok(span)
+}
+
+/// A minimum gap; `0s` means none.
+fn gap_span(text: &str) -> Result<Option<Span>, String> {
+    let span = span(text)?;
+    if span.approx_seconds() < 0 {
+        return Err(format!("{text:?} must not be negative"));
+    }
+    Ok((!span.is_zero()).then_some(span))
 }
 
 fn brand(text: &str) -> Result<String, String> {

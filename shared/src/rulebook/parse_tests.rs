@@ -215,6 +215,17 @@ fn a_valid_rulebook_compiles_with_defaults() {
 }
 
 #[test]
+fn a_zero_gap_means_no_gap() {
+    let source = VALID.replace("same_rule_min_gap: 72h", "same_rule_min_gap: 0s");
+    assert_eq!(
+        parse(&source, "r.yaml").unwrap().policy.same_rule_min_gap,
+        None
+    );
+    let negative = VALID.replace("min_gap: 10d", "min_gap: -1d");
+    assert!(problems(&negative)[0].contains("must not be negative"));
+}
+
+#[test]
 fn english_locale_gets_english_reply_texts() {
     let source = VALID.replace("locale: zh-CN", "locale: en-US");
     let book = parse(&source, "r.yaml").unwrap();
