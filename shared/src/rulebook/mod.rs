@@ -1,4 +1,20 @@
 //! Rulebook: the per-tenant YAML file of rules and policies, parsed, validated and compiled.
+//!
+//! [`parse`] turns a file into a [`Rulebook`] or into every [`Problem`] found in it;
+//! [`Condition::eval`] and [`Template::render`] run the compiled conditions and templates.
+mod error;
+mod file;
+mod holidays;
 mod model;
+mod parse;
+#[cfg(test)]
+mod parse_tests;
+mod rules;
+mod runtime;
+#[cfg(test)]
+mod runtime_tests;
 
+pub use error::{Problem, RulebookErrors};
 pub use model::*;
+pub use parse::parse;
+pub use runtime::{compile_condition, compile_template, CONDITION_VARIABLES};

@@ -1,0 +1,167 @@
+//! The rulebook file as written: serde structs mirroring the YAML. Values that are validated
+//! after parsing are `Spanned` so problems point at their line and column.
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RulebookFile {
+    pub tenant: Spanned<String>,
+    pub brand: Spanned<String>,
+    pub timezone: Spanned<String>,
+    #[serde(default)]
+    pub locale: Option<Spanned<String>>,
+    #[serde(default)]
+    pub phone_region: Option<Spanned<String>>,
+    #[serde(default)]
+    pub holidays: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub attributes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub policy: PolicyFile,
+    #[serde(default)]
+    pub replies: RepliesFile,
+    pub rules: Spanned<Vec<RuleFile>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PolicyFile {
+    #[serde(default)]
+    pub window: Option<WindowFile>,
+    #[serde(default)]
+    pub transactional: Option<Spanned<CategoryFile>>,
+    #[serde(default)]
+    pub care: Option<Spanned<CategoryFile>>,
+    #[serde(default)]
+    pub marketing: Option<Spanned<CategoryFile>>,
+    #[serde(default)]
+    pub same_rule_min_gap: Option<Spanned<String>>,
+    #[serde(default)]
+    pub opt_out_footer: Option<Spanned<String>>,
+    #[serde(default)]
+    pub banned_phrases: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub max_segments: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WindowFile {
+    pub start: Spanned<String>,
+    pub end: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CategoryFile {
+    #[serde(default)]
+    pub window: Option<WindowFile>,
+    #[serde(default)]
+    pub weekdays_only: bool,
+    #[serde(default)]
+    pub skip_holidays: bool,
+    #[serde(default)]
+    pub per_week: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub per_30_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub min_gap: Option<Spanned<String>>,
+    #[serde(default)]
+    pub on_cap: Option<Spanned<CapActionFile>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum CapActionFile {
+    Skip,
+    Defer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RepliesFile {
+    #[serde(default)]
+    pub opt_out_words: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub opt_in_words: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub help_words: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub opt_out_confirmation: Option<Spanned<String>>,
+    #[serde(default)]
+    pub opt_in_confirmation: Option<Spanned<String>>,
+    #[serde(default)]
+    pub help_text: Option<Spanned<String>>,
+    #[serde(default)]
+    pub keyword_context: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RuleFile {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub category: Spanned<String>,
+    pub trigger: Spanned<TriggerFile>,
+    #[serde(default)]
+    pub when: Option<Spanned<String>>,
+    #[serde(default)]
+    pub exit: Option<Spanned<String>>,
+    pub template: Spanned<String>,
+    #[serde(default)]
+    pub holdout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub max_segments: Option<Spanned<u32>>,
+    /// Keyword → action; the action's location stands in for the keyword's (same line).
+    #[serde(default)]
+    pub replies: BTreeMap<String, Spanned<ReplyFile>>,
+}
+
+/// Every key of every trigger kind; which combinations are valid is checked after parsing so
+/// that all mistakes are reported at once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TriggerFile {
+    #[serde(default)]
+    pub event: Option<Spanned<String>>,
+    #[serde(default)]
+    pub date: Option<Spanned<String>>,
+    #[serde(default)]
+    pub anniversary: Option<Spanned<String>>,
+    #[serde(default)]
+    pub inactive: Option<Spanned<String>>,
+    #[serde(default)]
+    pub every: Option<Spanned<String>>,
+    #[serde(default)]
+    pub count: Option<Spanned<String>>,
+    #[serde(default)]
+    pub delay: Option<Spanned<String>>,
+    #[serde(default, rename = "where")]
+    pub filter: Option<Spanned<String>>,
+    #[serde(default)]
+    pub offset: Option<Spanned<String>>,
+    #[serde(default)]
+    pub at: Option<Spanned<String>>,
+    #[serde(default, rename = "for")]
+    pub after: Option<Spanned<String>>,
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    #[serde(default)]
+    pub times: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub within: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReplyFile {
+    #[serde(default)]
+    pub emit: Option<Spanned<String>>,
+    #[serde(default)]
+    pub answer: Option<Spanned<String>>,
+    #[serde(default)]
+    pub set: BTreeMap<String, serde_json::Value>,
+}

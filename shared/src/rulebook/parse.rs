@@ -1,0 +1,630 @@
+//! Parsing a rulebook file: YAML → file structs → validated, compiled [`Rulebook`].
+//!
+//! Syntax and shape errors stop at the first one (serde cannot go on); every semantic problem
+//! after that is collected so one run of `nudge rules check` shows them all.
+use chrono::{NaiveDate, NaiveTime};
+use serde_saphyr::{Location, Spanned};
+use std::collections::BTreeSet;
+use unicode_normalization::UnicodeNormalization;
+
+use super::error::{Problem, RulebookErrors};
+use super::file::{CapActionFile, CategoryFile, PolicyFile, RepliesFile, RulebookFile, WindowFile};
+use super::holidays;
+use super::model::{CapAction, CategoryPolicy, Policy, ReplySettings, Rulebook, Window};
+use super::rules::RuleScope;
+use crate::domain::{parse_zone, Category, Span, TenantId};
+use crate::error::Error;
+
+/// Customer context keys every customer has (see `Customer::to_context`).
+pub(super) const BUILT_IN_VARIABLES: [&str; 6] =
+    ["id", "phone", "region", "timezone", "locale", "opted_out"];
+
+/// Reply words the engine always understands (DESIGN §6); a rule keyword equal to one of them
+/// would never reach the rule.
+pub(super) const BUILT_IN_REPLY_WORDS: [&str; 25] = [
+    "TD",
+    "T",
+    "N",
+    "R",
+    "退订",
+    "取消",
+    "拒收",
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+    "OPT-OUT",
+    "OPT OUT",
+    "ARRET",
+    "REMOVE",
+    "START",
+    "UNSTOP",
+    "订阅",
+    "HELP",
+    "INFO",
+    "帮助",
+];
+
+const DEFAULT_FOOTER: &str = "回复TD退订";
+const DEFAULT_BANNED: [&str; 2] = ["最后机会", "清仓"];
+const DEFAULT_MAX_SEGMENTS: u32 = 3;
+const MAX_SEGMENTS_LIMIT: u32 = 10;
+
+/// Parses and validates a rulebook. `file` is only used to name the file in problems.
+pub fn parse(source: &str, file: &str) -> Result<Rulebook, RulebookErrors> {
+    let raw: RulebookFile = serde_saphyr::from_str(source)
+        .map_err(|err| RulebookErrors::new(vec![syntax_problem(&err, source, file)]))?;
+    let mut checker = Checker {
+        file,
+        problems: Vec::new(),
+    };
+    let book = checker.rulebook(&raw);
+    match book {
+        Some(book) if checker.problems.is_empty() => Ok(book),
+        _ => {
+            if checker.problems.is_empty() {
+                // Every failed step reports; this only guards that invariant.
+                checker.problems.push(Problem {
+                    file: file.to_string(),
+                    line: 0,
+                    column: 0,
+                    message: "rulebook is invalid".into(),
+                });
+            }
+            Err(RulebookErrors::new(checker.problems))
+        }
+    }
+}
+
+/// One clean line from a serde-saphyr error: its message without snippet, ANSI codes or
+/// location suffix, prefixed with the key when the message does not already name it.
+fn syntax_problem(err: &serde_saphyr::Error, source: &str, file: &str) -> Problem {
+    use serde_saphyr::MessageFormatter;
+    let inner = err.without_snippet();
+    let raw = serde_saphyr::UserMessageFormatter.format_message(inner);
+    let mut message: String = strip_ansi(&raw)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    if let Some(key) = key_before(source, line, column) {
+        if !message.contains(&format!("`{key}`")) {
+            message = format!("`{key}`: {message}");
+        }
+    }
+    Problem {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI sequence: ESC [ params final-byte (a letter).
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The mapping key written just before a position (`max_segments: lots` → `max_segments`).
+fn key_before(source: &str, line: u64, column: u64) -> Option<String> {
+    let text = source
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let before: String = text
+        .chars()
+        .take(usize::try_from(column).ok()?.saturating_sub(1))
+        .collect();
+    let before = before.trim_end().strip_suffix(':')?.trim_end();
+    let start = before.rfind(['{', ',', ' ', '-']).map_or(0, |i| i + 1);
+    let key = before[start..].trim_matches(|c| c == '"' || c == '\'');
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// Collects problems while compiling; each step returns `None` after reporting.
+pub(super) struct Checker<'a> {
+    file: &'a str,
+    pub(super) problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    pub(super) fn report(&mut self, at: Location, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.file.to_string(),
+            line: at.line(),
+            column: at.column(),
+            message: message.into(),
+        });
+    }
+
+    /// Validates a spanned value, reporting the error at the value's position.
+    pub(super) fn check<T, U>(
+        &mut self,
+        value: &Spanned<T>,
+        validate: impl FnOnce(&T) -> Result<U, String>,
+    ) -> Option<U> {
+        match validate(&value.value) {
+            Ok(ok) => Some(ok),
+            Err(message) => {
+                self.report(value.referenced, message);
+                None
+            }
+        }
+    }
+
+    fn rulebook(&mut self, raw: &RulebookFile) -> Option<Rulebook> {
+        let tenant = self.check(&raw.tenant, |t| {
+            TenantId::parse(t.as_str()).map_err(message)
+        });
+        let brand = self.check(&raw.brand, |b| brand(b));
+        let timezone = self.check(&raw.timezone, |z| parse_zone(z).map_err(message));
+        let locale = match &raw.locale {
+            Some(l) => self.check(l, |l| locale(l)).map(Some),
+            None => Some(None),
+        };
+        let phone_region = match &raw.phone_region {
+            Some(r) => self.check(r, |r| region(r)).map(Some),
+            None => Some(None),
+        };
+        let holidays = self.holidays(&raw.holidays);
+        let attributes = self.attributes(&raw.attributes);
+        let policy = self.policy(&raw.policy);
+        let is_english = raw
+            .locale
+            .as_ref()
+            .is_some_and(|l| l.value.starts_with("en"));
+        // Content lint of texts uses what is valid of the policy, even if other parts are not.
+        let banned = banned_phrases(&raw.policy);
+        let footer = raw
+            .policy
+            .opt_out_footer
+            .as_ref()
+            .map_or(DEFAULT_FOOTER, |f| f.value.as_str());
+        let scope = RuleScope {
+            attributes: &attributes,
+            banned: &banned,
+            footer,
+            extra_reply_words: reply_words(&raw.replies),
+        };
+        let replies = self.replies(&raw.replies, is_english, &scope);
+        let rules = self.rules(&raw.rules, &scope);
+        Some(Rulebook {
+            tenant: tenant?,
+            brand: brand?,
+            timezone: timezone?,
+            locale: locale?,
+            phone_region: phone_region?,
+            holidays: holidays?,
+            attributes,
+            policy: policy?,
+            replies: replies?,
+            rules: rules?,
+        })
+    }
+
+    fn holidays(&mut self, raw: &[Spanned<String>]) -> Option<BTreeSet<NaiveDate>> {
+        let mut dates = BTreeSet::new();
+        let mut ok = true;
+        for entry in raw {
+            let found = self.check(entry, |text| {
+                if let Some(calendar) = holidays::calendar(text) {
+                    return Ok(calendar);
+                }
+                if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                    return Ok(vec![date]);
+                }
+                Err(format!(
+                    "holiday {text:?} is neither a date (YYYY-MM-DD) nor a built-in calendar ({})",
+                    holidays::CALENDARS.join(", ")
+                ))
+            });
+            match found {
+                Some(found) => dates.extend(found),
+                None => ok = false,
+            }
+        }
+        ok.then_some(dates)
+    }
+
+    /// Invalid names are reported and left out, so rules are still checked against the rest.
+    fn attributes(&mut self, raw: &[Spanned<String>]) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for entry in raw {
+            let name = entry.value.as_str();
+            if !is_identifier(name) {
+                self.report(
+                    entry.referenced,
+                    format!("attribute {name:?} must be a name of letters, digits and _"),
+                );
+            } else if BUILT_IN_VARIABLES.contains(&name) || name == "event" {
+                self.report(entry.referenced, format!("attribute `{name}` is built in"));
+            } else if !names.insert(name.to_string()) {
+                self.report(
+                    entry.referenced,
+                    format!("attribute `{name}` is listed twice"),
+                );
+            }
+        }
+        names
+    }
+
+    fn policy(&mut self, raw: &PolicyFile) -> Option<Policy> {
+        let default_window = Window {
+            start: hhmm(9, 0),
+            end: hhmm(20, 0),
+        };
+        let window = match &raw.window {
+            Some(w) => self.window(w),
+            None => Some(default_window),
+        };
+        let transactional =
+            self.category_policy(raw.transactional.as_ref(), Category::Transactional);
+        let care = self.category_policy(raw.care.as_ref(), Category::Care);
+        let marketing = self.category_policy(raw.marketing.as_ref(), Category::Marketing);
+        let same_rule_min_gap = match &raw.same_rule_min_gap {
+            Some(gap) => self.check(gap, |g| gap_span(g)),
+            None => Some(None),
+        };
+        let opt_out_footer = match &raw.opt_out_footer {
+            Some(f) => self.check(f, |f| non_empty(f, "opt_out_footer")),
+            None => Some(DEFAULT_FOOTER.to_string()),
+        };
+        let mut phrases_ok = true;
+        for phrase in raw.banned_phrases.iter().flatten() {
+            phrases_ok &= self
+                .check(phrase, |p| non_empty(p, "a banned phrase"))
+                .is_some();
+        }
+        let max_segments = match &raw.max_segments {
+            Some(m) => self.check(m, |m| segments(*m)),
+            None => Some(DEFAULT_MAX_SEGMENTS),
+        };
+        Some(Policy {
+            window: window?,
+            transactional: transactional?,
+            care: care?,
+            marketing: marketing?,
+            same_rule_min_gap: same_rule_min_gap?,
+            opt_out_footer: opt_out_footer?,
+            banned_phrases: phrases_ok.then(|| banned_phrases(raw))?,
+            max_segments: max_segments?,
+        })
+    }
+
+    fn window(&mut self, raw: &WindowFile) -> Option<Window> {
+        let start = self.check(&raw.start, |t| time_of_day(t));
+        let end = self.check(&raw.end, |t| time_of_day(t));
+        let (start, end) = (start?, end?);
+        if end <= start {
+            self.report(
+                raw.end.referenced,
+                format!(
+                    "window end {} must be after its start {}",
+                    end.format("%H:%M"),
+                    start.format("%H:%M")
+                ),
+            );
+            return None;
+        }
+        Some(Window { start, end })
+    }
+
+    fn category_policy(
+        &mut self,
+        raw: Option<&Spanned<CategoryFile>>,
+        category: Category,
+    ) -> Option<CategoryPolicy> {
+        let default_cap = if category == Category::Care {
+            CapAction::Defer
+        } else {
+            CapAction::Skip
+        };
+        let Some(raw) = raw else {
+            return Some(CategoryPolicy {
+                on_cap: default_cap,
+                ..CategoryPolicy::default()
+            });
+        };
+        let raw = &raw.value;
+        let window = match &raw.window {
+            Some(w) => self.window(w).map(Some),
+            None => Some(None),
+        };
+        let mut caps_ok = true;
+        for cap in [&raw.per_week, &raw.per_30_days].into_iter().flatten() {
+            caps_ok &= self.check(cap, |n| at_least_one(*n)).is_some();
+        }
+        let min_gap = match &raw.min_gap {
+            Some(gap) => self.check(gap, |g| gap_span(g)),
+            None => Some(None),
+        };
+        if category == Category::Transactional {
+            let capped = [&raw.per_week, &raw.per_30_days]
+                .into_iter()
+                .flatten()
+                .map(|c| c.referenced)
+                .chain(raw.min_gap.iter().map(|g| g.referenced))
+                .chain(raw.on_cap.iter().map(|c| c.referenced))
+                .next();
+            if let Some(at) = capped {
+                self.report(
+                    at,
+                    "transactional texts are exempt from caps; remove the cap",
+                );
+                caps_ok = false;
+            }
+        }
+        let on_cap = match raw.on_cap.as_ref().map(|c| c.value) {
+            Some(CapActionFile::Skip) => CapAction::Skip,
+            Some(CapActionFile::Defer) => CapAction::Defer,
+            None => default_cap,
+        };
+        caps_ok.then_some(())?;
+        Some(CategoryPolicy {
+            window: window?,
+            weekdays_only: raw.weekdays_only,
+            skip_holidays: raw.skip_holidays,
+            per_week: raw.per_week.as_ref().map(|c| c.value),
+            per_30_days: raw.per_30_days.as_ref().map(|c| c.value),
+            min_gap: min_gap?,
+            on_cap,
+        })
+    }
+
+    fn replies(
+        &mut self,
+        raw: &RepliesFile,
+        is_english: bool,
+        scope: &RuleScope<'_>,
+    ) -> Option<ReplySettings> {
+        let mut words_ok = true;
+        let mut lists = [Vec::new(), Vec::new(), Vec::new()];
+        let sources = [&raw.opt_out_words, &raw.opt_in_words, &raw.help_words];
+        for (list, source) in lists.iter_mut().zip(sources) {
+            for word in source {
+                match self.check(word, |w| keyword(w)) {
+                    Some(w) => list.push(w),
+                    None => words_ok = false,
+                }
+            }
+        }
+        let (out_default, in_default, help_default) = if is_english {
+            (
+                "You are unsubscribed. Reply START to subscribe again.",
+                "You are subscribed again. Reply STOP to unsubscribe.",
+                "For help, contact customer service. Reply STOP to unsubscribe.",
+            )
+        } else {
+            (
+                "已退订，回复START可恢复",
+                "已恢复订阅，回复TD退订",
+                "如需帮助请联系客服，回复TD退订",
+            )
+        };
+        let mut text = |raw: &Option<Spanned<String>>, default: &str, name: &str| match raw {
+            Some(t) => self.check(t, |t| {
+                non_empty(t, name)?;
+                let problems = scope.lint(t, false);
+                if problems.is_empty() {
+                    Ok(t.clone())
+                } else {
+                    Err(problems.join("; "))
+                }
+            }),
+            None => Some(default.to_string()),
+        };
+        let opt_out_confirmation = text(&raw.opt_out_confirmation, out_default, "the text");
+        let opt_in_confirmation = text(&raw.opt_in_confirmation, in_default, "the text");
+        let help_text = text(&raw.help_text, help_default, "the text");
+        let keyword_context = match &raw.keyword_context {
+            Some(c) => self.check(c, |c| positive_span(c)),
+            None => Some(Span::from_seconds(72 * 3_600)),
+        };
+        words_ok.then_some(())?;
+        let [extra_opt_out, extra_opt_in, extra_help] = lists;
+        Some(ReplySettings {
+            extra_opt_out,
+            extra_opt_in,
+            extra_help,
+            opt_out_confirmation: opt_out_confirmation?,
+            opt_in_confirmation: opt_in_confirmation?,
+            help_text: help_text?,
+            keyword_context: keyword_context?,
+        })
+    }
+}
+
+fn banned_phrases(raw: &PolicyFile) -> Vec<String> {
+    match &raw.banned_phrases {
+        Some(list) => list
+            .iter()
+            .map(|p| p.value.clone())
+            .filter(|p| !p.trim().is_empty())
+            .collect(),
+        None => DEFAULT_BANNED.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// The tenant's extra reply words, normalised (invalid ones are reported elsewhere).
+fn reply_words(raw: &RepliesFile) -> BTreeSet<String> {
+    [&raw.opt_out_words, &raw.opt_in_words, &raw.help_words]
+        .into_iter()
+        .flatten()
+        .filter_map(|w| keyword(&w.value).ok())
+        .collect()
+}
+
+/// The library error's message without its field prefix (the position already says where).
+pub(super) fn message(err: Error) -> String {
+    match err {
+        Error::Invalid { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
+fn hhmm(hour: u32, minute: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or(NaiveTime::MIN)
+}
+
+pub(super) fn time_of_day(text: &str) -> Result<NaiveTime, String> {
+    let valid = text.len() == 5 && text.as_bytes()[2] == b':';
+    match NaiveTime::parse_from_str(text, "%H:%M") {
+        Ok(time) if valid => Ok(time),
+        _ => Err(format!(
+            "{text:?} is not a time of day; write HH:MM, e.g. 09:30"
+        )),
+    }
+}
+
+pub(super) fn span(text: &str) -> Result<Span, String> {
+    Span::parse(text).map_err(message)
+}
+
+pub(super) fn positive_span(text: &str) -> Result<Span, String> {
+    let span = span(text)?;
+    if span.approx_seconds() <= 0 {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    Ok(span)
+}
+
+/// A minimum gap; `0s` means none.
+fn gap_span(text: &str) -> Result<Option<Span>, String> {
+    let span = span(text)?;
+    if span.approx_seconds() < 0 {
+        return Err(format!("{text:?} must not be negative"));
+    }
+    Ok((!span.is_zero()).then_some(span))
+}
+
+fn brand(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("brand must not be empty".into());
+    }
+    if trimmed.contains(['【', '】']) {
+        return Err(format!(
+            "brand {trimmed:?} must be written without 【】; nudge adds them"
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn locale(text: &str) -> Result<String, String> {
+    let mut parts = text.split(['-', '_']);
+    let language = parts.next().unwrap_or_default();
+    let language_ok =
+        (2..=3).contains(&language.len()) && language.chars().all(|c| c.is_ascii_alphabetic());
+    let rest_ok =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if language_ok && rest_ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "locale {text:?} is not a language tag such as zh-CN or en-US"
+        ))
+    }
+}
+
+fn region(text: &str) -> Result<String, String> {
+    text.parse::<phonenumber::country::Id>()
+        .map(|_| text.to_string())
+        .map_err(|_| format!("phone_region {text:?} is not an ISO 3166 region code such as CN"))
+}
+
+fn non_empty(text: &str, what: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    Ok(text.to_string())
+}
+
+fn at_least_one(n: u32) -> Result<u32, String> {
+    if n == 0 {
+        return Err("a cap of 0 would block every text; remove the rule instead".into());
+    }
+    Ok(n)
+}
+
+pub(super) fn segments(n: u32) -> Result<u32, String> {
+    if !(1..=MAX_SEGMENTS_LIMIT).contains(&n) {
+        return Err(format!(
+            "max_segments must be between 1 and {MAX_SEGMENTS_LIMIT}"
+        ));
+    }
+    Ok(n)
+}
+
+pub(super) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Reply keyword normalisation: NFKC (full-width → half-width), trim, upper case. Kept private
+/// to the rulebook until a shared `reply::normalize` exists; it must agree with that one.
+pub(super) fn normalize_keyword(text: &str) -> String {
+    text.nfkc().collect::<String>().trim().to_uppercase()
+}
+
+pub(super) fn keyword(text: &str) -> Result<String, String> {
+    let normalized = normalize_keyword(text);
+    if normalized.is_empty() {
+        return Err(format!("reply keyword {text:?} is empty once normalised"));
+    }
+    Ok(normalized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_key_before_an_error_position() {
+        let source = "a: 1\n    max_segments: lots\ntrigger: {date: x, times: many}\n";
+        assert_eq!(key_before(source, 2, 19).as_deref(), Some("max_segments"));
+        assert_eq!(key_before(source, 3, 27).as_deref(), Some("times"));
+        assert_eq!(key_before(source, 1, 1), None);
+    }
+
+    #[test]
+    fn strips_ansi_sequences() {
+        assert_eq!(strip_ansi("\u{1b}[31mbad\u{1b}[0m key"), "bad key");
+    }
+
+    #[test]
+    fn keywords_are_normalised() {
+        assert_eq!(keyword(" ｔｄ ").unwrap(), "TD");
+        assert_eq!(keyword("１").unwrap(), "1");
+        assert!(keyword("  ").is_err());
+    }
+
+    #[test]
+    fn times_of_day_need_hh_mm() {
+        assert_eq!(time_of_day("09:30").unwrap(), hhmm(9, 30));
+        for bad in ["9:30", "24:00", "09:60", "0930", "09:30:00"] {
+            assert!(time_of_day(bad).is_err(), "{bad}");
+        }
+    }
+}

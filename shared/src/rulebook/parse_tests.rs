@@ -1,0 +1,442 @@
+//! End-to-end tests of `parse`: whole files in, compiled rulebooks or located problems out.
+use chrono::{NaiveDate, NaiveTime};
+
+use super::*;
+use crate::domain::{Category, Span};
+
+const VALID: &str = r#"
+tenant: acme
+brand: 阿克米
+timezone: Asia/Shanghai
+locale: zh-CN
+phone_region: CN
+holidays: [2026-12-25, cn-2026]
+attributes: [name, plan, trial_started_at, trial_ends_at, birthday, paid_at]
+policy:
+  window: {start: "09:00", end: "20:00"}
+  transactional: {window: {start: "08:00", end: "22:00"}}
+  marketing: {weekdays_only: true, skip_holidays: true, per_week: 2, per_30_days: 3, min_gap: 10d, on_cap: skip}
+  care: {per_week: 3}
+  same_rule_min_gap: 72h
+replies:
+  opt_out_words: [不要了]
+  help_text: "客服热线400-000-0000，回复TD退订"
+rules:
+  - id: trial-day-7
+    description: nudge trial users toward a demo
+    category: care
+    trigger: {date: trial_started_at, offset: 7d, at: "10:00"}
+    when: customer.plan == "trial"
+    exit: customer.plan == "paid"
+    template: "{{name}}您好，试用已满7天，有问题回复1预约演示。"
+    holdout: 10%
+    max_segments: 2
+    replies: {"１": {emit: demo.requested, answer: "已收到，顾问将在1个工作日内联系您。", set: {demo_requested_at: now}}}
+  - id: thank-you
+    category: transactional
+    trigger: {event: order.paid, delay: 30m, where: 'event.properties.amount > 100'}
+    template: "感谢您的订单{{event.properties.order_no}}。"
+  - id: birthday
+    category: marketing
+    trigger: {anniversary: birthday, offset: -3d, at: "10:00"}
+    template: "{{name}}，生日快乐，送您一张优惠券。"
+    holdout: 2.5%
+  - id: win-back-30
+    category: marketing
+    trigger: {inactive: order.paid, for: 30d}
+    template: "好久不见，新品已上架。"
+  - id: renewal
+    category: care
+    trigger: {every: 12mo, from: paid_at, at: "10:00"}
+    template: "您的年度服务即将续期。"
+  - id: browse-3
+    category: care
+    trigger: {count: product.viewed, times: 3, within: 7d}
+    template: "您看中的商品还有货。"
+"#;
+
+fn time(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap()
+}
+
+fn problems(source: &str) -> Vec<String> {
+    parse(source, "r.yaml")
+        .unwrap_err()
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn a_valid_rulebook_compiles_with_defaults() {
+    let book = parse(VALID, "acme.yaml").unwrap();
+    assert_eq!(book.tenant.as_str(), "acme");
+    assert_eq!(book.brand, "阿克米");
+    assert_eq!(book.timezone, chrono_tz::Asia::Shanghai);
+    assert_eq!(book.phone_region.as_deref(), Some("CN"));
+    assert!(book
+        .holidays
+        .contains(&NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()));
+    assert!(book
+        .holidays
+        .contains(&NaiveDate::from_ymd_opt(2026, 10, 7).unwrap()));
+    assert!(book.attributes.contains("paid_at"));
+
+    let policy = &book.policy;
+    assert_eq!(
+        policy.window_for(Category::Care),
+        Window {
+            start: time(9, 0),
+            end: time(20, 0)
+        }
+    );
+    assert_eq!(
+        policy.window_for(Category::Transactional),
+        Window {
+            start: time(8, 0),
+            end: time(22, 0)
+        }
+    );
+    assert_eq!(policy.marketing.per_week, Some(2));
+    assert_eq!(policy.marketing.min_gap, Some(Span::days(10)));
+    assert!(policy.marketing.weekdays_only && policy.marketing.skip_holidays);
+    assert_eq!(policy.marketing.on_cap, CapAction::Skip);
+    assert_eq!(
+        policy.care.on_cap,
+        CapAction::Defer,
+        "care defers by default"
+    );
+    assert_eq!(
+        policy.same_rule_min_gap,
+        Some(Span::from_seconds(72 * 3_600))
+    );
+    assert_eq!(policy.opt_out_footer, "回复TD退订");
+    assert_eq!(
+        policy.banned_phrases,
+        vec!["最后机会".to_string(), "清仓".to_string()]
+    );
+    assert_eq!(policy.max_segments, 3);
+
+    assert_eq!(book.replies.extra_opt_out, vec!["不要了".to_string()]);
+    assert_eq!(book.replies.help_text, "客服热线400-000-0000，回复TD退订");
+    assert_eq!(book.replies.opt_out_confirmation, "已退订，回复START可恢复");
+    assert_eq!(book.replies.keyword_context, Span::from_seconds(72 * 3_600));
+
+    let ids: Vec<&str> = book.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "trial-day-7",
+            "thank-you",
+            "birthday",
+            "win-back-30",
+            "renewal",
+            "browse-3"
+        ]
+    );
+    let rule = |i: usize| &book.rules[i];
+
+    let trial = rule(0);
+    assert_eq!(trial.category, Category::Care);
+    assert_eq!(
+        trial.trigger,
+        Trigger::Date {
+            attribute: "trial_started_at".into(),
+            offset: Span::days(7),
+            at: Some(time(10, 0))
+        }
+    );
+    assert_eq!(
+        trial.when.as_ref().unwrap().source,
+        "customer.plan == \"trial\""
+    );
+    assert_eq!(trial.holdout_bp, 1_000);
+    assert_eq!(trial.max_segments, Some(2));
+    let demo = &trial.replies["1"];
+    assert_eq!(demo.emit.as_deref(), Some("demo.requested"));
+    assert_eq!(demo.set["demo_requested_at"], serde_json::json!("now"));
+
+    match &rule(1).trigger {
+        Trigger::Event {
+            event_type,
+            delay,
+            filter,
+        } => {
+            assert_eq!(event_type, "order.paid");
+            assert_eq!(*delay, Span::from_seconds(1_800));
+            assert_eq!(
+                filter.as_ref().unwrap().source,
+                "event.properties.amount > 100"
+            );
+        }
+        other => panic!("expected an event trigger, got {other:?}"),
+    }
+    assert!(rule(1).trigger.is_event_driven());
+    assert_eq!(
+        rule(2).trigger,
+        Trigger::Anniversary {
+            attribute: "birthday".into(),
+            offset: Span::days(-3),
+            at: Some(time(10, 0))
+        }
+    );
+    assert_eq!(rule(2).holdout_bp, 250);
+    assert_eq!(
+        rule(3).trigger,
+        Trigger::Inactive {
+            event_type: "order.paid".into(),
+            after: Span::days(30),
+            at: None
+        }
+    );
+    assert_eq!(
+        rule(4).trigger,
+        Trigger::Every {
+            attribute: "paid_at".into(),
+            interval: Span {
+                months: 12,
+                seconds: 0
+            },
+            at: Some(time(10, 0))
+        }
+    );
+    assert_eq!(
+        rule(5).trigger,
+        Trigger::Count {
+            event_type: "product.viewed".into(),
+            times: 3,
+            within: Span::days(7),
+            delay: Span::ZERO
+        }
+    );
+    assert_eq!(rule(5).holdout_bp, 0);
+    assert!(rule(5).replies.is_empty());
+}
+
+#[test]
+fn a_zero_gap_means_no_gap() {
+    let source = VALID.replace("same_rule_min_gap: 72h", "same_rule_min_gap: 0s");
+    assert_eq!(
+        parse(&source, "r.yaml").unwrap().policy.same_rule_min_gap,
+        None
+    );
+    let negative = VALID.replace("min_gap: 10d", "min_gap: -1d");
+    assert!(problems(&negative)[0].contains("must not be negative"));
+}
+
+#[test]
+fn english_locale_gets_english_reply_texts() {
+    let source = VALID.replace("locale: zh-CN", "locale: en-US");
+    let book = parse(&source, "r.yaml").unwrap();
+    assert!(book.replies.opt_out_confirmation.contains("Reply START"));
+}
+
+/// Each mistake's line is noted; the test asserts every one is reported at once.
+const BROKEN: &str = r#"tenant: "ac#me"
+brand: 阿克米
+timezone: Mars/Olympus
+phone_region: XX
+holidays: [2026-02-30, cn-2099]
+attributes: [name, plan]
+policy:
+  window: {start: "20:00", end: "09:00"}
+  same_rule_min_gap: 3 days
+rules:
+  - id: a
+    category: sometimes
+    trigger: {date: signup_at, offset: 1d12h, at: "10:00"}
+    template: "【阿克米】{{nickname}}您好！"
+  - id: a
+    category: marketing
+    trigger: {event: order.paid, date: plan}
+    when: customer.plan ==
+    template: "清仓大促？？回复TD退订"
+  - id: c
+    category: care
+    trigger: {inactive: order.paid, for: 30d, where: "event.x == 1"}
+    exit: user.plan == "paid"
+    template: "{{ name }"
+    holdout: 60%
+    replies: {"TD": {emit: x.y}, " ": {answer: "ok"}}
+"#;
+
+#[test]
+fn a_broken_rulebook_reports_every_problem_with_its_position() {
+    let found = problems(BROKEN);
+    let expect_prefix = [
+        ("r.yaml:1:9:", "must not contain '#'"),
+        ("r.yaml:3:11:", "not an IANA time zone"),
+        ("r.yaml:4:15:", "region code"),
+        ("r.yaml:5:12:", "2026-02-30"),
+        ("r.yaml:5:24:", "cn-2099"),
+        ("r.yaml:8:33:", "must be after its start 20:00"),
+        ("r.yaml:9:22:", "3 days"),
+        ("r.yaml:12:15:", "unknown category \"sometimes\""),
+        ("r.yaml:13:21:", "not declared in `attributes`"),
+        ("r.yaml:13:40:", "whole days"),
+        ("r.yaml:14:15:", "brand signature"),
+        ("r.yaml:14:15:", "full-width"),
+        ("r.yaml:14:15:", "`nickname`"),
+        ("r.yaml:15:9:", "duplicate rule id `a` (lines 11 and 15)"),
+        ("r.yaml:17:40:", "both `event` and `date`"),
+        ("r.yaml:18:11:", "CEL does not compile"),
+        ("r.yaml:19:15:", "？？"),
+        ("r.yaml:19:15:", "banned phrase \"清仓\""),
+        ("r.yaml:19:15:", "opt-out footer"),
+        (
+            "r.yaml:22:54:",
+            "`where` does not apply to an inactive trigger",
+        ),
+        ("r.yaml:23:11:", "unknown variable `user`"),
+        ("r.yaml:24:15:", "template does not parse"),
+        ("r.yaml:25:14:", "holdout \"60%\""),
+    ];
+    for (prefix, text) in expect_prefix {
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with(prefix) && p.contains(text)),
+            "missing {prefix} …{text}… in:\n{}",
+            found.join("\n")
+        );
+    }
+    // The reply menu problems sit on line 26, after everything above.
+    let last_two: Vec<&String> = found.iter().rev().take(2).collect();
+    assert!(
+        last_two.iter().all(|p| p.starts_with("r.yaml:26:")),
+        "{found:#?}"
+    );
+    assert!(found
+        .iter()
+        .any(|p| p.contains("opt-out, opt-in or help word")));
+    assert!(found.iter().any(|p| p.contains("empty once normalised")));
+    // Ordered by position.
+    let positions: Vec<(u64, u64)> = parse(BROKEN, "r.yaml")
+        .unwrap_err()
+        .problems
+        .iter()
+        .map(|p| (p.line, p.column))
+        .collect();
+    let mut sorted = positions.clone();
+    sorted.sort();
+    assert_eq!(positions, sorted);
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_line() {
+    let source = VALID.replace("    holdout: 10%\n", "    holdout: 10%\n    hold_out: 5%\n");
+    let found = problems(&source);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("r.yaml:27:5: unknown field `hold_out`"),
+        "{found:?}"
+    );
+    assert!(!found[0].contains('\n') && !found[0].contains('\u{1b}'));
+
+    let trigger = VALID.replace(
+        "{count: product.viewed,",
+        "{count: product.viewed, bogus: 1,",
+    );
+    let found = problems(&trigger);
+    assert!(
+        found[0].starts_with("r.yaml:48:38: unknown field `bogus`"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn type_errors_name_the_key() {
+    let source = VALID.replace("    max_segments: 2\n", "    max_segments: lots\n");
+    let found = problems(&source);
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].starts_with("r.yaml:27:19: `max_segments`: "),
+        "{found:?}"
+    );
+
+    let unknown_cap = VALID.replace("on_cap: skip", "on_cap: later");
+    let found = problems(&unknown_cap);
+    assert!(found[0].contains("unknown variant `later`"), "{found:?}");
+    assert!(
+        found[0].starts_with("r.yaml:12:108: `on_cap`: "),
+        "{found:?}"
+    );
+
+    let missing = "tenant: acme\nbrand: b\ntimezone: UTC\n";
+    assert!(problems(missing)[0].contains("missing field `rules`"));
+
+    let syntax = "tenant: acme\nbrand: [b\n";
+    assert!(problems(syntax)[0].starts_with("r.yaml:2:"));
+}
+
+#[test]
+fn trigger_shapes_are_checked() {
+    let with = |trigger: &str| {
+        let source = format!(
+            "tenant: t\nbrand: b\ntimezone: UTC\nattributes: [paid_at]\nrules:\n  - id: r\n    \
+             category: care\n    trigger: {trigger}\n    template: hi\n"
+        );
+        parse(&source, "r.yaml").map(|b| b.rules[0].trigger.clone())
+    };
+    let message = |trigger: &str| with(trigger).unwrap_err().to_string();
+    assert!(message("{}").contains("trigger needs one of"));
+    assert!(message("{count: a.b, within: 7d}").contains("needs `times`"));
+    assert!(message("{count: a.b, times: 1, within: 7d}").contains("at least 2"));
+    assert!(message("{inactive: a.b}").contains("needs `for`"));
+    assert!(message("{every: 1mo}").contains("needs `from`"));
+    assert!(message("{every: 0d, from: paid_at}").contains("longer than zero"));
+    assert!(message("{event: a.b, delay: -5m}").contains("must not be negative"));
+    assert!(message("{date: paid_at, at: \"25:00\"}").contains("HH:MM"));
+    assert!(message("{event: a.b, at: \"10:00\"}").contains("`at` does not apply"));
+    assert!(message("{event: a.b, where: 'foo > 1'}").contains("unknown variable `foo`"));
+    assert_eq!(
+        with("{date: paid_at}").unwrap(),
+        Trigger::Date {
+            attribute: "paid_at".into(),
+            offset: Span::ZERO,
+            at: None
+        }
+    );
+    assert!(matches!(
+        with("{event: a.b}").unwrap(),
+        Trigger::Event {
+            delay: Span::ZERO,
+            filter: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn templates_may_use_event_only_on_event_driven_rules() {
+    let source = VALID.replace(
+        "template: \"好久不见，新品已上架。\"",
+        "template: \"{{event.type}}\"",
+    );
+    let found = problems(&source);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("only event and count triggers"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn rules_list_must_not_be_empty() {
+    let found = problems("tenant: t\nbrand: b\ntimezone: UTC\nrules: []\n");
+    assert_eq!(found, ["r.yaml:4:8: rules must list at least one rule"]);
+}
+
+#[test]
+fn transactional_caps_and_bad_policy_values_are_reported() {
+    let source = "tenant: t\nbrand: 【b】\ntimezone: UTC\npolicy:\n  transactional: {per_week: 2}\n  \
+                  care: {per_week: 0}\n  max_segments: 20\nrules:\n  - id: r\n    category: care\n    \
+                  trigger: {event: a.b}\n    template: hi\n";
+    let found = problems(source);
+    assert_eq!(found.len(), 4, "{found:#?}");
+    assert!(found[0].starts_with("r.yaml:2:8: brand"));
+    assert!(found[1].starts_with("r.yaml:5:29: transactional texts are exempt from caps"));
+    assert!(found[2].starts_with("r.yaml:6:20: a cap of 0"));
+    assert!(found[3].starts_with("r.yaml:7:17: max_segments must be between 1 and 10"));
+}

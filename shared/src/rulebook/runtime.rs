@@ -1,0 +1,305 @@
+//! Compiling and running the rulebook's CEL conditions and minijinja templates.
+//!
+//! Both are compiled once, when the rulebook is parsed; evaluation reuses the compiled program
+//! and environment because it runs for every decision.
+//!
+//! Conditions see `customer` (attributes at the top level plus `id`, `phone`, …), `event`
+//! (`id`, `type`, `occurred_at`, `properties`; an empty map when there is none, so
+//! `has(event.properties)` is simply false) and `now` (a CEL timestamp). Timestamps stored in
+//! attributes are strings: compare them as `timestamp(customer.paid_at) < now`.
+use cel::objects::{Key, Map};
+use chrono::{DateTime, Utc};
+use minijinja::{Environment, UndefinedBehavior};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use super::model::{Condition, Template};
+use crate::error::{Error, Result};
+
+/// The variables a condition may refer to.
+pub const CONDITION_VARIABLES: [&str; 3] = ["customer", "event", "now"];
+
+/// Names CEL resolves as identifiers that are not variables (type names used with `type(x)`).
+const CEL_TYPE_NAMES: [&str; 10] = [
+    "bool",
+    "bytes",
+    "double",
+    "int",
+    "list",
+    "map",
+    "null_type",
+    "string",
+    "type",
+    "uint",
+];
+
+const TEMPLATE_NAME: &str = "body";
+
+/// The standard CEL environment, built once: building it registers every standard function.
+fn cel_env() -> Arc<cel::Env> {
+    static ENV: OnceLock<Arc<cel::Env>> = OnceLock::new();
+    Arc::clone(ENV.get_or_init(|| Arc::new(cel::Env::stdlib())))
+}
+
+/// Compiles a CEL condition and checks it refers only to `customer`, `event` and `now`.
+/// The error is one line, with the position inside the expression.
+pub fn compile_condition(source: &str) -> std::result::Result<Condition, String> {
+    let program = cel::Program::compile(source).map_err(|errors| {
+        let parts: Vec<String> = errors
+            .errors
+            .iter()
+            .map(|e| format!("at {}:{}: {}", e.pos.0, e.pos.1, e.msg))
+            .collect();
+        format!("CEL does not compile: {}", parts.join("; "))
+    })?;
+    let mut free = BTreeSet::new();
+    free_variables(program.expression(), &mut Vec::new(), &mut free);
+    let unknown: Vec<&str> = free
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !CONDITION_VARIABLES.contains(name) && !CEL_TYPE_NAMES.contains(name))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "CEL refers to unknown variable{} {}; conditions may use only customer, event and now \
+             (write customer.{} for an attribute)",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            unknown[0],
+        ));
+    }
+    Ok(Condition {
+        source: source.to_string(),
+        program: Arc::new(program),
+    })
+}
+
+/// Identifiers not bound by a comprehension (`exists(x, …)` binds `x`). The crate's own
+/// `references()` also lists comprehension variables, hence this walk.
+fn free_variables(expr: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut BTreeSet<String>) {
+    use cel::common::ast::{EntryExpr, Expr};
+    match &expr.expr {
+        Expr::Unspecified | Expr::Literal(_) => {}
+        Expr::Ident(name) => {
+            if !name.starts_with('@') && !bound.contains(name) {
+                out.insert(name.clone());
+            }
+        }
+        Expr::Select(select) => free_variables(&select.operand, bound, out),
+        Expr::Call(call) => {
+            if let Some(target) = &call.target {
+                free_variables(target, bound, out);
+            }
+            for arg in &call.args {
+                free_variables(arg, bound, out);
+            }
+        }
+        Expr::List(list) => {
+            for element in &list.elements {
+                free_variables(element, bound, out);
+            }
+        }
+        Expr::Map(map) => {
+            for entry in &map.entries {
+                match &entry.expr {
+                    EntryExpr::StructField(field) => free_variables(&field.value, bound, out),
+                    EntryExpr::MapEntry(pair) => {
+                        free_variables(&pair.key, bound, out);
+                        free_variables(&pair.value, bound, out);
+                    }
+                }
+            }
+        }
+        Expr::Struct(object) => {
+            for entry in &object.entries {
+                match &entry.expr {
+                    EntryExpr::StructField(field) => free_variables(&field.value, bound, out),
+                    EntryExpr::MapEntry(pair) => {
+                        free_variables(&pair.key, bound, out);
+                        free_variables(&pair.value, bound, out);
+                    }
+                }
+            }
+        }
+        Expr::Comprehension(comp) => {
+            free_variables(&comp.iter_range, bound, out);
+            let before = bound.len();
+            bound.push(comp.iter_var.clone());
+            bound.extend(comp.iter_var2.clone());
+            bound.push(comp.accu_var.clone());
+            for part in [
+                &comp.accu_init,
+                &comp.loop_cond,
+                &comp.loop_step,
+                &comp.result,
+            ] {
+                free_variables(part, bound, out);
+            }
+            bound.truncate(before);
+        }
+    }
+}
+
+impl Condition {
+    /// Evaluates the condition. An error (a missing attribute, a type mismatch, a result that
+    /// is not a boolean) is returned, not treated as false: the caller decides and logs it.
+    pub fn eval(
+        &self,
+        customer: &serde_json::Value,
+        event: Option<&serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut context = cel::Context::with_env(cel_env());
+        context.add_variable_from_value("customer", json_to_cel(customer));
+        let event = match event {
+            Some(event) => json_to_cel(event),
+            None => cel::Value::Map(Map {
+                map: Arc::new(HashMap::new()),
+            }),
+        };
+        context.add_variable_from_value("event", event);
+        context.add_variable_from_value("now", cel::Value::Timestamp(now.fixed_offset()));
+        match self.program.execute(&context) {
+            Ok(cel::Value::Bool(value)) => Ok(value),
+            Ok(other) => Err(Error::invalid(
+                "condition",
+                format!("`{}` gave {other:?}, not true or false", self.source),
+            )),
+            Err(err) => Err(Error::invalid(
+                "condition",
+                format!("`{}` failed: {err}", self.source),
+            )),
+        }
+    }
+}
+
+/// Converts JSON to CEL directly (integers stay `int`, so `customer.level + 1` works).
+fn json_to_cel(value: &serde_json::Value) -> cel::Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => cel::Value::Null,
+        J::Bool(b) => cel::Value::Bool(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(u)) => cel::Value::UInt(u),
+            _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => cel::Value::String(Arc::new(s.clone())),
+        J::Array(items) => cel::Value::List(Arc::new(items.iter().map(json_to_cel).collect())),
+        J::Object(fields) => {
+            let map: HashMap<Key, cel::Value> = fields
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                .collect();
+            cel::Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// Compiles a message template once; a missing variable at render time is an error.
+pub fn compile_template(source: &str) -> std::result::Result<Template, String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_template_owned(TEMPLATE_NAME, source.to_string())
+        .map_err(|e| {
+            let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+            match e.line() {
+                Some(line) if source.contains('\n') => {
+                    format!(
+                        "template does not parse: {}{detail} (template line {line})",
+                        e.kind()
+                    )
+                }
+                _ => format!("template does not parse: {}{detail}", e.kind()),
+            }
+        })?;
+    Ok(Template {
+        source: source.to_string(),
+        env: Arc::new(env),
+    })
+}
+
+impl Template {
+    /// Top-level variables the template uses that the environment does not provide
+    /// (minijinja's globals such as `range` excluded).
+    pub fn variables(&self) -> BTreeSet<String> {
+        let Ok(template) = self.env.get_template(TEMPLATE_NAME) else {
+            return BTreeSet::new();
+        };
+        let globals: BTreeSet<&str> = self.env.globals().map(|(name, _)| name).collect();
+        template
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|name| !globals.contains(name.as_str()))
+            .collect()
+    }
+
+    /// Renders with the customer's context keys as top-level variables, plus `event` when
+    /// given. A variable the context lacks is an error naming it.
+    pub fn render(
+        &self,
+        customer: &serde_json::Value,
+        event: Option<&serde_json::Value>,
+    ) -> Result<String> {
+        let fields = customer
+            .as_object()
+            .ok_or_else(|| Error::invalid("customer", "the template context must be an object"))?;
+        let template = self
+            .env
+            .get_template(TEMPLATE_NAME)
+            .map_err(|e| Error::invalid("template", e.to_string()))?;
+        let context = RenderContext { fields, event };
+        template
+            .render(minijinja::value::Serde(&context))
+            .map_err(|e| {
+                if e.kind() == minijinja::ErrorKind::UndefinedError {
+                    if let Some(missing) = self.first_missing(fields, event) {
+                        return Error::invalid(
+                            "template",
+                            format!("variable `{missing}` is missing"),
+                        );
+                    }
+                }
+                Error::invalid(
+                    "template",
+                    format!("`{}` does not render: {e}", self.source),
+                )
+            })
+    }
+
+    /// The first variable path (`name`, `event.properties.sku`) the context does not have;
+    /// only computed on the error path.
+    fn first_missing(
+        &self,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        event: Option<&serde_json::Value>,
+    ) -> Option<String> {
+        let template = self.env.get_template(TEMPLATE_NAME).ok()?;
+        let mut paths: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+        paths.sort();
+        paths.into_iter().find(|path| {
+            let mut parts = path.split('.');
+            let root = parts.next().unwrap_or_default();
+            let mut value = match (root, event) {
+                ("event", Some(event)) => Some(event),
+                _ => fields.get(root),
+            };
+            for part in parts {
+                value = value.and_then(|v| v.get(part));
+            }
+            value.is_none() && !self.env.globals().any(|(name, _)| name == root)
+        })
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RenderContext<'a> {
+    #[serde(flatten)]
+    fields: &'a serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'a serde_json::Value>,
+}
