@@ -192,17 +192,20 @@ mod tests {
         }
     }
 
+    /// (name, policy, ledger as (hours ago, category), category checked, expected)
+    type Case = (
+        &'static str,
+        CategoryPolicy,
+        Vec<(i64, Category)>,
+        Category,
+        CapCheck,
+    );
+
     #[test]
     fn category_caps_table() {
         use Category::{Care, Marketing as M, Transactional};
         let d = 24;
-        let cases: Vec<(
-            &str,
-            CategoryPolicy,
-            Vec<(i64, Category)>,
-            Category,
-            CapCheck,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "3 of 3 in 30 days",
                 caps(None, Some(3), None),

@@ -187,12 +187,22 @@ mod tests {
             .collect()
     }
 
+    /// (zone, now local, window, weekdays_only, use holidays, expected local, reason)
+    type Case = (
+        Tz,
+        &'static str,
+        Window,
+        bool,
+        bool,
+        &'static str,
+        Option<DeferReason>,
+    );
+
     #[test]
     fn table_of_openings() {
         let hol = golden_week();
         use DeferReason::{Holiday, Weekend, Window as Win};
-        // (zone, now local, window, weekdays_only, holidays, expected local, reason)
-        let cases: &[(Tz, &str, Window, bool, bool, &str, Option<DeferReason>)] = &[
+        let cases: &[Case] = &[
             (
                 Shanghai,
                 "2026-05-08 19:59",
