@@ -145,3 +145,255 @@ fn rolling<I: Iterator<Item = DateTime<Utc>>>(
 fn add(span: Span, at: DateTime<Utc>) -> DateTime<Utc> {
     span.add_to(at).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rulebook::CapAction;
+
+    fn now() -> DateTime<Utc> {
+        "2026-05-06T02:00:00Z".parse().unwrap()
+    }
+
+    fn rule(id: &str) -> RuleId {
+        RuleId::parse(id).unwrap()
+    }
+
+    fn ago(hours: i64) -> DateTime<Utc> {
+        now() - TimeDelta::hours(hours)
+    }
+
+    fn sent(hours_ago: i64, category: Category, id: &str) -> SentEntry {
+        SentEntry {
+            at: ago(hours_ago),
+            category,
+            rule: rule(id),
+        }
+    }
+
+    fn caps(
+        per_week: Option<u32>,
+        per_30_days: Option<u32>,
+        min_gap: Option<&str>,
+    ) -> CategoryPolicy {
+        CategoryPolicy {
+            per_week,
+            per_30_days,
+            min_gap: min_gap.map(|g| Span::parse(g).unwrap()),
+            on_cap: CapAction::Skip,
+            ..CategoryPolicy::default()
+        }
+    }
+
+    fn exceeded(kind: CapKind, frees_in_hours: i64) -> CapCheck {
+        CapCheck::Exceeded {
+            reason: SkipReason::Cap(kind),
+            frees_at: now() + TimeDelta::hours(frees_in_hours),
+        }
+    }
+
+    /// (name, policy, ledger as (hours ago, category), category checked, expected)
+    type Case = (
+        &'static str,
+        CategoryPolicy,
+        Vec<(i64, Category)>,
+        Category,
+        CapCheck,
+    );
+
+    #[test]
+    fn category_caps_table() {
+        use Category::{Care, Marketing as M, Transactional};
+        let d = 24;
+        let cases: Vec<Case> = vec![
+            (
+                "3 of 3 in 30 days",
+                caps(None, Some(3), None),
+                vec![(25 * d, M), (15 * d, M), (12 * d, M)],
+                M,
+                exceeded(CapKind::Per30Days, 5 * d),
+            ),
+            (
+                "2 of 3 in 30 days",
+                caps(None, Some(3), None),
+                vec![(15 * d, M), (12 * d, M)],
+                M,
+                CapCheck::Ok,
+            ),
+            (
+                "oldest aged out",
+                caps(None, Some(3), None),
+                vec![(31 * d, M), (15 * d, M), (12 * d, M)],
+                M,
+                CapCheck::Ok,
+            ),
+            (
+                "2 of 2 this week",
+                caps(Some(2), None, None),
+                vec![(6 * d, M), (d, M)],
+                M,
+                exceeded(CapKind::PerWeek, d),
+            ),
+            (
+                "1 of 2 this week",
+                caps(Some(2), None, None),
+                vec![(8 * d, M), (d, M)],
+                M,
+                CapCheck::Ok,
+            ),
+            (
+                "over the cap by two",
+                caps(Some(2), None, None),
+                vec![(6 * d, M), (3 * d, M), (5 * d, M), (4 * d, M)],
+                M,
+                exceeded(CapKind::PerWeek, 3 * d),
+            ),
+            (
+                "min gap 10d, 9d ago",
+                caps(None, None, Some("10d")),
+                vec![(9 * d, M)],
+                M,
+                exceeded(CapKind::MinGap, d),
+            ),
+            (
+                "min gap 10d, 10d ago",
+                caps(None, None, Some("10d")),
+                vec![(10 * d, M)],
+                M,
+                CapCheck::Ok,
+            ),
+            (
+                "other category not counted",
+                caps(Some(1), Some(1), Some("10d")),
+                vec![(d, Care), (d, Transactional)],
+                M,
+                CapCheck::Ok,
+            ),
+            (
+                "latest freeing cap reported",
+                caps(Some(1), None, Some("10d")),
+                vec![(d, M)],
+                M,
+                exceeded(CapKind::MinGap, 9 * d),
+            ),
+            (
+                "care counts its own",
+                caps(Some(3), None, None),
+                vec![(6 * d, Care), (2 * d, Care), (d, Care)],
+                Care,
+                exceeded(CapKind::PerWeek, d),
+            ),
+            (
+                "transactional exempt",
+                caps(Some(1), Some(1), Some("10d")),
+                vec![(1, Transactional)],
+                Transactional,
+                CapCheck::Ok,
+            ),
+            (
+                "zero cap never frees",
+                caps(Some(0), None, None),
+                vec![],
+                M,
+                CapCheck::Exceeded {
+                    reason: SkipReason::Cap(CapKind::PerWeek),
+                    frees_at: DateTime::<Utc>::MAX_UTC,
+                },
+            ),
+        ];
+        for (name, policy, ledger, category, want) in cases {
+            let ledger: Vec<SentEntry> = ledger.into_iter().map(|(h, c)| sent(h, c, "r")).collect();
+            assert_eq!(
+                category_caps(&ledger, category, &policy, now()),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_rule_gap_table() {
+        use Category::{Care, Marketing, Transactional};
+        let gap = Some(Span::parse("72h").unwrap());
+        let blocked = |hours| CapCheck::Exceeded {
+            reason: SkipReason::SameRuleGap,
+            frees_at: now() + TimeDelta::hours(hours),
+        };
+        let cases = [
+            ("71h ago", vec![sent(71, Care, "a")], Care, gap, blocked(1)),
+            (
+                "73h ago",
+                vec![sent(73, Care, "a")],
+                Care,
+                gap,
+                CapCheck::Ok,
+            ),
+            (
+                "exactly 72h ago",
+                vec![sent(72, Care, "a")],
+                Care,
+                gap,
+                CapCheck::Ok,
+            ),
+            (
+                "newest counts",
+                vec![sent(100, Care, "a"), sent(2, Care, "a")],
+                Care,
+                gap,
+                blocked(70),
+            ),
+            (
+                "other rule",
+                vec![sent(1, Care, "b")],
+                Care,
+                gap,
+                CapCheck::Ok,
+            ),
+            (
+                "across categories",
+                vec![sent(1, Marketing, "a")],
+                Care,
+                gap,
+                blocked(71),
+            ),
+            (
+                "transactional exempt",
+                vec![sent(1, Transactional, "a")],
+                Transactional,
+                gap,
+                CapCheck::Ok,
+            ),
+            (
+                "no gap configured",
+                vec![sent(1, Care, "a")],
+                Care,
+                None,
+                CapCheck::Ok,
+            ),
+        ];
+        for (name, ledger, category, gap, want) in cases {
+            assert_eq!(
+                same_rule_gap(&ledger, category, &rule("a"), gap, now()),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn check_reports_the_same_rule_gap_before_caps() {
+        let ledger = [sent(1, Category::Care, "a")];
+        let policy = caps(Some(1), None, None);
+        let gap = Some(Span::parse("72h").unwrap());
+        let got = check(&ledger, Category::Care, &policy, &rule("a"), gap, now());
+        assert!(matches!(
+            got,
+            CapCheck::Exceeded {
+                reason: SkipReason::SameRuleGap,
+                ..
+            }
+        ));
+        let got = check(&ledger, Category::Care, &policy, &rule("b"), gap, now());
+        assert_eq!(got, exceeded(CapKind::PerWeek, 7 * 24 - 1));
+    }
+}

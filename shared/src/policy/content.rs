@@ -158,3 +158,135 @@ fn has_double_question(text: &str) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Category::{Care, Marketing, Transactional};
+
+    const FOOTER: &str = "回复TD退订";
+
+    #[test]
+    fn compose_table() {
+        let cases = [
+            (
+                "阿克米",
+                "您好，试用已满7天。",
+                FOOTER,
+                Care,
+                "【阿克米】您好，试用已满7天。回复TD退订",
+            ),
+            (
+                "阿克米",
+                "新品上市。",
+                FOOTER,
+                Marketing,
+                "【阿克米】新品上市。回复TD退订",
+            ),
+            (
+                "阿克米",
+                "订单已发货。",
+                FOOTER,
+                Transactional,
+                "【阿克米】订单已发货。",
+            ),
+            (
+                "阿克米",
+                "新品上市，回复TD退订",
+                FOOTER,
+                Marketing,
+                "【阿克米】新品上市，回复TD退订",
+            ),
+            (
+                "阿克米",
+                "【阿克米】新品上市。",
+                FOOTER,
+                Care,
+                "【阿克米】新品上市。回复TD退订",
+            ),
+            (
+                "Acme",
+                "New arrivals.",
+                "Reply STOP to opt out",
+                Care,
+                "【Acme】New arrivals. Reply STOP to opt out",
+            ),
+            (
+                "Acme",
+                "New arrivals. ",
+                "Reply STOP to opt out",
+                Care,
+                "【Acme】New arrivals. Reply STOP to opt out",
+            ),
+            ("Acme", "Hi", "", Marketing, "【Acme】Hi"),
+        ];
+        for (brand, body, footer, category, want) in cases {
+            assert_eq!(compose(brand, body, footer, category), want, "{body}");
+        }
+    }
+
+    #[test]
+    fn lint_table() {
+        let banned = vec!["最后机会".to_string(), "清仓".to_string()];
+        let cases: &[(&str, Category, &[&str])] = &[
+            ("【阿克米】新品上市。回复TD退订", Marketing, &[]),
+            ("【阿克米】订单已发货。", Transactional, &[]),
+            ("新品上市。回复TD退订", Marketing, &["missing_brand"]),
+            (
+                "【阿克】新品上市。回复TD退订",
+                Marketing,
+                &["missing_brand"],
+            ),
+            ("【阿克米】新品上市。", Care, &["missing_footer"]),
+            (
+                "【阿克米】最后机会，清仓！回复TD退订",
+                Marketing,
+                &["banned_phrase", "banned_phrase", "fullwidth_exclamation"],
+            ),
+            (
+                "【阿克米】还在犹豫？？回复TD退订",
+                Care,
+                &["double_question"],
+            ),
+            ("【阿克米】really??回复TD退订", Care, &["double_question"]),
+            ("【阿克米】好吗？好吗？回复TD退订", Care, &[]),
+            (
+                "今天清仓！？？",
+                Care,
+                &[
+                    "missing_brand",
+                    "missing_footer",
+                    "banned_phrase",
+                    "fullwidth_exclamation",
+                    "double_question",
+                ],
+            ),
+        ];
+        for (text, category, want) in cases {
+            let got = lint(text, "阿克米", FOOTER, *category, &banned);
+            let codes: Vec<&str> = got.iter().map(ContentProblem::code).collect();
+            assert_eq!(&codes, want, "{text}");
+            assert_eq!(
+                first_problem(text, "阿克米", FOOTER, *category, &banned),
+                got.first().cloned()
+            );
+        }
+    }
+
+    #[test]
+    fn banned_phrase_is_named() {
+        let banned = vec!["清仓".to_string()];
+        let problems = lint(
+            "【阿克米】清仓回复TD退订",
+            "阿克米",
+            FOOTER,
+            Marketing,
+            &banned,
+        );
+        assert_eq!(problems, vec![ContentProblem::BannedPhrase("清仓".into())]);
+        assert_eq!(
+            problems[0].to_string(),
+            "text contains banned phrase \"清仓\""
+        );
+    }
+}

@@ -6,6 +6,9 @@ pub mod holdout;
 pub mod segments;
 pub mod window;
 
+#[cfg(test)]
+mod tests;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use std::collections::BTreeSet;

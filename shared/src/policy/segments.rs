@@ -93,3 +93,56 @@ fn gsm_septets(c: char) -> Option<u8> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Encoding::{Gsm7, Ucs2};
+
+    #[test]
+    fn segment_table() {
+        let emoji_straddling = format!("{}😀{}", "a".repeat(66), "a".repeat(66));
+        let cases: Vec<(String, Encoding, u32, u32)> = vec![
+            (String::new(), Gsm7, 0, 0),
+            ("a".repeat(160), Gsm7, 160, 1),
+            ("a".repeat(161), Gsm7, 161, 2),
+            ("a".repeat(306), Gsm7, 306, 2),
+            ("a".repeat(307), Gsm7, 307, 3),
+            (
+                "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,-./:;<=>?¡ÄÖÑÜ§¿äöñüà\n\r".into(),
+                Gsm7,
+                64,
+                1,
+            ),
+            ("€".repeat(80), Gsm7, 160, 1),
+            ("a^".into(), Gsm7, 3, 1),
+            ("{}[]~|\\\u{0C}".into(), Gsm7, 16, 1),
+            ("a".repeat(159) + "€", Gsm7, 161, 2),
+            // An escape pair is not split: 152 septets + '{' → the pair opens part two.
+            ("a".repeat(152) + "{" + &"a".repeat(152), Gsm7, 306, 3),
+            ("ç".into(), Ucs2, 1, 1),
+            ("`".into(), Ucs2, 1, 1),
+            ("中".repeat(70), Ucs2, 70, 1),
+            ("中".repeat(71), Ucs2, 71, 2),
+            ("中".repeat(134), Ucs2, 134, 2),
+            ("中".repeat(135), Ucs2, 135, 3),
+            ("😀".into(), Ucs2, 2, 1),
+            ("😀".repeat(35), Ucs2, 70, 1),
+            ("😀".repeat(36), Ucs2, 72, 2),
+            // A surrogate pair is not split across parts.
+            (emoji_straddling, Ucs2, 134, 3),
+            ("【阿克米】Hi".into(), Ucs2, 7, 1),
+        ];
+        for (text, encoding, units, segments) in cases {
+            assert_eq!(
+                count_segments(&text),
+                Segments {
+                    encoding,
+                    units,
+                    segments
+                },
+                "{text:?}"
+            );
+        }
+    }
+}

@@ -52,7 +52,8 @@ pub fn next_opening(
     let mut first_block: Option<DeferReason> = None;
     for _ in 0..=SEARCH_DAYS + 1 {
         if let Some((open, close)) = interval(zone, day, window) {
-            if close > now {
+            // A window swallowed whole by a DST gap (or Samoa's skipped day) is empty.
+            if close > now && open < close {
                 match blocked(day, weekdays_only, holidays) {
                     None if open <= now => {
                         return Opening {
@@ -152,5 +153,317 @@ pub fn contains(window: Window, time: NaiveTime) -> bool {
         std::cmp::Ordering::Less => window.start <= time && time < window.end,
         std::cmp::Ordering::Greater => time >= window.start || time < window.end,
         std::cmp::Ordering::Equal => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::{America::New_York, Asia::Shanghai, Pacific::Apia};
+
+    fn t(hm: &str) -> NaiveTime {
+        NaiveTime::parse_from_str(hm, "%H:%M").unwrap()
+    }
+
+    fn w(start: &str, end: &str) -> Window {
+        Window {
+            start: t(start),
+            end: t(end),
+        }
+    }
+
+    fn local(zone: Tz, text: &str) -> DateTime<Utc> {
+        let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
+        resolve(zone, naive).unwrap()
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    fn golden_week() -> BTreeSet<NaiveDate> {
+        (1..=7)
+            .map(|d| NaiveDate::from_ymd_opt(2026, 10, d).unwrap())
+            .collect()
+    }
+
+    /// (zone, now local, window, weekdays_only, use holidays, expected local, reason)
+    type Case = (
+        Tz,
+        &'static str,
+        Window,
+        bool,
+        bool,
+        &'static str,
+        Option<DeferReason>,
+    );
+
+    #[test]
+    fn table_of_openings() {
+        let hol = golden_week();
+        use DeferReason::{Holiday, Weekend, Window as Win};
+        let cases: &[Case] = &[
+            (
+                Shanghai,
+                "2026-05-08 19:59",
+                w("09:00", "20:00"),
+                false,
+                false,
+                "2026-05-08 19:59",
+                None,
+            ),
+            (
+                Shanghai,
+                "2026-05-08 20:00",
+                w("09:00", "20:00"),
+                false,
+                false,
+                "2026-05-09 09:00",
+                Some(Win),
+            ),
+            (
+                Shanghai,
+                "2026-05-07 08:59",
+                w("09:00", "20:00"),
+                false,
+                false,
+                "2026-05-07 09:00",
+                Some(Win),
+            ),
+            (
+                Shanghai,
+                "2026-05-07 09:00",
+                w("09:00", "20:00"),
+                true,
+                false,
+                "2026-05-07 09:00",
+                None,
+            ),
+            // Friday evening, weekdays only: the next plain opening (Saturday) is a weekend.
+            (
+                Shanghai,
+                "2026-05-08 20:00",
+                w("09:00", "20:00"),
+                true,
+                false,
+                "2026-05-11 09:00",
+                Some(Weekend),
+            ),
+            (
+                Shanghai,
+                "2026-05-09 10:00",
+                w("09:00", "20:00"),
+                true,
+                false,
+                "2026-05-11 09:00",
+                Some(Weekend),
+            ),
+            (
+                Shanghai,
+                "2026-05-10 08:00",
+                w("09:00", "20:00"),
+                true,
+                false,
+                "2026-05-11 09:00",
+                Some(Weekend),
+            ),
+            // Golden week: Sep 30 evening → Oct 8 (Thursday), held back by the holiday first.
+            (
+                Shanghai,
+                "2026-09-30 20:30",
+                w("09:00", "20:00"),
+                true,
+                true,
+                "2026-10-08 09:00",
+                Some(Holiday),
+            ),
+            // Oct 3 is a Saturday *and* a holiday: the holiday is named.
+            (
+                Shanghai,
+                "2026-10-03 12:00",
+                w("09:00", "20:00"),
+                true,
+                true,
+                "2026-10-08 09:00",
+                Some(Holiday),
+            ),
+            // Holidays not applied when not passed.
+            (
+                Shanghai,
+                "2026-10-01 12:00",
+                w("09:00", "20:00"),
+                false,
+                false,
+                "2026-10-01 12:00",
+                None,
+            ),
+            (
+                New_York,
+                "2026-05-08 19:59",
+                w("09:00", "20:00"),
+                false,
+                false,
+                "2026-05-08 19:59",
+                None,
+            ),
+            (
+                New_York,
+                "2026-05-08 20:00",
+                w("09:00", "20:00"),
+                true,
+                false,
+                "2026-05-11 09:00",
+                Some(Weekend),
+            ),
+            // DST starts 2026-03-08 in New York (02:00 → 03:00).
+            (
+                New_York,
+                "2026-03-08 08:00",
+                w("09:00", "20:00"),
+                false,
+                false,
+                "2026-03-08 09:00",
+                Some(Win),
+            ),
+            (
+                New_York,
+                "2026-03-07 21:00",
+                w("09:00", "20:00"),
+                false,
+                false,
+                "2026-03-08 09:00",
+                Some(Win),
+            ),
+            // Overnight window belongs to the day it opens; whole-day window always open.
+            (
+                Shanghai,
+                "2026-05-07 03:00",
+                w("22:00", "06:00"),
+                false,
+                false,
+                "2026-05-07 03:00",
+                None,
+            ),
+            (
+                Shanghai,
+                "2026-05-07 12:00",
+                w("22:00", "06:00"),
+                false,
+                false,
+                "2026-05-07 22:00",
+                Some(Win),
+            ),
+            // Saturday 03:00 is still inside Friday's night; Saturday noon waits for Monday.
+            (
+                Shanghai,
+                "2026-05-09 03:00",
+                w("22:00", "06:00"),
+                true,
+                false,
+                "2026-05-09 03:00",
+                None,
+            ),
+            (
+                Shanghai,
+                "2026-05-09 12:00",
+                w("22:00", "06:00"),
+                true,
+                false,
+                "2026-05-11 22:00",
+                Some(Weekend),
+            ),
+            (
+                Shanghai,
+                "2026-05-07 03:00",
+                w("00:00", "00:00"),
+                false,
+                false,
+                "2026-05-07 03:00",
+                None,
+            ),
+        ];
+        for (zone, now, window, weekdays, use_hol, expected, reason) in cases {
+            let now_utc = local(*zone, now);
+            let holidays = use_hol.then_some(&hol);
+            let got = next_opening(now_utc, *zone, *window, *weekdays, holidays);
+            let want = Opening {
+                at: local(*zone, expected),
+                reason: *reason,
+            };
+            assert_eq!(
+                got, want,
+                "{zone} {now} {window:?} weekdays={weekdays} holidays={use_hol}"
+            );
+            assert_eq!(
+                next_allowed(now_utc, *zone, *window, *weekdays, holidays),
+                want.at
+            );
+        }
+    }
+
+    #[test]
+    fn window_start_in_a_dst_gap_opens_at_the_first_valid_instant() {
+        // 02:30 does not exist on 2026-03-08 in New York; 03:00 EDT = 07:00 UTC does.
+        let now = "2026-03-08T06:00:00Z".parse().unwrap(); // 01:00 EST
+        let got = next_allowed(now, New_York, w("02:30", "20:00"), false, None);
+        assert_eq!(
+            got,
+            "2026-03-08T07:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        // The day after, 02:30 exists again (EDT, UTC-4).
+        let later = "2026-03-09T01:00:00Z".parse().unwrap();
+        let got = next_allowed(later, New_York, w("02:30", "20:00"), false, None);
+        assert_eq!(
+            got,
+            "2026-03-09T06:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+
+    #[test]
+    fn repeated_local_time_resolves_to_the_earlier_instant() {
+        // 01:30 happens twice on 2026-11-01 in New York; the EDT one is 05:30 UTC.
+        let naive = day("2026-11-01").and_time(t("01:30"));
+        assert_eq!(
+            resolve(New_York, naive),
+            Some("2026-11-01T05:30:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_skipped_calendar_day_is_skipped() {
+        // Samoa jumped from 2011-12-29 to 2011-12-31: no window on the 30th.
+        let now = local(Apia, "2011-12-29 21:00");
+        let got = next_allowed(now, Apia, w("09:00", "20:00"), false, None);
+        assert_eq!(got, local(Apia, "2011-12-31 09:00"));
+        assert_eq!(
+            got,
+            "2011-12-30T19:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+
+    #[test]
+    fn search_is_bounded_when_every_day_is_a_holiday() {
+        let start = day("2026-01-01");
+        let all: BTreeSet<NaiveDate> = start.iter_days().take(600).collect();
+        let now = local(Shanghai, "2026-01-01 10:00");
+        let got = next_opening(now, Shanghai, w("09:00", "20:00"), false, Some(&all));
+        let bound = now + TimeDelta::days(i64::from(SEARCH_DAYS));
+        assert_eq!(
+            got,
+            Opening {
+                at: bound,
+                reason: Some(DeferReason::Holiday)
+            }
+        );
+    }
+
+    #[test]
+    fn contains_matches_the_interval_semantics() {
+        assert!(contains(w("09:00", "20:00"), t("09:00")));
+        assert!(!contains(w("09:00", "20:00"), t("20:00")));
+        assert!(contains(w("22:00", "06:00"), t("23:00")));
+        assert!(contains(w("22:00", "06:00"), t("05:59")));
+        assert!(!contains(w("22:00", "06:00"), t("06:00")));
+        assert!(contains(w("00:00", "00:00"), t("13:00")));
     }
 }

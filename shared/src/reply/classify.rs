@@ -138,3 +138,114 @@ fn sorted<'a>(words: impl Iterator<Item = &'a String>) -> Vec<String> {
 fn contains(sorted: &[String], word: &str) -> bool {
     sorted.binary_search_by(|w| w.as_str().cmp(word)).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Span;
+
+    fn settings() -> ReplySettings {
+        ReplySettings {
+            extra_opt_out: vec!["不要再发".into(), "baja".into()],
+            extra_opt_in: vec!["重新订阅".into()],
+            extra_help: vec!["客服".into()],
+            opt_out_confirmation: String::new(),
+            opt_in_confirmation: String::new(),
+            help_text: String::new(),
+            keyword_context: Span::from_seconds(72 * 3600),
+        }
+    }
+
+    #[test]
+    fn builtin_table() {
+        use ReplyKind::{FreeText, Help, OptIn, OptOut};
+        let cases = [
+            ("TD", OptOut),
+            ("ＴＤ", OptOut),
+            ("td ", OptOut),
+            ("t", OptOut),
+            ("N", OptOut),
+            ("r.", OptOut),
+            ("退订", OptOut),
+            ("退订。", OptOut),
+            ("退 订", OptOut),
+            ("取消", OptOut),
+            ("拒收！", OptOut),
+            ("Stop!", OptOut),
+            ("STOPALL", OptOut),
+            ("stop 🙏", OptOut),
+            ("Unsubscribe", OptOut),
+            ("cancel", OptOut),
+            ("end", OptOut),
+            ("quit", OptOut),
+            ("revoke", OptOut),
+            ("optout", OptOut),
+            ("Opt out", OptOut),
+            ("opt-out", OptOut),
+            ("arret", OptOut),
+            ("remove", OptOut),
+            ("请帮我退订", OptOut),
+            ("以后拒收这类短信", OptOut),
+            ("start", OptIn),
+            ("Unstop", OptIn),
+            ("订阅", OptIn),
+            ("help", Help),
+            ("HELP?", Help),
+            ("¿help?", Help),
+            ("Info.", Help),
+            ("帮助？", Help),
+            ("stop sending me the wrong size", FreeText),
+            ("please stop", FreeText),
+            ("取消订单", FreeText),
+            ("谢谢", FreeText),
+            ("👍", FreeText),
+            ("", FreeText),
+            ("1", FreeText),
+        ];
+        for (text, want) in cases {
+            assert_eq!(classify(text).kind, want, "{text:?}");
+        }
+        assert_eq!(classify("Stop!").normalized, "STOP");
+    }
+
+    #[test]
+    fn tenant_words_and_menu_keywords() {
+        let classifier = Classifier::new(
+            Some(&settings()),
+            ["1".to_string(), "y".to_string(), "N".to_string()],
+        );
+        let cases = [
+            ("不要再发", ReplyKind::OptOut),
+            ("BAJA", ReplyKind::OptOut),
+            ("Baja!", ReplyKind::OptOut),
+            ("重新订阅", ReplyKind::OptIn),
+            ("客服？", ReplyKind::Help),
+            ("1", ReplyKind::Keyword("1".into())),
+            ("１", ReplyKind::Keyword("1".into())),
+            (" 1。", ReplyKind::Keyword("1".into())),
+            ("Y", ReplyKind::Keyword("y".into())),
+            ("y", ReplyKind::Keyword("y".into())),
+            // A menu keyword colliding with an opt-out word is shadowed by it.
+            ("n", ReplyKind::OptOut),
+            ("2", ReplyKind::FreeText),
+            ("TD", ReplyKind::OptOut),
+        ];
+        for (text, want) in cases {
+            assert_eq!(classifier.classify(text).kind, want, "{text:?}");
+        }
+        // Without settings, tenant words are free text.
+        assert_eq!(
+            Classifier::new(None, Vec::new()).classify("baja").kind,
+            ReplyKind::FreeText
+        );
+    }
+
+    #[test]
+    fn reserved_words() {
+        assert!(is_reserved("n"));
+        assert!(is_reserved("Ｓｔｏｐ"));
+        assert!(is_reserved("help"));
+        assert!(!is_reserved("1"));
+        assert!(!is_reserved("Y"));
+    }
+}

@@ -68,3 +68,52 @@ fn is_cjk(c: char) -> bool {
         | '\u{20000}'..='\u{3134F}' // CJK extensions B–G
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_table() {
+        let cases = [
+            ("ＴＤ", "TD"),
+            ("td ", "TD"),
+            ("  Stop!  ", "STOP"),
+            ("退订。", "退订"),
+            ("退 订", "退订"),
+            ("退\u{3000}订！", "退订"),
+            ("td 👍", "TD"),
+            ("stop 🙏", "STOP"),
+            ("👍🏻", ""),
+            ("Opt   out", "OPT OUT"),
+            ("opt-out", "OPT-OUT"),
+            ("１", "1"),
+            ("y", "Y"),
+            ("T\u{200B}D", "TD"),
+            ("\u{FEFF}help?", "HELP"),
+            ("「帮助」", "帮助"),
+            ("stop\r\nsending", "STOP SENDING"),
+            ("请帮我 退订 谢谢", "请帮我退订谢谢"),
+            ("TD 退订", "TD 退订"),
+            ("straße", "STRASSE"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn idempotent() {
+        for input in [
+            "ＴＤ",
+            "退 订。",
+            "Opt   out!",
+            "stop 🙏 please",
+            "Ｈｅｌｐ？",
+        ] {
+            let once = normalize(input);
+            assert_eq!(normalize(&once), once, "{input:?}");
+        }
+    }
+}
