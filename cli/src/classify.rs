@@ -20,6 +20,9 @@ pub fn run(rules: Option<&Path>, text: &str) -> Result<ExitCode> {
         ReplyKind::Keyword(k) => ("keyword", Some(k.clone())),
         ReplyKind::FreeText => ("free_text", None),
     };
-    println!("{}", json!({"kind": kind, "keyword": keyword, "normalized": result.normalized}));
+    println!(
+        "{}",
+        json!({"kind": kind, "keyword": keyword, "normalized": result.normalized})
+    );
     Ok(ExitCode::SUCCESS)
 }

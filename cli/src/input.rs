@@ -15,7 +15,11 @@ fn fail(problems: Vec<String>) -> Result<()> {
         return Ok(());
     }
     let total = problems.len();
-    let mut text = problems.into_iter().take(MAX_REPORTED).collect::<Vec<_>>().join("\n");
+    let mut text = problems
+        .into_iter()
+        .take(MAX_REPORTED)
+        .collect::<Vec<_>>()
+        .join("\n");
     if total > MAX_REPORTED {
         text.push_str(&format!("\n… and {} more problem(s)", total - MAX_REPORTED));
     }
@@ -24,8 +28,14 @@ fn fail(problems: Vec<String>) -> Result<()> {
 
 pub fn load_customers(path: &Path, rulebook: &Rulebook) -> Result<Vec<CustomerInput>> {
     let name = path.display().to_string();
-    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let rows = if is_csv { read_csv(path, &name)? } else { read_json_lines(path, &name)? };
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let rows = if is_csv {
+        read_csv(path, &name)?
+    } else {
+        read_json_lines(path, &name)?
+    };
     let mut problems = Vec::new();
     let mut customers = Vec::with_capacity(rows.len());
     let mut seen = std::collections::HashMap::new();
@@ -36,7 +46,10 @@ pub fn load_customers(path: &Path, rulebook: &Rulebook) -> Result<Vec<CustomerIn
                 if let Err(err) = validate_customer_input(rulebook, &customer) {
                     problems.push(format!("{name}:{line}: {err}"));
                 } else if let Some(first) = seen.insert(customer.id.clone(), line) {
-                    problems.push(format!("{name}:{line}: id: {:?} repeats line {first}", customer.id));
+                    problems.push(format!(
+                        "{name}:{line}: id: {:?} repeats line {first}",
+                        customer.id
+                    ));
                 } else {
                     customers.push(customer);
                 }
@@ -57,7 +70,10 @@ fn read_json_lines<T: serde::de::DeserializeOwned>(path: &Path, name: &str) -> R
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             let line = i + 1;
-            (line, serde_json::from_str(l).map_err(|e| format!("{name}:{line}:{}: {e}", e.column())))
+            (
+                line,
+                serde_json::from_str(l).map_err(|e| format!("{name}:{line}:{}: {e}", e.column())),
+            )
         })
         .collect())
 }
@@ -70,7 +86,10 @@ fn read_csv(path: &Path, name: &str) -> Result<Vec<Row<CustomerInput>>> {
         .trim(csv::Trim::All)
         .from_path(path)
         .with_context(|| format!("{name}: cannot read"))?;
-    let headers = reader.headers().with_context(|| format!("{name}:1: bad header row"))?.clone();
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{name}:1: bad header row"))?
+        .clone();
     let columns: Vec<(String, &str)> = headers
         .iter()
         .map(|h| match h.split_once(':') {
@@ -90,35 +109,42 @@ fn read_csv(path: &Path, name: &str) -> Result<Vec<Row<CustomerInput>>> {
     }
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
-        let line = record.as_ref().ok().and_then(|r| r.position()).map_or(index + 2, |p| p.line() as usize);
-        let row = record.map_err(|e| format!("{name}:{line}: {e}")).and_then(|record| {
-            let mut input = CustomerInput {
-                id: String::new(),
-                phone: String::new(),
-                region: None,
-                timezone: None,
-                locale: None,
-                attributes: Map::new(),
-            };
-            for ((col, kind), cell) in columns.iter().zip(record.iter()) {
-                if cell.is_empty() {
-                    continue;
-                }
-                match col.as_str() {
-                    "id" => input.id = cell.to_string(),
-                    "phone" => input.phone = cell.to_string(),
-                    "region" => input.region = Some(cell.to_string()),
-                    "timezone" => input.timezone = Some(cell.to_string()),
-                    "locale" => input.locale = Some(cell.to_string()),
-                    _ => {
-                        let value = typed(cell, kind)
-                            .ok_or_else(|| format!("{name}:{line}: {col}: {cell:?} is not a {kind}"))?;
-                        input.attributes.insert(col.clone(), value);
+        let line = record
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(index + 2, |p| p.line() as usize);
+        let row = record
+            .map_err(|e| format!("{name}:{line}: {e}"))
+            .and_then(|record| {
+                let mut input = CustomerInput {
+                    id: String::new(),
+                    phone: String::new(),
+                    region: None,
+                    timezone: None,
+                    locale: None,
+                    attributes: Map::new(),
+                };
+                for ((col, kind), cell) in columns.iter().zip(record.iter()) {
+                    if cell.is_empty() {
+                        continue;
+                    }
+                    match col.as_str() {
+                        "id" => input.id = cell.to_string(),
+                        "phone" => input.phone = cell.to_string(),
+                        "region" => input.region = Some(cell.to_string()),
+                        "timezone" => input.timezone = Some(cell.to_string()),
+                        "locale" => input.locale = Some(cell.to_string()),
+                        _ => {
+                            let value = typed(cell, kind).ok_or_else(|| {
+                                format!("{name}:{line}: {col}: {cell:?} is not a {kind}")
+                            })?;
+                            input.attributes.insert(col.clone(), value);
+                        }
                     }
                 }
-            }
-            Ok(input)
-        });
+                Ok(input)
+            });
         rows.push((line, row));
     }
     Ok(rows)
@@ -145,9 +171,9 @@ pub fn load_events(path: &Path) -> Result<Vec<EventInput>> {
     for (line, row) in read_json_lines::<EventInput>(path, &name)? {
         match row {
             Err(problem) => problems.push(problem),
-            Ok(event) if event.occurred_at.is_none() => {
-                problems.push(format!("{name}:{line}: occurred_at: required in an events file"))
-            }
+            Ok(event) if event.occurred_at.is_none() => problems.push(format!(
+                "{name}:{line}: occurred_at: required in an events file"
+            )),
             Ok(event) => events.push(event),
         }
     }

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "nudge", version, about = "SMS customer-care and retention engine")]
+#[command(
+    name = "nudge",
+    version,
+    about = "SMS customer-care and retention engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,9 +40,7 @@ enum Command {
 #[derive(Subcommand)]
 enum RulesCommand {
     /// Validate a rulebook: exit 0 with a summary, or non-zero with every problem.
-    Check {
-        file: PathBuf,
-    },
+    Check { file: PathBuf },
     /// Print each decision the engine would take for one customer, in time order (JSON lines).
     Plan(plan::Args),
 }
@@ -57,11 +59,15 @@ enum ReplyCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Rules { command: RulesCommand::Check { file } } => rules::check(&file),
-        Command::Rules { command: RulesCommand::Plan(args) } => plan::run(args),
-        Command::Reply { command: ReplyCommand::Classify { rules, text } } => {
-            classify::run(rules.as_deref(), &text)
-        }
+        Command::Rules {
+            command: RulesCommand::Check { file },
+        } => rules::check(&file),
+        Command::Rules {
+            command: RulesCommand::Plan(args),
+        } => plan::run(args),
+        Command::Reply {
+            command: ReplyCommand::Classify { rules, text },
+        } => classify::run(rules.as_deref(), &text),
         Command::Simulate(args) => simulate::run(args),
     };
     match result {

@@ -28,15 +28,27 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let rulebook = super::rules::load_valid(&args.rules)?;
     let name = args.customer.display().to_string();
-    let text = std::fs::read_to_string(&args.customer).with_context(|| format!("{name}: cannot read"))?;
+    let text =
+        std::fs::read_to_string(&args.customer).with_context(|| format!("{name}: cannot read"))?;
     let customer: CustomerInput = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{name}:{}:{}: {e}", e.line(), e.column()))?;
     nudge_core::service::validate_customer_input(&rulebook, &customer)
         .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-    let events = args.events.as_deref().map(super::input::load_events).transpose()?.unwrap_or_default();
+    let events = args
+        .events
+        .as_deref()
+        .map(super::input::load_events)
+        .transpose()?
+        .unwrap_or_default();
     let default_zone = rulebook.timezone;
-    let zone = customer.timezone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(default_zone);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let zone = customer
+        .timezone
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(default_zone);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(async {
         let simulation = Simulation::new(rulebook, args.from)?;
         simulation.load_customers(vec![customer]).await?;

@@ -64,12 +64,19 @@ impl Summary {
                 match &d.outcome {
                     Outcome::Send { .. } => stats.sent += 1,
                     Outcome::Defer { .. } => stats.deferred += 1,
-                    Outcome::Skip { reason, .. } => *stats.skipped.entry(reason.clone()).or_default() += 1,
+                    Outcome::Skip { reason, .. } => {
+                        *stats.skipped.entry(reason.clone()).or_default() += 1
+                    }
                 }
             }
             if let Outcome::Send { .. } = d.outcome {
-                per_customer.entry(d.customer_id.as_str()).or_default().push(d.decided_at);
-                *per_day.entry(d.decided_at.with_timezone(&zone).date_naive()).or_default() += 1;
+                per_customer
+                    .entry(d.customer_id.as_str())
+                    .or_default()
+                    .push(d.decided_at);
+                *per_day
+                    .entry(d.decided_at.with_timezone(&zone).date_naive())
+                    .or_default() += 1;
             }
         }
         let mut max_week = 0;
@@ -96,15 +103,32 @@ impl Summary {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{:<28} {:>8} {:>9}  skipped", "rule", "sent", "deferred");
-        let rows = self.rules.iter().map(|(k, v)| (k.as_str(), v)).chain([("TOTAL", &self.total)]);
+        let _ = writeln!(
+            out,
+            "{:<28} {:>8} {:>9}  skipped",
+            "rule", "sent", "deferred"
+        );
+        let rows = self
+            .rules
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .chain([("TOTAL", &self.total)]);
         for (name, stats) in rows {
             let skipped = if stats.skipped.is_empty() {
                 "-".to_string()
             } else {
-                stats.skipped.iter().map(|(r, n)| format!("{r}={n}")).collect::<Vec<_>>().join(" ")
+                stats
+                    .skipped
+                    .iter()
+                    .map(|(r, n)| format!("{r}={n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             };
-            let _ = writeln!(out, "{name:<28} {:>8} {:>9}  {skipped}", stats.sent, stats.deferred);
+            let _ = writeln!(
+                out,
+                "{name:<28} {:>8} {:>9}  {skipped}",
+                stats.sent, stats.deferred
+            );
         }
         let _ = writeln!(
             out,

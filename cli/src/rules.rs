@@ -32,7 +32,12 @@ pub fn check(path: &Path) -> Result<ExitCode> {
                 book.rules.len()
             );
             for rule in &book.rules {
-                println!("  {:<28} {:<13} {}", rule.id.as_str(), rule.category.as_str(), describe(&rule.trigger));
+                println!(
+                    "  {:<28} {:<13} {}",
+                    rule.id.as_str(),
+                    rule.category.as_str(),
+                    describe(&rule.trigger)
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -40,13 +45,18 @@ pub fn check(path: &Path) -> Result<ExitCode> {
 }
 
 fn at_suffix(at: &Option<chrono::NaiveTime>) -> String {
-    at.map(|t| format!(" at {}", t.format("%H:%M"))).unwrap_or_default()
+    at.map(|t| format!(" at {}", t.format("%H:%M")))
+        .unwrap_or_default()
 }
 
 /// One line explaining when a trigger fires.
 pub fn describe(trigger: &Trigger) -> String {
     match trigger {
-        Trigger::Event { event_type, delay, filter } => {
+        Trigger::Event {
+            event_type,
+            delay,
+            filter,
+        } => {
             let mut s = format!("{delay} after each {event_type}");
             if delay.is_zero() {
                 s = format!("on each {event_type}");
@@ -56,19 +66,40 @@ pub fn describe(trigger: &Trigger) -> String {
             }
             s
         }
-        Trigger::Date { attribute, offset, at } => {
+        Trigger::Date {
+            attribute,
+            offset,
+            at,
+        } => {
             format!("once, {attribute} {}{}", signed(offset), at_suffix(at))
         }
-        Trigger::Anniversary { attribute, offset, at } => {
+        Trigger::Anniversary {
+            attribute,
+            offset,
+            at,
+        } => {
             format!("yearly on {attribute} {}{}", signed(offset), at_suffix(at))
         }
-        Trigger::Inactive { event_type, after, at } => {
+        Trigger::Inactive {
+            event_type,
+            after,
+            at,
+        } => {
             format!("after {after} without {event_type}{}", at_suffix(at))
         }
-        Trigger::Every { attribute, interval, at } => {
+        Trigger::Every {
+            attribute,
+            interval,
+            at,
+        } => {
             format!("every {interval} from {attribute}{}", at_suffix(at))
         }
-        Trigger::Count { event_type, times, within, delay } => {
+        Trigger::Count {
+            event_type,
+            times,
+            within,
+            delay,
+        } => {
             let mut s = format!("when {event_type} happens {times} times within {within}");
             if !delay.is_zero() {
                 s.push_str(&format!(", {delay} later"));

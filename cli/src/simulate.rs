@@ -31,8 +31,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let rulebook = super::rules::load_valid(&args.rules)?;
     let zone = rulebook.timezone;
     let customers = super::input::load_customers(&args.customers, &rulebook)?;
-    let events = args.events.as_deref().map(super::input::load_events).transpose()?.unwrap_or_default();
-    let start_day = args.start.unwrap_or(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default());
+    let events = args
+        .events
+        .as_deref()
+        .map(super::input::load_events)
+        .transpose()?
+        .unwrap_or_default();
+    let start_day = args
+        .start
+        .unwrap_or(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default());
     let start = start_day.and_time(NaiveTime::MIN).and_utc();
     let customer_count = customers.len();
     let progress = ProgressBar::new(u64::from(args.days) * 24 * 60);
@@ -41,7 +48,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let began = std::time::Instant::now();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(async {
         let simulation = Simulation::new(rulebook, start)?;
         simulation.load_customers(customers).await?;
@@ -59,7 +68,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print!("{}", summary.render());
-        println!("simulated {} day(s) for {} customer(s) in {:.1}s", args.days, customer_count, elapsed.as_secs_f64());
+        println!(
+            "simulated {} day(s) for {} customer(s) in {:.1}s",
+            args.days,
+            customer_count,
+            elapsed.as_secs_f64()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,7 +23,10 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid { field: field.into(), message: message.into() }
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn store(err: impl std::fmt::Display) -> Self {
@@ -37,8 +40,12 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::Conflict(_) => 409,
             Error::Store(_) | Error::Config(_) => 500,
-            Error::Provider { retryable: true, .. } => 503,
-            Error::Provider { retryable: false, .. } => 502,
+            Error::Provider {
+                retryable: true, ..
+            } => 503,
+            Error::Provider {
+                retryable: false, ..
+            } => 502,
         }
     }
 
@@ -46,7 +53,12 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Conflict(_) | Error::Store(_) | Error::Provider { retryable: true, .. }
+            Error::Conflict(_)
+                | Error::Store(_)
+                | Error::Provider {
+                    retryable: true,
+                    ..
+                }
         )
     }
 }

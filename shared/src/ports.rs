@@ -74,7 +74,8 @@ pub trait Store: Send + Sync {
     /// Creates the customer (`expected_version` None: it must not exist yet) or replaces it if the
     /// stored version equals `expected_version`; otherwise `Error::Conflict`. Returns the new
     /// version (stored version + 1).
-    async fn put_customer(&self, customer: &Customer, expected_version: Option<u64>) -> Result<u64>;
+    async fn put_customer(&self, customer: &Customer, expected_version: Option<u64>)
+        -> Result<u64>;
     /// Deletes the profile, its events and timers; suppression entries stay.
     async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool>;
     async fn find_customer_by_phone(
@@ -95,7 +96,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Event>>;
 
     // Timers (the due index).
-    async fn customer_timers(&self, tenant: &TenantId, customer: &CustomerId) -> Result<Vec<Timer>>;
+    async fn customer_timers(&self, tenant: &TenantId, customer: &CustomerId)
+        -> Result<Vec<Timer>>;
     /// Inserts or moves timers (identity: tenant, customer, rule, occurrence).
     async fn put_timers(&self, timers: &[Timer]) -> Result<()>;
     async fn delete_timers(&self, timers: &[Timer]) -> Result<()>;
@@ -114,8 +116,12 @@ pub trait Store: Send + Sync {
     /// message + dedupe key + stats in one transaction; `Duplicate` when the key exists.
     async fn queue_message(&self, message: &Message, stats: &Counters) -> Result<CommitOutcome>;
     /// Records a decision that produced no text to send (skipped), with its stats.
-    async fn record_skip(&self, message: &Message, timer: Option<&Timer>, stats: &Counters)
-        -> Result<()>;
+    async fn record_skip(
+        &self,
+        message: &Message,
+        timer: Option<&Timer>,
+        stats: &Counters,
+    ) -> Result<()>;
     async fn get_message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>>;
     async fn customer_messages(
         &self,
@@ -143,14 +149,28 @@ pub trait Store: Send + Sync {
     async fn unsuppress(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool>;
 
     // Stats.
-    async fn add_stats(&self, tenant: &TenantId, day: NaiveDate, rule: &str, counters: &Counters)
-        -> Result<()>;
-    async fn stats(&self, tenant: &TenantId, from: NaiveDate, to: NaiveDate) -> Result<Vec<StatsRow>>;
+    async fn add_stats(
+        &self,
+        tenant: &TenantId,
+        day: NaiveDate,
+        rule: &str,
+        counters: &Counters,
+    ) -> Result<()>;
+    async fn stats(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StatsRow>>;
 
     // Inbound replies.
     /// Records a provider message id; false when it was seen before.
-    async fn record_inbound(&self, tenant: &TenantId, provider_id: &str, at: DateTime<Utc>)
-        -> Result<bool>;
+    async fn record_inbound(
+        &self,
+        tenant: &TenantId,
+        provider_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 /// What a sender returns for an accepted text.
@@ -192,4 +212,3 @@ pub mod counters {
     /// Prefix of skip counters: `skipped_cap`, `skipped_window`, …
     pub const SKIPPED_PREFIX: &str = "skipped_";
 }
-

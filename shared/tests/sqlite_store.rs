@@ -30,5 +30,5 @@ mod on_disk {
         OnDisk { store, _dir: dir }
     }
 
-    conformance_tests!(fresh_file());
+    crate::conformance_tests!(fresh_file());
 }

@@ -29,7 +29,11 @@ pub struct ConsoleSender {
 
 impl ConsoleSender {
     pub fn new(out: Box<dyn Write + Send>, format: Format) -> Self {
-        ConsoleSender { out: Mutex::new(out), format, sent: AtomicU64::new(0) }
+        ConsoleSender {
+            out: Mutex::new(out),
+            format,
+            sent: AtomicU64::new(0),
+        }
     }
 
     pub fn stdout() -> Self {
@@ -60,7 +64,10 @@ impl SmsSender for ConsoleSender {
             })
             .to_string(),
         };
-        let mut out = self.out.lock().map_err(|_| Error::store("console sender poisoned"))?;
+        let mut out = self
+            .out
+            .lock()
+            .map_err(|_| Error::store("console sender poisoned"))?;
         writeln!(out, "{line}").map_err(|e| Error::Provider {
             retryable: true,
             message: format!("writing the console outbox failed: {e}"),
@@ -77,7 +84,10 @@ pub struct ConsolePublisher {
 
 impl ConsolePublisher {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        ConsolePublisher { out: Mutex::new(out), published: AtomicU64::new(0) }
+        ConsolePublisher {
+            out: Mutex::new(out),
+            published: AtomicU64::new(0),
+        }
     }
 
     pub fn discard() -> Self {
@@ -92,7 +102,10 @@ impl ConsolePublisher {
 #[async_trait]
 impl EventPublisher for ConsolePublisher {
     async fn publish(&self, events: &[OutboundEvent]) -> Result<()> {
-        let mut out = self.out.lock().map_err(|_| Error::store("console publisher poisoned"))?;
+        let mut out = self
+            .out
+            .lock()
+            .map_err(|_| Error::store("console publisher poisoned"))?;
         for event in events {
             let line = serde_json::to_string(event).map_err(Error::store)?;
             writeln!(out, "{line}").map_err(|e| Error::Provider {
@@ -100,7 +113,8 @@ impl EventPublisher for ConsolePublisher {
                 message: format!("writing the event log failed: {e}"),
             })?;
         }
-        self.published.fetch_add(events.len() as u64, Ordering::Relaxed);
+        self.published
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -100,7 +100,10 @@ impl Customer {
 
     /// The customer's zone, or `default` when none is set or it does not parse.
     pub fn zone(&self, default: Tz) -> Tz {
-        self.timezone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(default)
+        self.timezone
+            .as_deref()
+            .and_then(|z| z.parse().ok())
+            .unwrap_or(default)
     }
 
     pub fn is_opted_out(&self) -> bool {
@@ -134,7 +137,11 @@ impl Customer {
         let mut map = self.attributes.clone();
         map.insert("id".into(), Value::String(self.id.to_string()));
         map.insert("phone".into(), Value::String(self.phone.to_string()));
-        let optional = [("region", &self.region), ("timezone", &self.timezone), ("locale", &self.locale)];
+        let optional = [
+            ("region", &self.region),
+            ("timezone", &self.timezone),
+            ("locale", &self.locale),
+        ];
         for (key, value) in optional {
             if let Some(v) = value {
                 map.insert(key.into(), Value::String(v.clone()));
@@ -145,7 +152,9 @@ impl Customer {
             .activity
             .iter()
             .map(|(kind, a)| {
-                let stamp = |t: Option<DateTime<Utc>>| t.map_or(Value::Null, |t| Value::String(t.to_rfc3339()));
+                let stamp = |t: Option<DateTime<Utc>>| {
+                    t.map_or(Value::Null, |t| Value::String(t.to_rfc3339()))
+                };
                 let summary = serde_json::json!({
                     "count": a.count, "first_at": stamp(a.first_at), "last_at": stamp(a.last_at),
                 });

@@ -15,7 +15,10 @@ pub struct Span {
 }
 
 impl Span {
-    pub const ZERO: Span = Span { months: 0, seconds: 0 };
+    pub const ZERO: Span = Span {
+        months: 0,
+        seconds: 0,
+    };
 
     pub fn from_seconds(seconds: i64) -> Self {
         Span { months: 0, seconds }
@@ -47,7 +50,9 @@ impl Span {
             if digits == 0 {
                 return Err(bad("needs a number before each unit"));
             }
-            let number: i64 = rest[..digits].parse().map_err(|_| bad("has a number too large"))?;
+            let number: i64 = rest[..digits]
+                .parse()
+                .map_err(|_| bad("has a number too large"))?;
             rest = &rest[digits..];
             let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
             let unit = &rest[..unit_len];
@@ -63,7 +68,9 @@ impl Span {
                 "" => return Err(bad("needs a unit after each number")),
                 _ => return Err(bad(&format!("has unknown unit {unit:?}"))),
             };
-            let amount = number.checked_mul(factor).ok_or_else(|| bad("is too large"))?;
+            let amount = number
+                .checked_mul(factor)
+                .ok_or_else(|| bad("is too large"))?;
             if is_months {
                 months += amount;
             } else {
@@ -74,7 +81,10 @@ impl Span {
             return Err(bad("is too large"));
         }
         let sign = if negative { -1 } else { 1 };
-        Ok(Span { months: (months * sign) as i32, seconds: seconds * sign })
+        Ok(Span {
+            months: (months * sign) as i32,
+            seconds: seconds * sign,
+        })
     }
 
     pub fn is_zero(&self) -> bool {
@@ -109,7 +119,10 @@ impl Span {
     }
 
     pub fn negate(&self) -> Span {
-        Span { months: -self.months, seconds: -self.seconds }
+        Span {
+            months: -self.months,
+            seconds: -self.seconds,
+        }
     }
 }
 
@@ -178,13 +191,25 @@ mod tests {
             ("90s", 0, 90),
         ];
         for (text, months, seconds) in cases {
-            assert_eq!(Span::parse(text).unwrap(), Span { months, seconds }, "{text}");
+            assert_eq!(
+                Span::parse(text).unwrap(),
+                Span { months, seconds },
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn rejects_malformed_spans() {
-        for text in ["", "7", "d", "7 days", "7x", "--3d", "99999999999999999999d"] {
+        for text in [
+            "",
+            "7",
+            "d",
+            "7 days",
+            "7x",
+            "--3d",
+            "99999999999999999999d",
+        ] {
             assert!(Span::parse(text).is_err(), "{text:?} should be rejected");
         }
     }

@@ -7,7 +7,9 @@ mod message;
 mod phone;
 mod timer;
 
-pub use customer::{parse_zone, Activity, Consent, ConsentState, Customer, SentEntry, RECENT_EVENTS_KEPT};
+pub use customer::{
+    parse_zone, Activity, Consent, ConsentState, Customer, SentEntry, RECENT_EVENTS_KEPT,
+};
 pub use duration::Span;
 pub use event::Event;
 pub use ids::{CustomerId, EventId, MessageId, RuleId, TenantId};

@@ -12,18 +12,24 @@ impl PhoneNumber {
     /// Parses a number written nationally (for `default_region`, an ISO 3166 code such as `CN`)
     /// or internationally, and rejects numbers that are not valid for their region.
     pub fn parse(raw: &str, default_region: Option<&str>) -> Result<Self> {
-        let region = match default_region {
-            Some(code) => Some(code.parse::<phonenumber::country::Id>().map_err(|_| {
-                Error::invalid("region", format!("unknown region code {code:?}"))
-            })?),
-            None => None,
-        };
+        let region =
+            match default_region {
+                Some(code) => Some(code.parse::<phonenumber::country::Id>().map_err(|_| {
+                    Error::invalid("region", format!("unknown region code {code:?}"))
+                })?),
+                None => None,
+            };
         let parsed = phonenumber::parse(region, raw.trim())
             .map_err(|e| Error::invalid("phone", format!("{raw:?} is not a phone number: {e}")))?;
         if !phonenumber::is_valid(&parsed) {
-            return Err(Error::invalid("phone", format!("{raw:?} is not a valid phone number")));
+            return Err(Error::invalid(
+                "phone",
+                format!("{raw:?} is not a valid phone number"),
+            ));
         }
-        Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Self(
+            parsed.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -35,7 +41,10 @@ impl TryFrom<String> for PhoneNumber {
     type Error = Error;
     fn try_from(value: String) -> Result<Self> {
         if !value.starts_with('+') {
-            return Err(Error::invalid("phone", format!("{value:?} is not in E.164 form")));
+            return Err(Error::invalid(
+                "phone",
+                format!("{value:?} is not in E.164 form"),
+            ));
         }
         Self::parse(&value, None)
     }
@@ -73,7 +82,9 @@ mod tests {
 
     #[test]
     fn invalid_numbers_are_rejected_naming_the_value() {
-        let err = PhoneNumber::parse("12345", Some("CN")).unwrap_err().to_string();
+        let err = PhoneNumber::parse("12345", Some("CN"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"12345\""), "{err}");
         assert!(PhoneNumber::parse("not a number", Some("CN")).is_err());
         assert!(PhoneNumber::parse("13800138000", Some("XX")).is_err());

@@ -138,17 +138,42 @@ pub struct Rule {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Trigger {
     /// Each event of a type (matching `filter`) fires once, `delay` after it occurred.
-    Event { event_type: String, delay: Span, filter: Option<Condition> },
+    Event {
+        event_type: String,
+        delay: Span,
+        filter: Option<Condition>,
+    },
     /// Once, at a customer date attribute ± offset (at a local time of day when given).
-    Date { attribute: String, offset: Span, at: Option<NaiveTime> },
+    Date {
+        attribute: String,
+        offset: Span,
+        at: Option<NaiveTime>,
+    },
     /// Every year on the month/day of a date attribute ± offset; Feb 29 → Feb 28.
-    Anniversary { attribute: String, offset: Span, at: Option<NaiveTime> },
+    Anniversary {
+        attribute: String,
+        offset: Span,
+        at: Option<NaiveTime>,
+    },
     /// When no event of a type happened for `after`; once per inactivity episode.
-    Inactive { event_type: String, after: Span, at: Option<NaiveTime> },
+    Inactive {
+        event_type: String,
+        after: Span,
+        at: Option<NaiveTime>,
+    },
     /// Recurring every `interval` from a date attribute (not at the attribute itself).
-    Every { attribute: String, interval: Span, at: Option<NaiveTime> },
+    Every {
+        attribute: String,
+        interval: Span,
+        at: Option<NaiveTime>,
+    },
     /// When `times` events of a type happened within `within`; once per burst.
-    Count { event_type: String, times: u32, within: Span, delay: Span },
+    Count {
+        event_type: String,
+        times: u32,
+        within: Span,
+        delay: Span,
+    },
 }
 
 impl Trigger {

@@ -12,9 +12,19 @@ use crate::rulebook::{Condition, Rule, Rulebook};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Send { text: String, segments: u32 },
-    Defer { until: DateTime<Utc>, reason: String, text: Option<String> },
-    Skip { reason: String, text: Option<String> },
+    Send {
+        text: String,
+        segments: u32,
+    },
+    Defer {
+        until: DateTime<Utc>,
+        reason: String,
+        text: Option<String>,
+    },
+    Skip {
+        reason: String,
+        text: Option<String>,
+    },
 }
 
 impl Outcome {
@@ -76,7 +86,14 @@ pub(crate) fn condition_holds(
 ) -> bool {
     let customer_ctx = customer.to_context();
     let event_ctx = event.map(Event::to_context);
-    holds(rule.when.as_ref(), &customer_ctx, event_ctx.as_ref(), now, true, rule)
+    holds(
+        rule.when.as_ref(),
+        &customer_ctx,
+        event_ctx.as_ref(),
+        now,
+        true,
+        rule,
+    )
 }
 
 /// Decides a rule occurrence for a customer at `now`.
@@ -89,17 +106,42 @@ pub fn decide(
 ) -> Outcome {
     let customer_ctx = customer.to_context();
     let event_ctx = event.map(Event::to_context);
-    let condition_holds = holds(rule.when.as_ref(), &customer_ctx, event_ctx.as_ref(), now, true, rule);
-    let exit_holds = holds(rule.exit.as_ref(), &customer_ctx, event_ctx.as_ref(), now, false, rule);
+    let condition_holds = holds(
+        rule.when.as_ref(),
+        &customer_ctx,
+        event_ctx.as_ref(),
+        now,
+        true,
+        rule,
+    );
+    let exit_holds = holds(
+        rule.exit.as_ref(),
+        &customer_ctx,
+        event_ctx.as_ref(),
+        now,
+        false,
+        rule,
+    );
     let policy = &rulebook.policy;
     let text = match rule.template.render(&customer_ctx, event_ctx.as_ref()) {
-        Ok(body) => policy::compose(&rulebook.brand, &body, &policy.opt_out_footer, rule.category),
+        Ok(body) => policy::compose(
+            &rulebook.brand,
+            &body,
+            &policy.opt_out_footer,
+            rule.category,
+        ),
         Err(err) => {
             if customer.is_opted_out() {
-                return Outcome::Skip { reason: "opted_out".into(), text: None };
+                return Outcome::Skip {
+                    reason: "opted_out".into(),
+                    text: None,
+                };
             }
             tracing::warn!(rule = %rule.id, customer = %customer.id, error = %err, "template failed");
-            return Outcome::Skip { reason: "template".into(), text: None };
+            return Outcome::Skip {
+                reason: "template".into(),
+                text: None,
+            };
         }
     };
     let input = PolicyInput {
@@ -124,9 +166,14 @@ pub fn decide(
             let segments = count_segments(&text).segments;
             Outcome::Send { text, segments }
         }
-        Decision::Defer { until, reason } => {
-            Outcome::Defer { until, reason: reason.code().to_string(), text: Some(text) }
-        }
-        Decision::Skip { reason } => Outcome::Skip { reason: reason.code().to_string(), text: Some(text) },
+        Decision::Defer { until, reason } => Outcome::Defer {
+            until,
+            reason: reason.code().to_string(),
+            text: Some(text),
+        },
+        Decision::Skip { reason } => Outcome::Skip {
+            reason: reason.code().to_string(),
+            text: Some(text),
+        },
     }
 }

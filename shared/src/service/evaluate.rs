@@ -61,21 +61,31 @@ impl<S: Store + ?Sized> Engine<S> {
     ) -> Result<Option<DecisionRecord>> {
         let Ok(rulebook) = self.rulebook(&timer.tenant).cloned() else {
             tracing::warn!(tenant = %timer.tenant, "timer of a tenant without rulebook dropped");
-            self.store.delete_timers(std::slice::from_ref(&timer)).await?;
+            self.store
+                .delete_timers(std::slice::from_ref(&timer))
+                .await?;
             return Ok(None);
         };
         let Some(rule) = rulebook.rule(&timer.rule) else {
             tracing::info!(rule = %timer.rule, "timer of a removed rule dropped");
-            self.store.delete_timers(std::slice::from_ref(&timer)).await?;
+            self.store
+                .delete_timers(std::slice::from_ref(&timer))
+                .await?;
             return Ok(None);
         };
         for _ in 0..DECIDE_ATTEMPTS {
-            let Some(customer) = self.store.get_customer(&timer.tenant, &timer.customer_id).await?
+            let Some(customer) = self
+                .store
+                .get_customer(&timer.tenant, &timer.customer_id)
+                .await?
             else {
-                self.store.delete_timers(std::slice::from_ref(&timer)).await?;
+                self.store
+                    .delete_timers(std::slice::from_ref(&timer))
+                    .await?;
                 return Ok(None);
             };
-            let outcome = super::decide::decide(&rulebook, rule, &customer, timer.event.as_ref(), now);
+            let outcome =
+                super::decide::decide(&rulebook, rule, &customer, timer.event.as_ref(), now);
             let dedupe_key = Message::dedupe_key(&rule.id, &customer.id, &timer.occurrence);
             let record = |outcome: Outcome| DecisionRecord {
                 tenant: timer.tenant.clone(),
@@ -86,34 +96,43 @@ impl<S: Store + ?Sized> Engine<S> {
                 decided_at: now,
                 outcome,
             };
-            let message = |status: MessageStatus, text: &str, segments: u32, reason: Option<String>| {
-                let kind = if status == MessageStatus::Skipped { "s" } else { "m" };
-                Ok::<_, Error>(Message {
-                    tenant: timer.tenant.clone(),
-                    id: MessageId::parse(message_id(kind, &dedupe_key))?,
-                    customer_id: customer.id.clone(),
-                    rule: rule.id.clone(),
-                    category: rule.category,
-                    occurrence: timer.occurrence.clone(),
-                    phone: customer.phone.clone(),
-                    text: text.to_string(),
-                    segments,
-                    status,
-                    reason,
-                    created_at: now,
-                    updated_at: now,
-                    provider_id: None,
-                    attempts: 0,
-                    next_attempt_at: None,
-                    ignores_suppression: false,
-                })
-            };
+            let message =
+                |status: MessageStatus, text: &str, segments: u32, reason: Option<String>| {
+                    let kind = if status == MessageStatus::Skipped {
+                        "s"
+                    } else {
+                        "m"
+                    };
+                    Ok::<_, Error>(Message {
+                        tenant: timer.tenant.clone(),
+                        id: MessageId::parse(message_id(kind, &dedupe_key))?,
+                        customer_id: customer.id.clone(),
+                        rule: rule.id.clone(),
+                        category: rule.category,
+                        occurrence: timer.occurrence.clone(),
+                        phone: customer.phone.clone(),
+                        text: text.to_string(),
+                        segments,
+                        status,
+                        reason,
+                        created_at: now,
+                        updated_at: now,
+                        provider_id: None,
+                        attempts: 0,
+                        next_attempt_at: None,
+                        ignores_suppression: false,
+                    })
+                };
             match &outcome {
                 Outcome::Send { text, segments } => {
                     let mut updated = customer.clone();
                     let horizon = rulebook.policy.ledger_horizon().negate();
                     let keep_since = horizon.add_to(now).unwrap_or(now);
-                    let entry = SentEntry { at: now, category: rule.category, rule: rule.id.clone() };
+                    let entry = SentEntry {
+                        at: now,
+                        category: rule.category,
+                        rule: rule.id.clone(),
+                    };
                     updated.record_send(entry, keep_since);
                     updated.updated_at = now;
                     let commit = SendCommit {
@@ -133,10 +152,25 @@ impl<S: Store + ?Sized> Engine<S> {
                             return Ok(Some(record(outcome)));
                         }
                         CommitOutcome::Duplicate => {
-                            let skipped = Outcome::Skip { reason: "duplicate".into(), text: Some(text.clone()) };
-                            self.store.delete_timers(std::slice::from_ref(&timer)).await?;
-                            let stats = Counters::from([(format!("{}duplicate", counters::SKIPPED_PREFIX), 1)]);
-                            self.store.add_stats(&timer.tenant, now.date_naive(), rule.id.as_str(), &stats).await?;
+                            let skipped = Outcome::Skip {
+                                reason: "duplicate".into(),
+                                text: Some(text.clone()),
+                            };
+                            self.store
+                                .delete_timers(std::slice::from_ref(&timer))
+                                .await?;
+                            let stats = Counters::from([(
+                                format!("{}duplicate", counters::SKIPPED_PREFIX),
+                                1,
+                            )]);
+                            self.store
+                                .add_stats(
+                                    &timer.tenant,
+                                    now.date_naive(),
+                                    rule.id.as_str(),
+                                    &stats,
+                                )
+                                .await?;
                             tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "skip", reason = "duplicate", "decision");
                             return Ok(Some(record(skipped)));
                         }
@@ -144,7 +178,8 @@ impl<S: Store + ?Sized> Engine<S> {
                     }
                 }
                 Outcome::Defer { until, reason, .. } => {
-                    let due = ceil_to_minute(*until).max(ceil_to_minute(now + TimeDelta::seconds(1)));
+                    let due =
+                        ceil_to_minute(*until).max(ceil_to_minute(now + TimeDelta::seconds(1)));
                     let mut moved = timer.clone();
                     moved.deferrals += 1;
                     self.store.reschedule_timer(&moved, due).await?;
@@ -152,20 +187,28 @@ impl<S: Store + ?Sized> Engine<S> {
                         (counters::DEFERRED.to_string(), 1),
                         (format!("deferred_{reason}"), 1),
                     ]);
-                    self.store.add_stats(&timer.tenant, now.date_naive(), rule.id.as_str(), &stats).await?;
+                    self.store
+                        .add_stats(&timer.tenant, now.date_naive(), rule.id.as_str(), &stats)
+                        .await?;
                     tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "defer", reason = %reason, until = %due, "decision");
                     return Ok(Some(record(outcome)));
                 }
                 Outcome::Skip { reason, text } => {
                     let text = text.as_deref().unwrap_or("");
                     let skipped = message(MessageStatus::Skipped, text, 0, Some(reason.clone()))?;
-                    let stats = Counters::from([(format!("{}{reason}", counters::SKIPPED_PREFIX), 1)]);
-                    self.store.record_skip(&skipped, Some(&timer), &stats).await?;
+                    let stats =
+                        Counters::from([(format!("{}{reason}", counters::SKIPPED_PREFIX), 1)]);
+                    self.store
+                        .record_skip(&skipped, Some(&timer), &stats)
+                        .await?;
                     tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "skip", reason = %reason, "decision");
                     return Ok(Some(record(outcome)));
                 }
             }
         }
-        Err(Error::Conflict(format!("customer {} kept changing while deciding", timer.customer_id)))
+        Err(Error::Conflict(format!(
+            "customer {} kept changing while deciding",
+            timer.customer_id
+        )))
     }
 }

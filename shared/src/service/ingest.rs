@@ -60,7 +60,11 @@ pub struct IngestReport {
 
 impl<S: Store + ?Sized> Engine<S> {
     /// Validates and stores a customer, then re-arms its timers.
-    pub async fn upsert_customer(&self, tenant: &TenantId, input: CustomerInput) -> Result<Customer> {
+    pub async fn upsert_customer(
+        &self,
+        tenant: &TenantId,
+        input: CustomerInput,
+    ) -> Result<Customer> {
         let rulebook = self.rulebook(tenant)?.clone();
         let (id, phone) = validate_customer(&rulebook, &input)?;
         let now = self.now();
@@ -91,7 +95,9 @@ impl<S: Store + ?Sized> Engine<S> {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Conflict(format!("customer {id} is being changed concurrently; retry")))
+        Err(Error::Conflict(format!(
+            "customer {id} is being changed concurrently; retry"
+        )))
     }
 
     /// Deletes a customer's profile, events and timers; its number stays suppressed if it was.
@@ -117,9 +123,19 @@ impl<S: Store + ?Sized> Engine<S> {
             updated.record_activity(&event.event_type, event.occurred_at);
             updated.updated_at = now;
             let timers = event_timers(&rulebook, &mut updated, &event, now);
-            let commit = EventCommit { event: event.clone(), customer: updated, expected_version: expected, timers };
+            let commit = EventCommit {
+                event: event.clone(),
+                customer: updated,
+                expected_version: expected,
+                timers,
+            };
             match self.store.record_event(&commit).await? {
-                EventOutcome::Duplicate => return Ok(IngestReport { duplicate: true, ..Default::default() }),
+                EventOutcome::Duplicate => {
+                    return Ok(IngestReport {
+                        duplicate: true,
+                        ..Default::default()
+                    })
+                }
                 EventOutcome::Conflict => continue,
                 EventOutcome::Recorded => {
                     let mut customer = commit.customer;
@@ -130,9 +146,15 @@ impl<S: Store + ?Sized> Engine<S> {
             }
         }
         let (customer, timers) = recorded.ok_or_else(|| {
-            Error::Conflict(format!("customer {} is being changed concurrently; retry", event.customer_id))
+            Error::Conflict(format!(
+                "customer {} is being changed concurrently; retry",
+                event.customer_id
+            ))
         })?;
-        let mut report = IngestReport { timers_armed: timers.len(), ..Default::default() };
+        let mut report = IngestReport {
+            timers_armed: timers.len(),
+            ..Default::default()
+        };
         report.timers_armed += self.rearm_state_timers(&rulebook, &customer, now).await?;
         // Occurrences due within the current minute are decided now, through the scheduler's path.
         let this_minute = ceil_to_minute(now);
@@ -154,19 +176,29 @@ impl<S: Store + ?Sized> Engine<S> {
     ) -> Result<usize> {
         // A due exactly at `now` belongs to a minute the scheduler may have finished already.
         let from = now + TimeDelta::seconds(1);
-        let current = self.store.customer_timers(&customer.tenant, &customer.id).await?;
-        let desired = if customer.is_opted_out() { Vec::new() } else { state_timers(rulebook, customer, from) };
+        let current = self
+            .store
+            .customer_timers(&customer.tenant, &customer.id)
+            .await?;
+        let desired = if customer.is_opted_out() {
+            Vec::new()
+        } else {
+            state_timers(rulebook, customer, from)
+        };
         let stale: Vec<Timer> = current
             .iter()
             .filter(|t| {
                 let rule = rulebook.rule(&t.rule);
-                let keep_event_driven = rule.is_some_and(|r| r.trigger.is_event_driven()) && !customer.is_opted_out();
+                let keep_event_driven =
+                    rule.is_some_and(|r| r.trigger.is_event_driven()) && !customer.is_opted_out();
                 !keep_event_driven && !desired.iter().any(|d| same_timer(d, t))
             })
             .cloned()
             .collect();
-        let fresh: Vec<Timer> =
-            desired.into_iter().filter(|d| !current.iter().any(|t| same_timer(d, t))).collect();
+        let fresh: Vec<Timer> = desired
+            .into_iter()
+            .filter(|d| !current.iter().any(|t| same_timer(d, t)))
+            .collect();
         self.store.delete_timers(&stale).await?;
         self.store.put_timers(&fresh).await?;
         Ok(fresh.len())
@@ -201,7 +233,12 @@ fn state_timers(rulebook: &Rulebook, customer: &Customer, from: DateTime<Utc>) -
 }
 
 /// Timers armed by one event (event and count triggers); marks count rules as fired.
-fn event_timers(rulebook: &Rulebook, customer: &mut Customer, event: &Event, now: DateTime<Utc>) -> Vec<Timer> {
+fn event_timers(
+    rulebook: &Rulebook,
+    customer: &mut Customer,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Vec<Timer> {
     if customer.is_opted_out() {
         return Vec::new();
     }
@@ -209,7 +246,9 @@ fn event_timers(rulebook: &Rulebook, customer: &mut Customer, event: &Event, now
     for rule in &rulebook.rules {
         let due = match &rule.trigger {
             Trigger::Event { filter, .. } => {
-                let Some(due) = schedule::event_due(&rule.trigger, event, now) else { continue };
+                let Some(due) = schedule::event_due(&rule.trigger, event, now) else {
+                    continue;
+                };
                 if let Some(filter) = filter {
                     let matched = filter
                         .eval(&customer.to_context(), Some(&event.to_context()), now)
@@ -224,7 +263,8 @@ fn event_timers(rulebook: &Rulebook, customer: &mut Customer, event: &Event, now
                 due
             }
             Trigger::Count { .. } => {
-                let Some(due) = schedule::count_due(&rule.trigger, &rule.id, customer, event, now) else {
+                let Some(due) = schedule::count_due(&rule.trigger, &rule.id, customer, event, now)
+                else {
                     continue;
                 };
                 customer.marks.insert(rule.id.clone(), event.occurred_at);
@@ -251,7 +291,10 @@ fn event_timers(rulebook: &Rulebook, customer: &mut Customer, event: &Event, now
 fn validate_event(tenant: &TenantId, input: EventInput, now: DateTime<Utc>) -> Result<Event> {
     let event_type = input.event_type.trim().to_string();
     if event_type.is_empty() || event_type.len() > 100 || event_type.chars().any(char::is_control) {
-        return Err(Error::invalid("type", "must be 1 to 100 printable characters"));
+        return Err(Error::invalid(
+            "type",
+            "must be 1 to 100 printable characters",
+        ));
     }
     let occurred_at = input.occurred_at.unwrap_or(now);
     if occurred_at > now + TimeDelta::seconds(MAX_EVENT_SKEW_SECONDS) {
@@ -275,7 +318,10 @@ pub fn validate_customer_input(rulebook: &Rulebook, input: &CustomerInput) -> Re
     validate_customer(rulebook, input).map(|_| ())
 }
 
-fn validate_customer(rulebook: &Rulebook, input: &CustomerInput) -> Result<(CustomerId, PhoneNumber)> {
+fn validate_customer(
+    rulebook: &Rulebook,
+    input: &CustomerInput,
+) -> Result<(CustomerId, PhoneNumber)> {
     let id = CustomerId::parse(input.id.clone())?;
     let phone = PhoneNumber::parse(&input.phone, rulebook.phone_region.as_deref())?;
     if let Some(zone) = &input.timezone {

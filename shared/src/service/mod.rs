@@ -36,7 +36,11 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { max_minutes_per_tick: 24 * 60, max_send_attempts: 5, retry_base_seconds: 30 }
+        EngineConfig {
+            max_minutes_per_tick: 24 * 60,
+            max_send_attempts: 5,
+            retry_base_seconds: 30,
+        }
     }
 }
 
@@ -63,8 +67,16 @@ pub struct Engine<S: Store + ?Sized> {
 
 impl<S: Store + ?Sized> Engine<S> {
     pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, rulebooks: Vec<Rulebook>) -> Self {
-        let rulebooks = rulebooks.into_iter().map(|r| (r.tenant.clone(), Arc::new(r))).collect();
-        Engine { store, clock, rulebooks, config: EngineConfig::default() }
+        let rulebooks = rulebooks
+            .into_iter()
+            .map(|r| (r.tenant.clone(), Arc::new(r)))
+            .collect();
+        Engine {
+            store,
+            clock,
+            rulebooks,
+            config: EngineConfig::default(),
+        }
     }
 
     pub fn with_config(mut self, config: EngineConfig) -> Self {

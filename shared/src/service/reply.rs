@@ -38,11 +38,21 @@ pub struct InboundSms {
 pub enum ReplyOutcome {
     /// Seen before (providers deliver at least once).
     Duplicate,
-    Rejected { reason: String },
-    OptedOut { confirmation_queued: bool },
-    OptedIn { confirmation_queued: bool },
+    Rejected {
+        reason: String,
+    },
+    OptedOut {
+        confirmation_queued: bool,
+    },
+    OptedIn {
+        confirmation_queued: bool,
+    },
     Help,
-    Keyword { rule: String, keyword: String, emitted: Option<String> },
+    Keyword {
+        rule: String,
+        keyword: String,
+        emitted: Option<String>,
+    },
     FreeText,
 }
 
@@ -56,13 +66,20 @@ pub struct ReplyReport {
 
 impl ReplyReport {
     fn new(outcome: ReplyOutcome) -> Self {
-        ReplyReport { outcome, customer_id: None, normalized: None }
+        ReplyReport {
+            outcome,
+            customer_id: None,
+            normalized: None,
+        }
     }
 }
 
 /// Builds the classifier of a tenant: built-in words, the tenant's words, every menu keyword.
 pub fn classifier_for(rulebook: &Rulebook) -> Classifier {
-    let keywords = rulebook.rules.iter().flat_map(|r| r.replies.keys().cloned());
+    let keywords = rulebook
+        .rules
+        .iter()
+        .flat_map(|r| r.replies.keys().cloned());
     Classifier::new(Some(&rulebook.replies), keywords)
 }
 
@@ -76,41 +93,67 @@ impl<S: Store + ?Sized> Engine<S> {
         let rulebook = self.rulebook(tenant)?.clone();
         let now = self.now();
         if sms.provider_id.trim().is_empty() {
-            return Err(Error::invalid("provider_id", "is required to deduplicate replies"));
+            return Err(Error::invalid(
+                "provider_id",
+                "is required to deduplicate replies",
+            ));
         }
-        if !self.store.record_inbound(tenant, &sms.provider_id, now).await? {
+        if !self
+            .store
+            .record_inbound(tenant, &sms.provider_id, now)
+            .await?
+        {
             return Ok(ReplyReport::new(ReplyOutcome::Duplicate));
         }
         let phone = match PhoneNumber::parse(&sms.from, rulebook.phone_region.as_deref()) {
             Ok(phone) => phone,
             Err(err) => {
                 tracing::warn!(provider_id = %sms.provider_id, error = %err, "reply rejected");
-                return Ok(ReplyReport::new(ReplyOutcome::Rejected { reason: "invalid_sender".into() }));
+                return Ok(ReplyReport::new(ReplyOutcome::Rejected {
+                    reason: "invalid_sender".into(),
+                }));
             }
         };
         if sms.body.chars().count() > MAX_REPLY_CHARS {
             tracing::warn!(provider_id = %sms.provider_id, "reply rejected: body too long");
-            return Ok(ReplyReport::new(ReplyOutcome::Rejected { reason: "body_too_long".into() }));
+            return Ok(ReplyReport::new(ReplyOutcome::Rejected {
+                reason: "body_too_long".into(),
+            }));
         }
         let classification = classifier_for(&rulebook).classify(&sms.body);
         let customer = self.store.find_customer_by_phone(tenant, &phone).await?;
         let context = match &customer {
-            Some(c) => self.replied_message(&rulebook, c, sms.in_reply_to.as_deref(), now).await?,
+            Some(c) => {
+                self.replied_message(&rulebook, c, sms.in_reply_to.as_deref(), now)
+                    .await?
+            }
             None => None,
         };
         let context_rule = context.as_ref().and_then(|m| rulebook.rule(&m.rule));
-        let reply = Reply { rulebook: &rulebook, sms: &sms, phone: &phone, customer: customer.as_ref(), now };
+        let reply = Reply {
+            rulebook: &rulebook,
+            sms: &sms,
+            phone: &phone,
+            customer: customer.as_ref(),
+            now,
+        };
         let outcome = match &classification.kind {
             ReplyKind::OptOut => self.opt_out(&reply, publisher).await?,
             ReplyKind::OptIn => self.opt_in(&reply, publisher).await?,
             ReplyKind::Help => {
-                self.answer(&reply, "reply.help", &rulebook.replies.help_text, true).await?;
+                self.answer(&reply, "reply.help", &rulebook.replies.help_text, true)
+                    .await?;
                 ReplyOutcome::Help
             }
-            ReplyKind::Keyword(keyword) => match context_rule.and_then(|r| r.replies.get(keyword).map(|a| (r, a))) {
-                Some((rule, action)) => self.keyword(&reply, rule, keyword, action, publisher).await?,
-                None => ReplyOutcome::FreeText,
-            },
+            ReplyKind::Keyword(keyword) => {
+                match context_rule.and_then(|r| r.replies.get(keyword).map(|a| (r, a))) {
+                    Some((rule, action)) => {
+                        self.keyword(&reply, rule, keyword, action, publisher)
+                            .await?
+                    }
+                    None => ReplyOutcome::FreeText,
+                }
+            }
             ReplyKind::FreeText => ReplyOutcome::FreeText,
         };
         let stats_rule = context_rule.map_or("replies", |r| r.id.as_str());
@@ -134,7 +177,9 @@ impl<S: Store + ?Sized> Engine<S> {
             }
             _ => {}
         }
-        self.store.add_stats(tenant, now.date_naive(), stats_rule, &stats).await?;
+        self.store
+            .add_stats(tenant, now.date_naive(), stats_rule, &stats)
+            .await?;
         tracing::info!(tenant = %tenant, kind = ?classification.kind, outcome = ?outcome, "reply");
         Ok(ReplyReport {
             outcome,
@@ -152,51 +197,93 @@ impl<S: Store + ?Sized> Engine<S> {
         in_reply_to: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Message>> {
-        let recent = self.store.customer_messages(&customer.tenant, &customer.id, CONTEXT_MESSAGES).await?;
+        let recent = self
+            .store
+            .customer_messages(&customer.tenant, &customer.id, CONTEXT_MESSAGES)
+            .await?;
         let sent = |m: &&Message| {
-            matches!(m.status, MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Sending | MessageStatus::Queued)
-                && rulebook.rule(&m.rule).is_some()
+            matches!(
+                m.status,
+                MessageStatus::Sent
+                    | MessageStatus::Delivered
+                    | MessageStatus::Sending
+                    | MessageStatus::Queued
+            ) && rulebook.rule(&m.rule).is_some()
         };
         if let Some(id) = in_reply_to {
-            if let Some(m) = recent.iter().filter(sent).find(|m| m.provider_id.as_deref() == Some(id)) {
+            if let Some(m) = recent
+                .iter()
+                .filter(sent)
+                .find(|m| m.provider_id.as_deref() == Some(id))
+            {
                 return Ok(Some(m.clone()));
             }
         }
-        let since = rulebook.replies.keyword_context.negate().add_to(now).unwrap_or(now);
-        Ok(recent.iter().filter(sent).find(|m| m.created_at >= since).cloned())
+        let since = rulebook
+            .replies
+            .keyword_context
+            .negate()
+            .add_to(now)
+            .unwrap_or(now);
+        Ok(recent
+            .iter()
+            .filter(sent)
+            .find(|m| m.created_at >= since)
+            .cloned())
     }
 
-    async fn opt_out(&self, reply: &Reply<'_>, publisher: &dyn EventPublisher) -> Result<ReplyOutcome> {
+    async fn opt_out(
+        &self,
+        reply: &Reply<'_>,
+        publisher: &dyn EventPublisher,
+    ) -> Result<ReplyOutcome> {
         let tenant = &reply.rulebook.tenant;
-        let newly = self.store.suppress(tenant, reply.phone, reply.now, "sms").await?;
+        let newly = self
+            .store
+            .suppress(tenant, reply.phone, reply.now, "sms")
+            .await?;
         if let Some(customer) = reply.customer {
-            self.set_consent(customer, ConsentState::OptedOut, reply.now).await?;
+            self.set_consent(customer, ConsentState::OptedOut, reply.now)
+                .await?;
         }
         if !newly {
-            return Ok(ReplyOutcome::OptedOut { confirmation_queued: false });
+            return Ok(ReplyOutcome::OptedOut {
+                confirmation_queued: false,
+            });
         }
         let text = &reply.rulebook.replies.opt_out_confirmation;
         let queued = self.answer(reply, "reply.opt_out", text, true).await?;
         let detail = json!({"customer_id": reply.customer.map(|c| c.id.as_str()), "phone": reply.phone.as_str(), "text": reply.sms.body});
         publish(publisher, tenant, "customer.opted_out", detail, reply.now).await;
-        Ok(ReplyOutcome::OptedOut { confirmation_queued: queued })
+        Ok(ReplyOutcome::OptedOut {
+            confirmation_queued: queued,
+        })
     }
 
-    async fn opt_in(&self, reply: &Reply<'_>, publisher: &dyn EventPublisher) -> Result<ReplyOutcome> {
+    async fn opt_in(
+        &self,
+        reply: &Reply<'_>,
+        publisher: &dyn EventPublisher,
+    ) -> Result<ReplyOutcome> {
         let tenant = &reply.rulebook.tenant;
         let lifted = self.store.unsuppress(tenant, reply.phone).await?;
         let was_opted_out = reply.customer.is_some_and(Customer::is_opted_out);
         if let Some(customer) = reply.customer {
-            self.set_consent(customer, ConsentState::Subscribed, reply.now).await?;
+            self.set_consent(customer, ConsentState::Subscribed, reply.now)
+                .await?;
         }
         if !lifted && !was_opted_out {
-            return Ok(ReplyOutcome::OptedIn { confirmation_queued: false });
+            return Ok(ReplyOutcome::OptedIn {
+                confirmation_queued: false,
+            });
         }
         let text = &reply.rulebook.replies.opt_in_confirmation;
         let queued = self.answer(reply, "reply.opt_in", text, false).await?;
         let detail = json!({"customer_id": reply.customer.map(|c| c.id.as_str()), "phone": reply.phone.as_str()});
         publish(publisher, tenant, "customer.opted_in", detail, reply.now).await;
-        Ok(ReplyOutcome::OptedIn { confirmation_queued: queued })
+        Ok(ReplyOutcome::OptedIn {
+            confirmation_queued: queued,
+        })
     }
 
     async fn keyword(
@@ -212,7 +299,8 @@ impl<S: Store + ?Sized> Engine<S> {
             return Ok(ReplyOutcome::FreeText);
         };
         if !action.set.is_empty() {
-            self.update_attributes(customer, &action.set, reply.now).await?;
+            self.update_attributes(customer, &action.set, reply.now)
+                .await?;
         }
         if let Some(emit) = &action.emit {
             // The emitted event is a customer event like any other: rules may react to it.
@@ -236,11 +324,21 @@ impl<S: Store + ?Sized> Engine<S> {
             "event": action.emit, "text": reply.sms.body,
         });
         publish(publisher, tenant, "keyword.matched", detail, reply.now).await;
-        Ok(ReplyOutcome::Keyword { rule: rule.id.to_string(), keyword: keyword.to_string(), emitted: action.emit.clone() })
+        Ok(ReplyOutcome::Keyword {
+            rule: rule.id.to_string(),
+            keyword: keyword.to_string(),
+            emitted: action.emit.clone(),
+        })
     }
 
     /// Queues a transactional answer to the sender, once per inbound message.
-    async fn answer(&self, reply: &Reply<'_>, kind: &str, body: &str, ignores_suppression: bool) -> Result<bool> {
+    async fn answer(
+        &self,
+        reply: &Reply<'_>,
+        kind: &str,
+        body: &str,
+        ignores_suppression: bool,
+    ) -> Result<bool> {
         let rulebook = reply.rulebook;
         let customer_id = match reply.customer {
             Some(c) => c.id.clone(),
@@ -249,7 +347,12 @@ impl<S: Store + ?Sized> Engine<S> {
         let rule = RuleId::parse(kind)?;
         let occurrence = reply.sms.provider_id.clone();
         let dedupe_key = Message::dedupe_key(&rule, &customer_id, &occurrence);
-        let text = policy::compose(&rulebook.brand, body, &rulebook.policy.opt_out_footer, Category::Transactional);
+        let text = policy::compose(
+            &rulebook.brand,
+            body,
+            &rulebook.policy.opt_out_footer,
+            Category::Transactional,
+        );
         let message = Message {
             tenant: rulebook.tenant.clone(),
             id: MessageId::parse(message_id("r", &dedupe_key))?,
@@ -274,7 +377,12 @@ impl<S: Store + ?Sized> Engine<S> {
         Ok(outcome == crate::ports::CommitOutcome::Committed)
     }
 
-    async fn set_consent(&self, customer: &Customer, state: ConsentState, now: DateTime<Utc>) -> Result<()> {
+    async fn set_consent(
+        &self,
+        customer: &Customer,
+        state: ConsentState,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let rulebook = self.rulebook(&customer.tenant)?.clone();
         self.modify_customer(customer, now, |c| {
             if c.consent.state != state {
@@ -286,7 +394,11 @@ impl<S: Store + ?Sized> Engine<S> {
         .await
         .map(|_| ())?;
         // Opting out cancels pending timers; opting in arms them again.
-        if let Some(fresh) = self.store.get_customer(&customer.tenant, &customer.id).await? {
+        if let Some(fresh) = self
+            .store
+            .get_customer(&customer.tenant, &customer.id)
+            .await?
+        {
             self.rearm_state_timers(&rulebook, &fresh, now).await?;
         }
         Ok(())
@@ -300,7 +412,11 @@ impl<S: Store + ?Sized> Engine<S> {
     ) -> Result<()> {
         self.modify_customer(customer, now, |c| {
             for (key, value) in set {
-                let value = if value.as_str() == Some("now") { Value::String(now.to_rfc3339()) } else { value.clone() };
+                let value = if value.as_str() == Some("now") {
+                    Value::String(now.to_rfc3339())
+                } else {
+                    value.clone()
+                };
                 c.attributes.insert(key.clone(), value);
             }
         })
@@ -316,7 +432,11 @@ impl<S: Store + ?Sized> Engine<S> {
         change: impl Fn(&mut Customer),
     ) -> Result<Customer> {
         for _ in 0..5 {
-            let Some(mut current) = self.store.get_customer(&customer.tenant, &customer.id).await? else {
+            let Some(mut current) = self
+                .store
+                .get_customer(&customer.tenant, &customer.id)
+                .await?
+            else {
                 return Err(Error::NotFound(format!("customer {}", customer.id)));
             };
             let expected = current.version;
@@ -331,7 +451,10 @@ impl<S: Store + ?Sized> Engine<S> {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Conflict(format!("customer {} kept changing", customer.id)))
+        Err(Error::Conflict(format!(
+            "customer {} kept changing",
+            customer.id
+        )))
     }
 }
 
@@ -343,8 +466,19 @@ struct Reply<'a> {
     now: DateTime<Utc>,
 }
 
-async fn publish(publisher: &dyn EventPublisher, tenant: &TenantId, detail_type: &str, detail: Value, time: DateTime<Utc>) {
-    let event = OutboundEvent { detail_type: detail_type.to_string(), tenant: tenant.clone(), time, detail };
+async fn publish(
+    publisher: &dyn EventPublisher,
+    tenant: &TenantId,
+    detail_type: &str,
+    detail: Value,
+    time: DateTime<Utc>,
+) {
+    let event = OutboundEvent {
+        detail_type: detail_type.to_string(),
+        tenant: tenant.clone(),
+        time,
+        detail,
+    };
     if let Err(err) = publisher.publish(std::slice::from_ref(&event)).await {
         tracing::error!(error = %err, detail_type, "publishing a reply event failed");
     }

@@ -40,7 +40,11 @@ impl<S: Store + ?Sized> Outbox<S> {
         sender: Arc<dyn SmsSender>,
         publisher: Arc<dyn EventPublisher>,
     ) -> Self {
-        Outbox { engine, sender, publisher }
+        Outbox {
+            engine,
+            sender,
+            publisher,
+        }
     }
 
     /// Sends up to `limit` queued messages whose attempt is due.
@@ -77,23 +81,43 @@ impl<S: Store + ?Sized> Outbox<S> {
         claimed.attempts += 1;
         claimed.updated_at = now;
         claimed.next_attempt_at = None;
-        if !store.transition_message(&claimed, MessageStatus::Queued).await? {
+        if !store
+            .transition_message(&claimed, MessageStatus::Queued)
+            .await?
+        {
             return Ok(Delivery::LostClaim);
         }
-        if !claimed.ignores_suppression && store.is_suppressed(&claimed.tenant, &claimed.phone).await? {
+        if !claimed.ignores_suppression
+            && store.is_suppressed(&claimed.tenant, &claimed.phone).await?
+        {
             let mut skipped = claimed.clone();
             skipped.status = MessageStatus::Skipped;
             skipped.reason = Some("opted_out".into());
-            self.finish(skipped, &[(format!("{}opted_out", counters::SKIPPED_PREFIX), 1)], "message.skipped", now)
-                .await?;
+            self.finish(
+                skipped,
+                &[(format!("{}opted_out", counters::SKIPPED_PREFIX), 1)],
+                "message.skipped",
+                now,
+            )
+            .await?;
             return Ok(Delivery::Suppressed);
         }
-        match self.sender.send(&claimed.phone, &claimed.text, claimed.category).await {
+        match self
+            .sender
+            .send(&claimed.phone, &claimed.text, claimed.category)
+            .await
+        {
             Ok(sent) => {
                 let mut done = claimed;
                 done.status = MessageStatus::Sent;
                 done.provider_id = Some(sent.provider_id);
-                self.finish(done, &[(counters::SENT.to_string(), 1)], "message.sent", now).await?;
+                self.finish(
+                    done,
+                    &[(counters::SENT.to_string(), 1)],
+                    "message.sent",
+                    now,
+                )
+                .await?;
                 Ok(Delivery::Sent)
             }
             Err(Error::Provider { retryable, message }) => {
@@ -102,13 +126,22 @@ impl<S: Store + ?Sized> Outbox<S> {
                 next.reason = Some(message);
                 if retryable && next.attempts < config.max_send_attempts {
                     next.status = MessageStatus::Queued;
-                    next.next_attempt_at = Some(now + backoff(config.retry_base_seconds, next.attempts));
-                    store.transition_message(&next, MessageStatus::Sending).await?;
+                    next.next_attempt_at =
+                        Some(now + backoff(config.retry_base_seconds, next.attempts));
+                    store
+                        .transition_message(&next, MessageStatus::Sending)
+                        .await?;
                     tracing::warn!(message = %next.id, attempts = next.attempts, "send failed, will retry");
                     Ok(Delivery::Retry)
                 } else {
                     next.status = MessageStatus::Failed;
-                    self.finish(next, &[(counters::FAILED.to_string(), 1)], "message.failed", now).await?;
+                    self.finish(
+                        next,
+                        &[(counters::FAILED.to_string(), 1)],
+                        "message.failed",
+                        now,
+                    )
+                    .await?;
                     Ok(Delivery::Failed)
                 }
             }
@@ -116,8 +149,11 @@ impl<S: Store + ?Sized> Outbox<S> {
                 // Not the provider's answer (e.g. our own I/O): put the claim back for a retry.
                 let mut back = claimed;
                 back.status = MessageStatus::Queued;
-                back.next_attempt_at = Some(now + backoff(self.engine.config().retry_base_seconds, back.attempts));
-                store.transition_message(&back, MessageStatus::Sending).await?;
+                back.next_attempt_at =
+                    Some(now + backoff(self.engine.config().retry_base_seconds, back.attempts));
+                store
+                    .transition_message(&back, MessageStatus::Sending)
+                    .await?;
                 Err(other)
             }
         }
@@ -131,9 +167,18 @@ impl<S: Store + ?Sized> Outbox<S> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let store = self.engine.store();
-        store.transition_message(&message, MessageStatus::Sending).await?;
+        store
+            .transition_message(&message, MessageStatus::Sending)
+            .await?;
         let counters: Counters = stats.iter().cloned().collect();
-        store.add_stats(&message.tenant, now.date_naive(), message.rule.as_str(), &counters).await?;
+        store
+            .add_stats(
+                &message.tenant,
+                now.date_naive(),
+                message.rule.as_str(),
+                &counters,
+            )
+            .await?;
         tracing::info!(message = %message.id, rule = %message.rule, customer = %message.customer_id,
             status = message.status.as_str(), "send result");
         let event = OutboundEvent {

@@ -4,7 +4,9 @@
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use std::sync::Arc;
 
-use super::{CustomerInput, DecisionRecord, Engine, EventInput, InboundSms, Outbox, ReplyReport, SendReport};
+use super::{
+    CustomerInput, DecisionRecord, Engine, EventInput, InboundSms, Outbox, ReplyReport, SendReport,
+};
 use crate::adapters::clock::ManualClock;
 use crate::adapters::console::{ConsolePublisher, ConsoleSender};
 use crate::adapters::sqlite::SqliteStore;
@@ -51,7 +53,11 @@ impl Simulation {
             .get_customer(&self.tenant, &id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("customer {id}")))?;
-        let text = event.properties.get("text").and_then(|t| t.as_str()).unwrap_or_default();
+        let text = event
+            .properties
+            .get("text")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default();
         let sms = InboundSms {
             from: customer.phone.to_string(),
             to: "simulation".into(),
@@ -59,19 +65,34 @@ impl Simulation {
             provider_id: event.event_id.clone(),
             in_reply_to: None,
         };
-        self.engine.handle_reply(&self.tenant, sms, &self.publisher).await
+        self.engine
+            .handle_reply(&self.tenant, sms, &self.publisher)
+            .await
     }
 
     /// A simulation on a fresh in-memory store starting at `start` (rounded down to a minute).
     pub fn new(rulebook: Rulebook, start: DateTime<Utc>) -> Result<Self> {
-        let start = start.duration_trunc(TimeDelta::minutes(1)).map_err(|e| Error::invalid("start", e.to_string()))?;
+        let start = start
+            .duration_trunc(TimeDelta::minutes(1))
+            .map_err(|e| Error::invalid("start", e.to_string()))?;
         let tenant = rulebook.tenant.clone();
         let clock = Arc::new(ManualClock::new(start));
         let store = Arc::new(SqliteStore::in_memory()?);
         let engine = Arc::new(Engine::new(store, clock.clone(), vec![rulebook]));
         let sender = Arc::new(ConsoleSender::discard());
-        let outbox = Outbox::new(engine.clone(), sender.clone(), Arc::new(ConsolePublisher::discard()));
-        Ok(Simulation { engine, clock, outbox, sender, publisher: ConsolePublisher::discard(), tenant })
+        let outbox = Outbox::new(
+            engine.clone(),
+            sender.clone(),
+            Arc::new(ConsolePublisher::discard()),
+        );
+        Ok(Simulation {
+            engine,
+            clock,
+            outbox,
+            sender,
+            publisher: ConsolePublisher::discard(),
+            tenant,
+        })
     }
 
     pub fn engine(&self) -> &Arc<Engine<SqliteStore>> {
@@ -96,12 +117,19 @@ impl Simulation {
     ) -> Result<SimulationResult> {
         let start = self.clock.now();
         let minutes = u64::from(days) * 24 * 60;
-        let mut result = SimulationResult { start, end: start, ..Default::default() };
+        let mut result = SimulationResult {
+            start,
+            end: start,
+            ..Default::default()
+        };
         let mut pending = events.into_iter().peekable();
         for step in 0..=minutes {
             let now = start + TimeDelta::minutes(step as i64);
             self.clock.set(now);
-            while let Some(event) = pending.next_if(|e| e.occurred_at.is_none_or(|t| t < now + TimeDelta::minutes(1))) {
+            while let Some(event) = pending.next_if(|e| {
+                e.occurred_at
+                    .is_none_or(|t| t < now + TimeDelta::minutes(1))
+            }) {
                 if event.event_type == REPLY_EVENT {
                     result.replies.push(self.reply(event).await?);
                     continue;

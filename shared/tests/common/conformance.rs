@@ -4,12 +4,10 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use nudge_core::domain::{
-    Category, Customer, CustomerId, Event, EventId, Message, MessageId, MessageStatus,
-    PhoneNumber, RuleId, SentEntry, TenantId, Timer,
+    Category, Customer, CustomerId, Event, EventId, Message, MessageId, MessageStatus, PhoneNumber,
+    RuleId, SentEntry, TenantId, Timer,
 };
-use nudge_core::ports::{
-    CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, Store,
-};
+use nudge_core::ports::{CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, Store};
 use nudge_core::Error;
 use serde_json::json;
 
@@ -81,7 +79,11 @@ pub fn message(c: &Customer, rule: &str, occurrence: &str, now: DateTime<Utc>) -
 fn send_commit(c: &Customer, rule: &str, occurrence: &str, now: DateTime<Utc>) -> SendCommit {
     let mut updated = c.clone();
     updated.record_send(
-        SentEntry { at: now, category: Category::Marketing, rule: RuleId::parse(rule).unwrap() },
+        SentEntry {
+            at: now,
+            category: Category::Marketing,
+            rule: RuleId::parse(rule).unwrap(),
+        },
         now - chrono::TimeDelta::days(30),
     );
     SendCommit {
@@ -108,18 +110,35 @@ pub async fn customers_round_trip_with_versions(store: &dyn Store) {
     assert_eq!(got.attributes["name"], json!("王芳"));
     assert_eq!(got.version, 1);
     // Creating again, or writing with a stale version, is a conflict and changes nothing.
-    assert!(matches!(store.put_customer(&c, None).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        store.put_customer(&c, None).await,
+        Err(Error::Conflict(_))
+    ));
     let mut changed = got.clone();
     changed.attributes.insert("plan".into(), json!("paid"));
     assert_eq!(store.put_customer(&changed, Some(1)).await.unwrap(), 2);
-    assert!(matches!(store.put_customer(&changed, Some(1)).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        store.put_customer(&changed, Some(1)).await,
+        Err(Error::Conflict(_))
+    ));
     let got = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
-    assert_eq!((got.version, got.attributes["plan"].clone()), (2, json!("paid")));
-    let by_phone = store.find_customer_by_phone(&tenant(), &c.phone).await.unwrap().unwrap();
+    assert_eq!(
+        (got.version, got.attributes["plan"].clone()),
+        (2, json!("paid"))
+    );
+    let by_phone = store
+        .find_customer_by_phone(&tenant(), &c.phone)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_phone.id, c.id);
     let other = TenantId::parse("other").unwrap();
     assert!(store.get_customer(&other, &c.id).await.unwrap().is_none());
-    assert!(store.find_customer_by_phone(&other, &c.phone).await.unwrap().is_none());
+    assert!(store
+        .find_customer_by_phone(&other, &c.phone)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
@@ -132,11 +151,23 @@ pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
         expected_version: c.version,
         timers: vec![timer("c1", "thanks", "e1", at(2, 10, 30))],
     };
-    assert_eq!(store.record_event(&commit).await.unwrap(), EventOutcome::Recorded);
-    let again = EventCommit { expected_version: c.version + 1, ..commit.clone() };
-    assert_eq!(store.record_event(&again).await.unwrap(), EventOutcome::Duplicate);
+    assert_eq!(
+        store.record_event(&commit).await.unwrap(),
+        EventOutcome::Recorded
+    );
+    let again = EventCommit {
+        expected_version: c.version + 1,
+        ..commit.clone()
+    };
+    assert_eq!(
+        store.record_event(&again).await.unwrap(),
+        EventOutcome::Duplicate
+    );
     let got = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
-    assert_eq!(got.activity["order.paid"].count, 1, "a duplicate must not count twice");
+    assert_eq!(
+        got.activity["order.paid"].count, 1,
+        "a duplicate must not count twice"
+    );
     assert_eq!(got.version, c.version + 1);
     // A stale version records nothing: neither the event nor its timers.
     let stale = EventCommit {
@@ -145,28 +176,65 @@ pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
         expected_version: c.version,
         timers: vec![timer("c1", "thanks", "e2", at(2, 11, 30))],
     };
-    assert_eq!(store.record_event(&stale).await.unwrap(), EventOutcome::Conflict);
+    assert_eq!(
+        store.record_event(&stale).await.unwrap(),
+        EventOutcome::Conflict
+    );
     let events = store.customer_events(&tenant(), &c.id, 10).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e1"]);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e1"]
+    );
     let timers = store.customer_timers(&tenant(), &c.id).await.unwrap();
-    assert_eq!(timers.iter().map(|t| t.occurrence.as_str()).collect::<Vec<_>>(), ["e1"]);
+    assert_eq!(
+        timers
+            .iter()
+            .map(|t| t.occurrence.as_str())
+            .collect::<Vec<_>>(),
+        ["e1"]
+    );
     // After the conflict the id is still free.
-    let retry = EventCommit { expected_version: c.version + 1, ..stale };
-    assert_eq!(store.record_event(&retry).await.unwrap(), EventOutcome::Recorded);
+    let retry = EventCommit {
+        expected_version: c.version + 1,
+        ..stale
+    };
+    assert_eq!(
+        store.record_event(&retry).await.unwrap(),
+        EventOutcome::Recorded
+    );
 }
 
 pub async fn a_dedupe_key_is_sent_once(store: &dyn Store) {
     let c = stored(store, &customer("c1", "13800138001")).await;
     let first = send_commit(&c, "promo", "2026-03-02", at(2, 10, 0));
-    assert_eq!(store.commit_send(&first).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(
+        store.commit_send(&first).await.unwrap(),
+        CommitOutcome::Committed
+    );
     let fresh = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
     let again = send_commit(&fresh, "promo", "2026-03-02", at(2, 10, 5));
-    assert_eq!(store.commit_send(&again).await.unwrap(), CommitOutcome::Duplicate);
+    assert_eq!(
+        store.commit_send(&again).await.unwrap(),
+        CommitOutcome::Duplicate
+    );
     let messages = store.customer_messages(&tenant(), &c.id, 10).await.unwrap();
     assert_eq!(messages.len(), 1);
     let after = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
-    assert_eq!(after.ledger.len(), 1, "the duplicate must not touch the ledger");
-    assert_eq!(store.queue_message(&again.message, &Counters::new()).await.unwrap(), CommitOutcome::Duplicate);
+    assert_eq!(
+        after.ledger.len(),
+        1,
+        "the duplicate must not touch the ledger"
+    );
+    assert_eq!(
+        store
+            .queue_message(&again.message, &Counters::new())
+            .await
+            .unwrap(),
+        CommitOutcome::Duplicate
+    );
 }
 
 pub async fn concurrent_sends_cannot_both_pass_the_ledger(store: &dyn Store) {
@@ -176,17 +244,46 @@ pub async fn concurrent_sends_cannot_both_pass_the_ledger(store: &dyn Store) {
     let b = send_commit(&c, "promo-b", "x", at(2, 10, 0));
     let (ra, rb) = futures_join(store.commit_send(&a), store.commit_send(&b)).await;
     let outcomes = [ra.unwrap(), rb.unwrap()];
-    assert_eq!(outcomes.iter().filter(|o| **o == CommitOutcome::Committed).count(), 1);
-    assert_eq!(outcomes.iter().filter(|o| **o == CommitOutcome::Conflict).count(), 1);
-    assert_eq!(store.customer_messages(&tenant(), &c.id, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == CommitOutcome::Committed)
+            .count(),
+        1
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == CommitOutcome::Conflict)
+            .count(),
+        1
+    );
+    assert_eq!(
+        store
+            .customer_messages(&tenant(), &c.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // The loser's dedupe key was not consumed: re-deciding on fresh state can still commit.
     let fresh = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
-    let loser = if outcomes[0] == CommitOutcome::Conflict { "promo-a" } else { "promo-b" };
+    let loser = if outcomes[0] == CommitOutcome::Conflict {
+        "promo-a"
+    } else {
+        "promo-b"
+    };
     let retry = send_commit(&fresh, loser, "x", at(2, 10, 1));
-    assert_eq!(store.commit_send(&retry).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(
+        store.commit_send(&retry).await.unwrap(),
+        CommitOutcome::Committed
+    );
 }
 
-async fn futures_join<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+async fn futures_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
     tokio::join!(a, b)
 }
 
@@ -194,22 +291,37 @@ pub async fn the_due_index_and_checkpoint(store: &dyn Store) {
     let t1 = timer("c1", "r1", "o1", at(2, 10, 0));
     let t2 = timer("c2", "r1", "o1", at(2, 10, 0));
     let t3 = timer("c1", "r2", "o1", at(2, 10, 1));
-    store.put_timers(&[t1.clone(), t2.clone(), t3.clone()]).await.unwrap();
+    store
+        .put_timers(&[t1.clone(), t2.clone(), t3.clone()])
+        .await
+        .unwrap();
     let due = store.due_timers(at(2, 10, 0)).await.unwrap();
     assert_eq!(due.len(), 2);
     assert!(due.contains(&t1) && due.contains(&t2));
-    assert_eq!(store.due_timers(at(2, 10, 1)).await.unwrap(), vec![t3.clone()]);
+    assert_eq!(
+        store.due_timers(at(2, 10, 1)).await.unwrap(),
+        vec![t3.clone()]
+    );
     assert!(store.due_timers(at(2, 10, 2)).await.unwrap().is_empty());
     // Moving a timer removes it from its old minute.
     store.reschedule_timer(&t1, at(3, 1, 0)).await.unwrap();
-    assert_eq!(store.due_timers(at(2, 10, 0)).await.unwrap(), vec![t2.clone()]);
+    assert_eq!(
+        store.due_timers(at(2, 10, 0)).await.unwrap(),
+        vec![t2.clone()]
+    );
     let moved = store.due_timers(at(3, 1, 0)).await.unwrap();
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].due, at(3, 1, 0));
-    store.delete_timers(&[t2.clone(), t2.clone()]).await.unwrap();
+    store
+        .delete_timers(&[t2.clone(), t2.clone()])
+        .await
+        .unwrap();
     assert!(store.due_timers(at(2, 10, 0)).await.unwrap().is_empty());
     let c1 = CustomerId::parse("c1").unwrap();
-    assert_eq!(store.customer_timers(&tenant(), &c1).await.unwrap().len(), 2);
+    assert_eq!(
+        store.customer_timers(&tenant(), &c1).await.unwrap().len(),
+        2
+    );
     // The checkpoint only moves forward.
     assert_eq!(store.checkpoint().await.unwrap(), None);
     store.set_checkpoint(at(2, 10, 5)).await.unwrap();
@@ -237,15 +349,31 @@ pub async fn many_large_timers_in_one_minute_are_all_returned(store: &dyn Store)
 pub async fn suppression_outlives_the_customer(store: &dyn Store) {
     let c = stored(store, &customer("c1", "13800138001")).await;
     assert!(!store.is_suppressed(&tenant(), &c.phone).await.unwrap());
-    assert!(store.suppress(&tenant(), &c.phone, at(2, 10, 0), "sms").await.unwrap());
-    assert!(!store.suppress(&tenant(), &c.phone, at(2, 11, 0), "sms").await.unwrap());
-    store.put_timers(&[timer("c1", "r1", "o1", at(5, 10, 0))]).await.unwrap();
+    assert!(store
+        .suppress(&tenant(), &c.phone, at(2, 10, 0), "sms")
+        .await
+        .unwrap());
+    assert!(!store
+        .suppress(&tenant(), &c.phone, at(2, 11, 0), "sms")
+        .await
+        .unwrap());
+    store
+        .put_timers(&[timer("c1", "r1", "o1", at(5, 10, 0))])
+        .await
+        .unwrap();
     assert!(store.delete_customer(&tenant(), &c.id).await.unwrap());
     assert!(!store.delete_customer(&tenant(), &c.id).await.unwrap());
-    assert!(store.get_customer(&tenant(), &c.id).await.unwrap().is_none());
+    assert!(store
+        .get_customer(&tenant(), &c.id)
+        .await
+        .unwrap()
+        .is_none());
     assert!(store.due_timers(at(5, 10, 0)).await.unwrap().is_empty());
     assert!(store.is_suppressed(&tenant(), &c.phone).await.unwrap());
-    assert!(!store.is_suppressed(&TenantId::parse("other").unwrap(), &c.phone).await.unwrap());
+    assert!(!store
+        .is_suppressed(&TenantId::parse("other").unwrap(), &c.phone)
+        .await
+        .unwrap());
     assert!(store.unsuppress(&tenant(), &c.phone).await.unwrap());
     assert!(!store.unsuppress(&tenant(), &c.phone).await.unwrap());
     assert!(!store.is_suppressed(&tenant(), &c.phone).await.unwrap());
@@ -260,39 +388,108 @@ pub async fn message_transitions_are_conditional(store: &dyn Store) {
     let mut claimed = queued[0].clone();
     claimed.status = MessageStatus::Sending;
     claimed.attempts = 1;
-    assert!(store.transition_message(&claimed, MessageStatus::Queued).await.unwrap());
-    assert!(!store.transition_message(&claimed, MessageStatus::Queued).await.unwrap(), "claimed twice");
-    assert!(store.sendable_messages(at(2, 10, 0), 10).await.unwrap().is_empty());
+    assert!(store
+        .transition_message(&claimed, MessageStatus::Queued)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .transition_message(&claimed, MessageStatus::Queued)
+            .await
+            .unwrap(),
+        "claimed twice"
+    );
+    assert!(store
+        .sendable_messages(at(2, 10, 0), 10)
+        .await
+        .unwrap()
+        .is_empty());
     let mut retry = claimed.clone();
     retry.status = MessageStatus::Queued;
     retry.next_attempt_at = Some(at(2, 10, 30));
-    assert!(store.transition_message(&retry, MessageStatus::Sending).await.unwrap());
-    assert!(store.sendable_messages(at(2, 10, 29), 10).await.unwrap().is_empty());
-    assert_eq!(store.sendable_messages(at(2, 10, 30), 10).await.unwrap().len(), 1);
-    let got = store.get_message(&tenant(), &commit.message.id).await.unwrap().unwrap();
+    assert!(store
+        .transition_message(&retry, MessageStatus::Sending)
+        .await
+        .unwrap());
+    assert!(store
+        .sendable_messages(at(2, 10, 29), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .sendable_messages(at(2, 10, 30), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((got.status, got.attempts), (MessageStatus::Queued, 1));
 }
 
 pub async fn stats_add_up_per_day_and_rule(store: &dyn Store) {
     let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
     let add = |n: i64| Counters::from([("sent".to_string(), n), ("skipped_cap".to_string(), 1)]);
-    store.add_stats(&tenant(), day(2), "promo", &add(2)).await.unwrap();
-    store.add_stats(&tenant(), day(2), "promo", &add(3)).await.unwrap();
-    store.add_stats(&tenant(), day(3), "promo", &add(1)).await.unwrap();
-    store.add_stats(&tenant(), day(3), "welcome", &add(7)).await.unwrap();
-    store.add_stats(&tenant(), day(9), "welcome", &add(7)).await.unwrap();
+    store
+        .add_stats(&tenant(), day(2), "promo", &add(2))
+        .await
+        .unwrap();
+    store
+        .add_stats(&tenant(), day(2), "promo", &add(3))
+        .await
+        .unwrap();
+    store
+        .add_stats(&tenant(), day(3), "promo", &add(1))
+        .await
+        .unwrap();
+    store
+        .add_stats(&tenant(), day(3), "welcome", &add(7))
+        .await
+        .unwrap();
+    store
+        .add_stats(&tenant(), day(9), "welcome", &add(7))
+        .await
+        .unwrap();
     let rows = store.stats(&tenant(), day(2), day(3)).await.unwrap();
     let flat: Vec<(NaiveDate, &str, i64, i64)> = rows
         .iter()
-        .map(|r| (r.day, r.rule.as_str(), r.counters["sent"], r.counters["skipped_cap"]))
+        .map(|r| {
+            (
+                r.day,
+                r.rule.as_str(),
+                r.counters["sent"],
+                r.counters["skipped_cap"],
+            )
+        })
         .collect();
-    assert_eq!(flat, vec![(day(2), "promo", 5, 2), (day(3), "promo", 1, 1), (day(3), "welcome", 7, 1)]);
+    assert_eq!(
+        flat,
+        vec![
+            (day(2), "promo", 5, 2),
+            (day(3), "promo", 1, 1),
+            (day(3), "welcome", 7, 1)
+        ]
+    );
 }
 
 pub async fn inbound_ids_are_recorded_once(store: &dyn Store) {
-    assert!(store.record_inbound(&tenant(), "in-1", at(2, 10, 0)).await.unwrap());
-    assert!(!store.record_inbound(&tenant(), "in-1", at(2, 10, 1)).await.unwrap());
-    assert!(store.record_inbound(&TenantId::parse("other").unwrap(), "in-1", at(2, 10, 1)).await.unwrap());
+    assert!(store
+        .record_inbound(&tenant(), "in-1", at(2, 10, 0))
+        .await
+        .unwrap());
+    assert!(!store
+        .record_inbound(&tenant(), "in-1", at(2, 10, 1))
+        .await
+        .unwrap());
+    assert!(store
+        .record_inbound(&TenantId::parse("other").unwrap(), "in-1", at(2, 10, 1))
+        .await
+        .unwrap());
 }
 
 pub async fn skips_are_recorded_once_and_consume_the_timer(store: &dyn Store) {
@@ -306,7 +503,14 @@ pub async fn skips_are_recorded_once_and_consume_the_timer(store: &dyn Store) {
     store.record_skip(&skipped, Some(&t), &stats).await.unwrap();
     store.record_skip(&skipped, Some(&t), &stats).await.unwrap();
     assert!(store.due_timers(at(2, 10, 0)).await.unwrap().is_empty());
-    assert_eq!(store.customer_messages(&tenant(), &c.id, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .customer_messages(&tenant(), &c.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let day = at(2, 10, 0).date_naive();
     let rows = store.stats(&tenant(), day, day).await.unwrap();
     assert_eq!(rows[0].counters["skipped_cap_per_week"], 1);

@@ -29,9 +29,12 @@ impl SqliteStore {
         let path = path.as_ref();
         let conn = Connection::open(path)
             .map_err(|e| Error::Store(format!("opening {}: {e}", path.display())))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
         Self::init(conn)
     }
 
@@ -42,11 +45,16 @@ impl SqliteStore {
 
     fn init(conn: Connection) -> Result<Self> {
         conn.execute_batch(schema::SCHEMA).map_err(sql)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn.lock().map_err(|_| Error::store("sqlite connection poisoned"))?;
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::store("sqlite connection poisoned"))?;
         f(&mut conn)
     }
 
@@ -82,7 +90,9 @@ fn secs(t: DateTime<Utc>) -> i64 {
 }
 
 fn from_secs(s: i64) -> Result<DateTime<Utc>> {
-    Utc.timestamp_opt(s, 0).single().ok_or_else(|| Error::Store(format!("bad timestamp {s}")))
+    Utc.timestamp_opt(s, 0)
+        .single()
+        .ok_or_else(|| Error::Store(format!("bad timestamp {s}")))
 }
 
 fn write_customer(tx: &Transaction, c: &Customer, expected: Option<u64>) -> Result<Option<u64>> {
@@ -94,12 +104,25 @@ fn write_customer(tx: &Transaction, c: &Customer, expected: Option<u64>) -> Resu
         None => tx.execute(
             "INSERT INTO customers (tenant, id, phone, version, body) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT DO NOTHING",
-            params![c.tenant.as_str(), c.id.as_str(), c.phone.as_str(), new_version, body],
+            params![
+                c.tenant.as_str(),
+                c.id.as_str(),
+                c.phone.as_str(),
+                new_version,
+                body
+            ],
         ),
         Some(v) => tx.execute(
             "UPDATE customers SET phone = ?3, version = ?4, body = ?5
              WHERE tenant = ?1 AND id = ?2 AND version = ?6",
-            params![c.tenant.as_str(), c.id.as_str(), c.phone.as_str(), new_version, body, v],
+            params![
+                c.tenant.as_str(),
+                c.id.as_str(),
+                c.phone.as_str(),
+                new_version,
+                body,
+                v
+            ],
         ),
     }
     .map_err(sql)?;
@@ -163,7 +186,11 @@ fn insert_dedupe(tx: &Transaction, m: &Message) -> Result<bool> {
     let inserted = tx
         .prepare_cached("INSERT INTO dedupe (tenant, key, message_id) VALUES (?1, ?2, ?3)")
         .map_err(sql)?
-        .execute(params![m.tenant.as_str(), m.own_dedupe_key(), m.id.as_str()]);
+        .execute(params![
+            m.tenant.as_str(),
+            m.own_dedupe_key(),
+            m.id.as_str()
+        ]);
     match inserted {
         Ok(_) => Ok(true),
         Err(e) if is_constraint(&e) => Ok(false),
@@ -193,7 +220,8 @@ fn add_counters(
         .map_err(sql)?;
     let day = day.to_string();
     for (counter, value) in counters {
-        stmt.execute(params![tenant.as_str(), day, rule, counter, value]).map_err(sql)?;
+        stmt.execute(params![tenant.as_str(), day, rule, counter, value])
+            .map_err(sql)?;
     }
     Ok(())
 }
@@ -225,7 +253,11 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn put_customer(&self, customer: &Customer, expected_version: Option<u64>) -> Result<u64> {
+    async fn put_customer(
+        &self,
+        customer: &Customer,
+        expected_version: Option<u64>,
+    ) -> Result<u64> {
         self.with_tx(|tx| {
             write_customer(tx, customer, expected_version)?.ok_or_else(|| {
                 Error::Conflict(format!("customer {} changed concurrently", customer.id))
@@ -239,10 +271,16 @@ impl Store for SqliteStore {
             let removed = tx
                 .execute("DELETE FROM customers WHERE tenant = ?1 AND id = ?2", args)
                 .map_err(sql)?;
-            tx.execute("DELETE FROM events WHERE tenant = ?1 AND customer_id = ?2", args)
-                .map_err(sql)?;
-            tx.execute("DELETE FROM timers WHERE tenant = ?1 AND customer_id = ?2", args)
-                .map_err(sql)?;
+            tx.execute(
+                "DELETE FROM events WHERE tenant = ?1 AND customer_id = ?2",
+                args,
+            )
+            .map_err(sql)?;
+            tx.execute(
+                "DELETE FROM timers WHERE tenant = ?1 AND customer_id = ?2",
+                args,
+            )
+            .map_err(sql)?;
             Ok(removed == 1)
         })
     }
@@ -309,7 +347,11 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn customer_timers(&self, tenant: &TenantId, customer: &CustomerId) -> Result<Vec<Timer>> {
+    async fn customer_timers(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+    ) -> Result<Vec<Timer>> {
         self.with_conn(|conn| {
             query_bodies(
                 conn,
@@ -354,7 +396,9 @@ impl Store for SqliteStore {
     async fn checkpoint(&self) -> Result<Option<DateTime<Utc>>> {
         self.with_conn(|conn| {
             let minute: Option<i64> = conn
-                .query_row("SELECT minute FROM checkpoint WHERE id = 1", [], |r| r.get(0))
+                .query_row("SELECT minute FROM checkpoint WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(sql)?;
             minute.map(from_secs).transpose()
@@ -388,7 +432,13 @@ impl Store for SqliteStore {
             if let Some(timer) = &commit.timer {
                 remove_timer(&tx, timer)?;
             }
-            add_counters(&tx, &m.tenant, m.created_at.date_naive(), m.rule.as_str(), &commit.stats)?;
+            add_counters(
+                &tx,
+                &m.tenant,
+                m.created_at.date_naive(),
+                m.rule.as_str(),
+                &commit.stats,
+            )?;
             tx.commit().map_err(sql)?;
             Ok(CommitOutcome::Committed)
         })
@@ -541,7 +591,12 @@ impl Store for SqliteStore {
         self.with_tx(|tx| add_counters(tx, tenant, day, rule, counters))
     }
 
-    async fn stats(&self, tenant: &TenantId, from: NaiveDate, to: NaiveDate) -> Result<Vec<StatsRow>> {
+    async fn stats(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StatsRow>> {
         self.with_conn(|conn| {
             let mut stmt = conn
                 .prepare_cached(
@@ -550,9 +605,17 @@ impl Store for SqliteStore {
                 )
                 .map_err(sql)?;
             let rows = stmt
-                .query_map(params![tenant.as_str(), from.to_string(), to.to_string()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?))
-                })
+                .query_map(
+                    params![tenant.as_str(), from.to_string(), to.to_string()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                        ))
+                    },
+                )
                 .map_err(sql)?
                 .collect::<rusqlite::Result<Vec<(String, String, String, i64)>>>()
                 .map_err(sql)?;
@@ -565,7 +628,11 @@ impl Store for SqliteStore {
                     Some(row) if row.day == day && row.rule == rule => {
                         row.counters.insert(counter, value);
                     }
-                    _ => out.push(StatsRow { day, rule, counters: [(counter, value)].into() }),
+                    _ => out.push(StatsRow {
+                        day,
+                        rule,
+                        counters: [(counter, value)].into(),
+                    }),
                 }
             }
             Ok(out)
