@@ -20,7 +20,7 @@ pub fn run(rules: Option<&Path>, text: &str) -> Result<ExitCode> {
         ReplyKind::Keyword(k) => ("keyword", Some(k.clone())),
         ReplyKind::FreeText => ("free_text", None),
     };
-    println!(
+    crate::outln!(
         "{}",
         json!({"kind": kind, "keyword": keyword, "normalized": result.normalized})
     );

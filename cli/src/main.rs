@@ -56,6 +56,36 @@ enum ReplyCommand {
     },
 }
 
+/// Writes to stdout; a closed pipe (`nudge … | head`) ends the program quietly instead of
+/// panicking.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = write!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(err);
+        }
+    }};
+}
+
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(err);
+        }
+    }};
+}
+
+pub fn stdout_failed(err: std::io::Error) -> ! {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing to stdout: {err}");
+    std::process::exit(2);
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -69,7 +69,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             },
             "text": d.outcome.text(),
         });
-        println!("{line}");
+        crate::outln!("{line}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,7 +23,7 @@ pub fn check(path: &Path) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Ok(book) => {
-            println!(
+            crate::outln!(
                 "{}: ok — tenant {}, brand 【{}】, zone {}, {} rule(s)",
                 path.display(),
                 book.tenant,
@@ -32,7 +32,7 @@ pub fn check(path: &Path) -> Result<ExitCode> {
                 book.rules.len()
             );
             for rule in &book.rules {
-                println!(
+                crate::outln!(
                     "  {:<28} {:<13} {}",
                     rule.id.as_str(),
                     rule.category.as_str(),

@@ -65,10 +65,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let elapsed = began.elapsed();
     let summary = super::report::Summary::from_result(&result, customer_count, args.days, zone);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", summary.render());
-        println!(
+        crate::out!("{}", summary.render());
+        crate::outln!(
             "simulated {} day(s) for {} customer(s) in {:.1}s",
             args.days,
             customer_count,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    Category, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber,
+    ApiKey, Category, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber,
     TenantId, Timer,
 };
 use crate::error::Result;
@@ -162,6 +162,11 @@ pub trait Store: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<StatsRow>>;
+
+    // API keys.
+    /// Creates or replaces a key (revocation is a replace with `revoked_at` set).
+    async fn put_api_key(&self, key: &ApiKey) -> Result<()>;
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>>;
 
     // Inbound replies.
     /// Records a provider message id; false when it was seen before.

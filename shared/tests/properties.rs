@@ -1,6 +1,7 @@
 //! Properties of whole simulated runs over the real engine: whatever customers, zones, events
 //! and opt-outs, nudge never texts an opted-out number, never breaks a cap, never sends
 //! outside the window and never sends a rule occurrence twice.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use nudge_core::domain::{Category, MessageStatus};

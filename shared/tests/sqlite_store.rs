@@ -1,4 +1,5 @@
 //! The embedded SQLite store against the store conformance suite, in memory and on disk.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod common;
 
 async fn fresh() -> std::sync::Arc<nudge_core::adapters::sqlite::SqliteStore> {

@@ -1,4 +1,5 @@
 //! Domain types shared by every layer.
+mod api_key;
 mod customer;
 mod duration;
 mod event;
@@ -7,6 +8,7 @@ mod message;
 mod phone;
 mod timer;
 
+pub use api_key::{ApiKey, Scope};
 pub use customer::{
     parse_zone, Activity, Consent, ConsentState, Customer, SentEntry, RECENT_EVENTS_KEPT,
 };

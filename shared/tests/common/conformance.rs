@@ -1,5 +1,6 @@
 //! The store conformance suite: every `Store` adapter must pass all of it, so the embedded
 //! store behaves exactly like production. Each check takes a fresh, empty store.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 #![allow(dead_code)]
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -516,6 +517,33 @@ pub async fn skips_are_recorded_once_and_consume_the_timer(store: &dyn Store) {
     assert_eq!(rows[0].counters["skipped_cap_per_week"], 1);
 }
 
+pub async fn api_keys_are_found_by_id_and_revocable(store: &dyn Store) {
+    use nudge_core::domain::{ApiKey, Scope};
+    let key = ApiKey {
+        id: "k1a2b3".into(),
+        secret_sha256: "ab".repeat(32),
+        tenant: tenant(),
+        scopes: vec![Scope::EventsWrite],
+        regions: vec!["north".into()],
+        label: Some("branch north".into()),
+        created_at: at(2, 10, 0),
+        revoked_at: None,
+    };
+    assert!(store.get_api_key("k1a2b3").await.unwrap().is_none());
+    store.put_api_key(&key).await.unwrap();
+    assert_eq!(
+        store.get_api_key("k1a2b3").await.unwrap(),
+        Some(key.clone())
+    );
+    let revoked = ApiKey {
+        revoked_at: Some(at(3, 10, 0)),
+        ..key
+    };
+    store.put_api_key(&revoked).await.unwrap();
+    let got = store.get_api_key("k1a2b3").await.unwrap().unwrap();
+    assert!(!got.allows(Scope::EventsWrite));
+}
+
 /// Runs every check, each on a fresh store from `fresh`.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -531,7 +559,8 @@ macro_rules! conformance_tests {
             message_transitions_are_conditional,
             stats_add_up_per_day_and_rule,
             inbound_ids_are_recorded_once,
-            skips_are_recorded_once_and_consume_the_timer);
+            skips_are_recorded_once_and_consume_the_timer,
+            api_keys_are_found_by_id_and_revocable);
     };
     (@each $fresh:expr; $($name:ident),*) => {
         $(

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use crate::domain::{
-    Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber, TenantId, Timer,
+    ApiKey, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
+    Timer,
 };
 use crate::error::{Error, Result};
 use crate::ports::{
@@ -636,6 +637,26 @@ impl Store for SqliteStore {
                 }
             }
             Ok(out)
+        })
+    }
+
+    async fn put_api_key(&self, key: &ApiKey) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.execute(
+                "INSERT INTO api_keys (id, body) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![key.id, to_json(key)?],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+    }
+
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        self.with_conn(|conn| {
+            let mut found: Vec<ApiKey> =
+                query_bodies(conn, "SELECT body FROM api_keys WHERE id = ?1", params![id])?;
+            Ok(found.pop())
         })
     }
 

@@ -74,6 +74,11 @@ CREATE TABLE IF NOT EXISTS stats (
     PRIMARY KEY (tenant, day, rule, counter)
 );
 
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS inbound (
     tenant TEXT NOT NULL,
     provider_id TEXT NOT NULL,
