@@ -198,6 +198,9 @@ pub struct ReplyAction {
 pub struct Condition {
     pub source: String,
     pub program: Arc<cel::Program>,
+    /// The customer fields the expression reads (`customer.plan` → `plan`); None when it uses
+    /// `customer` as a whole.
+    pub customer_fields: Option<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Condition {

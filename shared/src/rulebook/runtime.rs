@@ -56,7 +56,9 @@ pub fn compile_condition(source: &str) -> std::result::Result<Condition, String>
     free_variables(program.expression(), &mut Vec::new(), &mut free);
     let unknown: Vec<&str> = free
         .iter()
-        .map(String::as_str)
+        .filter_map(|name| name.split('.').next())
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
         .filter(|name| !CONDITION_VARIABLES.contains(name) && !CEL_TYPE_NAMES.contains(name))
         .collect();
     if !unknown.is_empty() {
@@ -72,9 +74,16 @@ pub fn compile_condition(source: &str) -> std::result::Result<Condition, String>
             unknown[0],
         ));
     }
+    let customer_fields = (!free.contains("customer")).then(|| {
+        free.iter()
+            .filter_map(|name| name.strip_prefix("customer."))
+            .map(str::to_string)
+            .collect()
+    });
     Ok(Condition {
         source: source.to_string(),
         program: Arc::new(program),
+        customer_fields,
     })
 }
 
@@ -89,7 +98,16 @@ fn free_variables(expr: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut BTree
                 out.insert(name.clone());
             }
         }
-        Expr::Select(select) => free_variables(&select.operand, bound, out),
+        Expr::Select(select) => {
+            // `customer.plan` is recorded as such: only the fields a condition reads are bound.
+            if let Expr::Ident(name) = &select.operand.expr {
+                if name == "customer" && !bound.contains(name) && !select.test {
+                    out.insert(format!("customer.{}", select.field));
+                    return;
+                }
+            }
+            free_variables(&select.operand, bound, out)
+        }
         Expr::Call(call) => {
             if let Some(target) = &call.target {
                 free_variables(target, bound, out);
@@ -144,6 +162,66 @@ fn free_variables(expr: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut BTree
     }
 }
 
+/// The variables conditions see (`customer`, `event`, `now`), converted to CEL once so several
+/// conditions of one decision share the conversion.
+pub struct Bindings {
+    context: cel::Context<'static, 'static>,
+}
+
+impl Bindings {
+    pub fn new(
+        customer: &serde_json::Value,
+        event: Option<&serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self::for_conditions(&[], customer, event, now)
+    }
+
+    /// Bindings for evaluating `conditions`: of the customer, only the fields they read are
+    /// converted (the conversion dominates the cost of a condition); all of it when any
+    /// condition uses `customer` as a whole, or when `conditions` is empty.
+    pub fn for_conditions(
+        conditions: &[&Condition],
+        customer: &serde_json::Value,
+        event: Option<&serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut fields: Option<BTreeSet<&str>> = (!conditions.is_empty()).then(BTreeSet::new);
+        for condition in conditions {
+            match (&mut fields, &condition.customer_fields) {
+                (Some(all), Some(used)) => all.extend(used.iter().map(String::as_str)),
+                _ => fields = None,
+            }
+        }
+        let customer = match (fields, customer) {
+            (Some(fields), serde_json::Value::Object(map)) => {
+                let picked: HashMap<Key, cel::Value> = fields
+                    .into_iter()
+                    .filter_map(|f| {
+                        map.get(f)
+                            .map(|v| (Key::String(Arc::new(f.to_string())), json_to_cel(v)))
+                    })
+                    .collect();
+                cel::Value::Map(Map {
+                    map: Arc::new(picked),
+                })
+            }
+            (_, whole) => json_to_cel(whole),
+        };
+        let mut context = cel::Context::with_env(cel_env());
+        context.add_variable_from_value("customer", customer);
+        let event = match event {
+            Some(event) => json_to_cel(event),
+            None => cel::Value::Map(Map {
+                map: Arc::new(HashMap::new()),
+            }),
+        };
+        context.add_variable_from_value("event", event);
+        context.add_variable_from_value("now", cel::Value::Timestamp(now.fixed_offset()));
+        Bindings { context }
+    }
+}
+
 impl Condition {
     /// Evaluates the condition. An error (a missing attribute, a type mismatch, a result that
     /// is not a boolean) is returned, not treated as false: the caller decides and logs it.
@@ -153,17 +231,12 @@ impl Condition {
         event: Option<&serde_json::Value>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let mut context = cel::Context::with_env(cel_env());
-        context.add_variable_from_value("customer", json_to_cel(customer));
-        let event = match event {
-            Some(event) => json_to_cel(event),
-            None => cel::Value::Map(Map {
-                map: Arc::new(HashMap::new()),
-            }),
-        };
-        context.add_variable_from_value("event", event);
-        context.add_variable_from_value("now", cel::Value::Timestamp(now.fixed_offset()));
-        match self.program.execute(&context) {
+        self.eval_with(&Bindings::new(customer, event, now))
+    }
+
+    /// Like [`Condition::eval`], on bindings built once.
+    pub fn eval_with(&self, bindings: &Bindings) -> Result<bool> {
+        match self.program.execute(&bindings.context) {
             Ok(cel::Value::Bool(value)) => Ok(value),
             Ok(other) => Err(Error::invalid(
                 "condition",

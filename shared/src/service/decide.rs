@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{Customer, Event};
 use crate::policy::{self, count_segments, Decision, PolicyInput};
-use crate::rulebook::{Condition, Rule, Rulebook};
+use crate::rulebook::{Bindings, Condition, Rule, Rulebook};
 
 /// What the engine decided for a rule occurrence.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -59,18 +59,12 @@ pub fn message_id(kind: &str, dedupe_key: &str) -> String {
     format!("{kind}_{hex}")
 }
 
-fn holds(
-    condition: Option<&Condition>,
-    customer: &serde_json::Value,
-    event: Option<&serde_json::Value>,
-    now: DateTime<Utc>,
-    absent: bool,
-    rule: &Rule,
-) -> bool {
+/// Evaluates an optional condition; `absent` is the value when the rule has none. A condition
+/// that cannot be evaluated (e.g. a missing attribute) does not hold.
+fn holds(condition: Option<&Condition>, bindings: &Bindings, absent: bool, rule: &Rule) -> bool {
     match condition {
         None => absent,
-        Some(c) => c.eval(customer, event, now).unwrap_or_else(|err| {
-            // A condition that cannot be evaluated (e.g. a missing attribute) does not hold.
+        Some(c) => c.eval_with(bindings).unwrap_or_else(|err| {
             tracing::warn!(rule = %rule.id, condition = %c.source, error = %err, "condition failed");
             false
         }),
@@ -84,16 +78,11 @@ pub(crate) fn condition_holds(
     event: Option<&Event>,
     now: DateTime<Utc>,
 ) -> bool {
-    let customer_ctx = customer.to_context();
+    let Some(when) = &rule.when else { return true };
     let event_ctx = event.map(Event::to_context);
-    holds(
-        rule.when.as_ref(),
-        &customer_ctx,
-        event_ctx.as_ref(),
-        now,
-        true,
-        rule,
-    )
+    let bindings =
+        Bindings::for_conditions(&[when], &customer.to_context(), event_ctx.as_ref(), now);
+    holds(Some(when), &bindings, true, rule)
 }
 
 /// Decides a rule occurrence for a customer at `now`.
@@ -106,22 +95,17 @@ pub fn decide(
 ) -> Outcome {
     let customer_ctx = customer.to_context();
     let event_ctx = event.map(Event::to_context);
-    let condition_holds = holds(
-        rule.when.as_ref(),
-        &customer_ctx,
-        event_ctx.as_ref(),
-        now,
-        true,
-        rule,
-    );
-    let exit_holds = holds(
-        rule.exit.as_ref(),
-        &customer_ctx,
-        event_ctx.as_ref(),
-        now,
-        false,
-        rule,
-    );
+    let (condition_holds, exit_holds) = if rule.when.is_none() && rule.exit.is_none() {
+        (true, false)
+    } else {
+        let conditions: Vec<&Condition> = rule.when.iter().chain(&rule.exit).collect();
+        let bindings =
+            Bindings::for_conditions(&conditions, &customer_ctx, event_ctx.as_ref(), now);
+        (
+            holds(rule.when.as_ref(), &bindings, true, rule),
+            holds(rule.exit.as_ref(), &bindings, false, rule),
+        )
+    };
     let policy = &rulebook.policy;
     let text = match rule.template.render(&customer_ctx, event_ctx.as_ref()) {
         Ok(body) => policy::compose(
