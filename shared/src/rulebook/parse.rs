@@ -5,7 +5,6 @@
 use chrono::{NaiveDate, NaiveTime};
 use serde_saphyr::{Location, Spanned};
 use std::collections::BTreeSet;
-use unicode_normalization::UnicodeNormalization;
 
 use super::error::{Problem, RulebookErrors};
 use super::file::{CapActionFile, CategoryFile, PolicyFile, RepliesFile, RulebookFile, WindowFile};
@@ -582,10 +581,10 @@ pub(super) fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Reply keyword normalisation: NFKC (full-width → half-width), trim, upper case. Kept private
-/// to the rulebook until a shared `reply::normalize` exists; it must agree with that one.
+/// Reply keywords are normalised exactly as inbound replies are, so a configured keyword and
+/// the customer's spelling of it meet.
 pub(super) fn normalize_keyword(text: &str) -> String {
-    text.nfkc().collect::<String>().trim().to_uppercase()
+    crate::reply::normalize(text)
 }
 
 pub(super) fn keyword(text: &str) -> Result<String, String> {

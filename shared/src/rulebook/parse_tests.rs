@@ -383,6 +383,7 @@ fn trigger_shapes_are_checked() {
     assert!(message("{}").contains("trigger needs one of"));
     assert!(message("{count: a.b, within: 7d}").contains("needs `times`"));
     assert!(message("{count: a.b, times: 1, within: 7d}").contains("at least 2"));
+    assert!(message("{count: a.b, times: 33, within: 7d}").contains("at most 32"));
     assert!(message("{inactive: a.b}").contains("needs `for`"));
     assert!(message("{every: 1mo}").contains("needs `from`"));
     assert!(message("{every: 0d, from: paid_at}").contains("longer than zero"));
@@ -420,6 +421,16 @@ fn templates_may_use_event_only_on_event_driven_rules() {
         found[0].contains("only event and count triggers"),
         "{found:?}"
     );
+}
+
+#[test]
+fn reply_keywords_are_normalised_like_replies() {
+    let source = "tenant: t\nbrand: b\ntimezone: UTC\nrules:\n  - id: r\n    category: care\n    \
+                  trigger: {event: a.b}\n    template: hi\n    replies: {\"ｙ。\": {emit: x.y}}\n";
+    let book = parse(source, "r.yaml").unwrap();
+    assert!(book.rules[0].replies.contains_key("Y"));
+    let clash = source.replace("ｙ。", "Stop!");
+    assert!(problems(&clash)[0].contains("opt-out, opt-in or help word"));
 }
 
 #[test]

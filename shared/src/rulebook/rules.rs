@@ -295,6 +295,11 @@ impl Checker<'_> {
                         "a count trigger needs `times` of at least 2 (use an event trigger for 1)"
                             .to_string(),
                     )
+                } else if *n as usize > crate::domain::RECENT_EVENTS_KEPT {
+                    Err(format!(
+                        "a count trigger counts at most {} events (times: {n})",
+                        crate::domain::RECENT_EVENTS_KEPT
+                    ))
                 } else {
                     Ok(*n)
                 }

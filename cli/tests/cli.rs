@@ -1,0 +1,201 @@
+//! The `nudge` binary as a user runs it: exit codes, error locations, JSON outputs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn nudge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nudge"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn every_example_rulebook_is_valid() {
+    for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let out = nudge(&["rules", "check", path.to_str().unwrap()]);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                text(&out.stderr)
+            );
+            assert!(text(&out.stdout).contains(": ok"));
+        }
+    }
+}
+
+#[test]
+fn a_broken_rulebook_lists_every_problem_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(
+        &file,
+        "tenant: acme\nbrand: 阿克米\ntimezone: Mars/Base\nrules:\n  - id: a\n    category: care\n    \
+         trigger: {date: signup, offset: 7x}\n    template: \"{{name}}您好！\"\n",
+    )
+    .unwrap();
+    let out = nudge(&["rules", "check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let name = file.display().to_string();
+    assert!(stderr.contains(&format!("{name}:3:11:")), "{stderr}");
+    assert!(
+        stderr.lines().filter(|l| l.starts_with(&name)).count() >= 4,
+        "{stderr}"
+    );
+    assert!(stderr.contains("Mars/Base"));
+}
+
+#[test]
+fn plan_prints_decisions_in_time_order_as_json_lines() {
+    let out = nudge(&[
+        "rules",
+        "plan",
+        "--rules",
+        "examples/saas-lifecycle.yaml",
+        "--customer",
+        "examples/customer-trial.json",
+        "--from",
+        "2026-01-05T00:00:00Z",
+        "--days",
+        "20",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rules: Vec<&str> = lines.iter().map(|l| l["rule"].as_str().unwrap()).collect();
+    assert_eq!(
+        rules,
+        ["trial-day-7", "trial-ends-in-4-days", "trial-ends-today"]
+    );
+    assert_eq!(lines[0]["due_utc"], "2026-01-12T02:00:00+00:00");
+    assert_eq!(lines[0]["due_local"], "2026-01-12T10:00:00+08:00");
+    assert_eq!(lines[0]["outcome"], "send");
+    assert!(lines[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("【云笔记】王芳您好"));
+    let mut sorted = lines.clone();
+    sorted.sort_by_key(|l| l["decided_utc"].as_str().unwrap().to_string());
+    assert_eq!(sorted, lines);
+}
+
+#[test]
+fn classify_reports_kind_keyword_and_normalised_text() {
+    let out = nudge(&["reply", "classify", "ＴＤ。"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["kind"], "opt_out");
+    assert_eq!(json["normalized"], "TD");
+    let out = nudge(&[
+        "reply",
+        "classify",
+        "--rules",
+        "examples/saas-lifecycle.yaml",
+        "ｙ",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["kind"].as_str(), json["keyword"].as_str()),
+        (Some("keyword"), Some("Y"))
+    );
+    let out = nudge(&["reply", "classify", "明天几点送到？"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["kind"], "free_text");
+}
+
+#[test]
+fn simulate_reports_per_rule_and_respects_caps() {
+    let out = nudge(&[
+        "simulate",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--customers",
+        "examples/retail-customers.csv",
+        "--events",
+        "examples/retail-events.jsonl",
+        "--days",
+        "60",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["customers"], 4);
+    assert_eq!(report["rules"]["thank-you"]["sent"], 5);
+    assert_eq!(report["rules"]["viewed-3-times"]["sent"], 1);
+    // The rulebook allows one marketing text per week.
+    let max_week = report["max_per_customer_per_week"].as_u64().unwrap();
+    assert!(
+        max_week <= 2,
+        "one marketing + transactional thank-you per week at most: {max_week}"
+    );
+    let per_day = report["per_day"].as_object().unwrap();
+    assert_eq!(per_day.len(), 61);
+    let total: u64 = per_day.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, report["total"]["sent"].as_u64().unwrap());
+}
+
+#[test]
+fn a_bad_customer_file_names_row_and_field_and_imports_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("customers.csv");
+    std::fs::write(&csv, "id,phone,name\nc1,13800138001,王芳\nc2,12345,李雷\nc3,13800138003,张伟\nc1,13800138004,重复\n").unwrap();
+    let out = nudge(&[
+        "simulate",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--customers",
+        csv.to_str().unwrap(),
+        "--days",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    let name = csv.display().to_string();
+    assert!(
+        stderr.contains(&format!("{name}:3: phone: \"12345\"")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{name}:5: id: \"c1\" repeats line 2")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing imported"));
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, "{\"event_id\":\"e1\",\"customer_id\":\"c1\",\"type\":\"x\",\"occurred_at\":\"2026-01-05T00:00:00Z\"}\n{\"event_id\": 5}\n").unwrap();
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "id,phone\nc1,13800138001\n").unwrap();
+    let out = nudge(&[
+        "simulate",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--customers",
+        good.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+        "--days",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(&format!("{}:2:", events.display())),
+        "{}",
+        text(&out.stderr)
+    );
+}
