@@ -2,6 +2,7 @@
 mod classify;
 mod input;
 mod plan;
+mod reply_sim;
 mod report;
 mod rules;
 mod simulate;
@@ -54,6 +55,8 @@ enum ReplyCommand {
         rules: Option<PathBuf>,
         text: String,
     },
+    /// Show what nudge would do with a reply (opt-out, keyword, …) on a throwaway store.
+    Simulate(reply_sim::Args),
 }
 
 /// Writes to stdout; a closed pipe (`nudge … | head`) ends the program quietly instead of
@@ -98,6 +101,9 @@ fn main() -> ExitCode {
         Command::Reply {
             command: ReplyCommand::Classify { rules, text },
         } => classify::run(rules.as_deref(), &text),
+        Command::Reply {
+            command: ReplyCommand::Simulate(args),
+        } => reply_sim::run(args),
         Command::Simulate(args) => simulate::run(args),
     };
     match result {

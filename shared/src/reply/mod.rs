@@ -2,6 +2,8 @@
 //! text).
 mod classify;
 mod normalize;
+mod providers;
 
 pub use classify::{classify, is_reserved, Classification, Classifier, ReplyKind};
 pub use normalize::normalize;
+pub use providers::parse_eum_message;

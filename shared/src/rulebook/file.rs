@@ -14,6 +14,9 @@ pub(super) struct RulebookFile {
     pub locale: Option<Spanned<String>>,
     #[serde(default)]
     pub phone_region: Option<Spanned<String>>,
+    /// The tenant's own numbers (E.164): inbound replies to them belong to this tenant.
+    #[serde(default)]
+    pub numbers: Vec<Spanned<String>>,
     #[serde(default)]
     pub holidays: Vec<Spanned<String>>,
     #[serde(default)]

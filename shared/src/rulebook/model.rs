@@ -17,6 +17,8 @@ pub struct Rulebook {
     pub locale: Option<String>,
     /// Default region (ISO 3166, e.g. `CN`) for phone numbers written nationally.
     pub phone_region: Option<String>,
+    /// The tenant's own sending/receiving numbers: inbound replies to them are this tenant's.
+    pub numbers: Vec<crate::domain::PhoneNumber>,
     pub holidays: BTreeSet<NaiveDate>,
     /// Customer attributes templates and triggers may use.
     pub attributes: BTreeSet<String>,

@@ -11,7 +11,7 @@ use super::file::{CapActionFile, CategoryFile, PolicyFile, RepliesFile, Rulebook
 use super::holidays;
 use super::model::{CapAction, CategoryPolicy, Policy, ReplySettings, Rulebook, Window};
 use super::rules::RuleScope;
-use crate::domain::{parse_zone, Category, Span, TenantId};
+use crate::domain::{parse_zone, Category, PhoneNumber, Span, TenantId};
 use crate::error::Error;
 
 /// Customer context keys every customer has (see `Customer::to_context`).
@@ -184,6 +184,22 @@ impl Checker<'_> {
             Some(r) => self.check(r, |r| region(r)).map(Some),
             None => Some(None),
         };
+        let mut numbers = Some(Vec::new());
+        for number in &raw.numbers {
+            let parsed = self.check(number, |n| {
+                let phone = PhoneNumber::parse(n, None).map_err(message)?;
+                if !n.trim().starts_with('+') {
+                    return Err(format!(
+                        "number {n:?} must be written in E.164 form (+8610…)"
+                    ));
+                }
+                Ok(phone)
+            });
+            match (parsed, &mut numbers) {
+                (Some(phone), Some(all)) => all.push(phone),
+                _ => numbers = None,
+            }
+        }
         let holidays = self.holidays(&raw.holidays);
         let attributes = self.attributes(&raw.attributes);
         let policy = self.policy(&raw.policy);
@@ -212,6 +228,7 @@ impl Checker<'_> {
             timezone: timezone?,
             locale: locale?,
             phone_region: phone_region?,
+            numbers: numbers?,
             holidays: holidays?,
             attributes,
             policy: policy?,

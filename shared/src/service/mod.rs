@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::domain::{CustomerId, RuleId, TenantId};
+use crate::domain::{CustomerId, PhoneNumber, RuleId, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::{Clock, Store};
 use crate::rulebook::Rulebook;
@@ -94,6 +94,21 @@ impl<S: Store + ?Sized> Engine<S> {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The tenant an inbound text to `number` belongs to: the rulebook listing the number in
+    /// `numbers`, or the only rulebook of a single-tenant deployment.
+    pub fn tenant_for_number(&self, number: &str) -> Option<TenantId> {
+        let owner = PhoneNumber::parse(number, None).ok().and_then(|phone| {
+            self.rulebooks
+                .values()
+                .find(|book| book.numbers.contains(&phone))
+                .map(|b| b.tenant.clone())
+        });
+        owner.or_else(|| match self.rulebooks.len() {
+            1 => self.rulebooks.keys().next().cloned(),
+            _ => None,
+        })
     }
 
     pub fn rulebook(&self, tenant: &TenantId) -> Result<&Arc<Rulebook>> {
