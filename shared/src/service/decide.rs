@@ -71,17 +71,16 @@ fn holds(condition: Option<&Condition>, bindings: &Bindings, absent: bool, rule:
     }
 }
 
-/// Whether the rule's `when` holds now (used when arming timers too).
+/// Whether the rule's `when` holds now for the customer's (and event's) context; used when
+/// arming timers.
 pub(crate) fn condition_holds(
     rule: &Rule,
-    customer: &Customer,
-    event: Option<&Event>,
+    customer: &serde_json::Value,
+    event: Option<&serde_json::Value>,
     now: DateTime<Utc>,
 ) -> bool {
     let Some(when) = &rule.when else { return true };
-    let event_ctx = event.map(Event::to_context);
-    let bindings =
-        Bindings::for_conditions(&[when], &customer.to_context(), event_ctx.as_ref(), now);
+    let bindings = Bindings::for_conditions(&[when], customer, event, now);
     holds(Some(when), &bindings, true, rule)
 }
 

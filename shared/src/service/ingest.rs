@@ -212,13 +212,17 @@ fn same_timer(a: &Timer, b: &Timer) -> bool {
 /// The next occurrence of every state-driven rule whose condition holds.
 fn state_timers(rulebook: &Rulebook, customer: &Customer, from: DateTime<Utc>) -> Vec<Timer> {
     let zone = customer.zone(rulebook.timezone);
+    let context = std::cell::OnceCell::new();
     rulebook
         .rules
         .iter()
         .filter(|rule| !rule.trigger.is_event_driven())
-        .filter(|rule| super::decide::condition_holds(rule, customer, None, from))
         .filter_map(|rule| {
             let due = schedule::next_state_due(&rule.trigger, customer, zone, from)?;
+            let context = context.get_or_init(|| customer.to_context());
+            if !super::decide::condition_holds(rule, context, None, from) {
+                return None;
+            }
             Some(Timer {
                 tenant: customer.tenant.clone(),
                 customer_id: customer.id.clone(),
@@ -243,6 +247,8 @@ fn event_timers(
         return Vec::new();
     }
     let mut timers = Vec::new();
+    let customer_ctx = customer.to_context();
+    let event_ctx = event.to_context();
     for rule in &rulebook.rules {
         let due = match &rule.trigger {
             Trigger::Event { filter, .. } => {
@@ -251,7 +257,7 @@ fn event_timers(
                 };
                 if let Some(filter) = filter {
                     let matched = filter
-                        .eval(&customer.to_context(), Some(&event.to_context()), now)
+                        .eval(&customer_ctx, Some(&event_ctx), now)
                         .unwrap_or_else(|err| {
                             tracing::warn!(rule = %rule.id, error = %err, "event filter failed");
                             false
@@ -267,13 +273,16 @@ fn event_timers(
                 else {
                     continue;
                 };
-                customer.marks.insert(rule.id.clone(), event.occurred_at);
                 due
             }
             _ => continue,
         };
-        if !super::decide::condition_holds(rule, customer, Some(event), now) {
+        if !super::decide::condition_holds(rule, &customer_ctx, Some(&event_ctx), now) {
             continue;
+        }
+        if matches!(rule.trigger, Trigger::Count { .. }) {
+            // One burst fires once: later events of it are counted after this mark.
+            customer.marks.insert(rule.id.clone(), event.occurred_at);
         }
         timers.push(Timer {
             tenant: customer.tenant.clone(),
