@@ -254,3 +254,28 @@ async fn events_expire_and_same_second_events_list_like_sqlite() {
     let ttl = ttl.time_to_live_description().unwrap();
     assert_eq!(ttl.attribute_name(), Some("expires_at"));
 }
+
+#[tokio::test]
+async fn one_shard_partition_beyond_a_page_is_read_to_the_end() {
+    // All ~1.5 MB of timers in one partition: DynamoDB (and moto) cut a Query at 1 MB.
+    let client = moto::dynamo_client().await;
+    let table = moto::unique_name("nudge");
+    create_table(&client, &table).await.unwrap();
+    let store = DynamoStore::new(client, table).with_shards(1);
+    let first_page = |store: &DynamoStore| {
+        store
+            .client()
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S("DUE#2026-03-02T10:00#0".into()))
+            .send()
+    };
+    common::conformance::many_large_timers_in_one_minute_are_all_returned(&store).await;
+    let page = first_page(&store).await.unwrap();
+    assert!(
+        page.last_evaluated_key().is_some(),
+        "the partition must span pages"
+    );
+    assert!(page.items().len() < 130);
+}
