@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+/// The write end of the watchdog's stdin (see `start`).
+static WATCHDOG: OnceLock<Option<std::process::ChildStdin>> = OnceLock::new();
 
 /// Base URL of the emulator (`http://127.0.0.1:PORT`), starting it if needed.
 pub fn endpoint() -> String {
@@ -62,23 +64,29 @@ fn start() -> Result<String, String> {
     let command =
         std::env::var("MOTO_SERVER_CMD").unwrap_or_else(|_| "python3 -m moto.server".into());
     let log = std::env::temp_dir().join(format!("nudge-moto-{port}.log"));
-    // A watchdog shell: it stops moto within a second of this test process exiting (Rust runs
-    // no destructors for statics, and moto does not stop when its stdin closes).
+    // A watchdog shell stops moto when this process exits (Rust runs no destructors for
+    // statics, and moto does not stop by itself): its stdin is a pipe whose write end only
+    // this process holds, so `read` sees end-of-file as soon as the process is gone, however
+    // it ended. The loop also ends if moto dies, which `try_wait` below then notices.
     let script = format!(
-        "{command} -H 127.0.0.1 -p {port} >'{log}' 2>&1 & pid=$!; \
-         while kill -0 {parent} 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 1; done; \
+        "{command} -H 127.0.0.1 -p {port} </dev/null >'{log}' 2>&1 & pid=$!; \
+         while kill -0 $pid 2>/dev/null; do \
+           read -r -t 1 _; status=$?; \
+           if [ $status -ne 0 ] && [ $status -le 128 ]; then break; fi; \
+         done; \
          kill $pid 2>/dev/null",
         log = log.display(),
-        parent = std::process::id(),
     );
-    let mut child = Command::new("sh")
+    let mut child = Command::new("bash")
         .arg("-c")
         .arg(&script)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("{hint}: {e}"))?;
+    // Held until the process exits; never written to.
+    let _ = WATCHDOG.set(child.stdin.take());
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
