@@ -33,6 +33,17 @@
 //! time does. Shards are FNV-1a of the timer's SK (of the message id for the outbox) modulo
 //! `shards` (4 by default); the shard count is fixed for the life of a table.
 //!
+//! # Costs and limits
+//!
+//! A send decision is 2 requests: GetItem of the profile (1 RCU, strongly consistent) and one
+//! TransactWriteItems of 7 items (dedupe, profile, message, lookup, timer due item and
+//! pointer, stats) — about 14 WCU (transactions count double) plus 2 WCU for the GSI1 and
+//! GSI2 replicas (`cargo run -p nudge-core --example dynamo_costs`). The stats item of a
+//! (tenant, day, rule) is in every send transaction of that rule, so very concurrent sends
+//! of one rule may cancel each other (`TransactionConflict` → `CommitOutcome::Conflict`, and
+//! the caller decides again). `record_event` fits in one transaction only up to ~32 timers
+//! (100 items); more is a `Store` error.
+//!
 //! GSI reads are eventually consistent: a just-queued message may reach `sendable_messages` a
 //! moment later (claiming is conditional, so a stale entry is harmless), and
 //! `find_customer_by_phone` re-reads the profile consistently.
