@@ -1,0 +1,119 @@
+//! The scheduler checkpoint and the stats counters.
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
+
+use super::errors;
+use super::items::{self, key_map, n, s, Item};
+use super::keys::{self, kind};
+use super::paging::{self, QuerySpec};
+use super::tx::stats_expression;
+use super::DynamoStore;
+use crate::domain::TenantId;
+use crate::error::{Error, Result};
+use crate::ports::{Counters, StatsRow};
+
+impl DynamoStore {
+    pub(super) async fn read_checkpoint(&self) -> Result<Option<DateTime<Utc>>> {
+        self.get(&keys::checkpoint())
+            .await?
+            .map(|item| items::checkpoint_minute(&item))
+            .transpose()
+    }
+
+    /// Forward only: the condition rejects an older or equal minute, which is not an error.
+    pub(super) async fn advance_checkpoint(&self, minute: DateTime<Utc>) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::checkpoint())))
+            .update_expression("SET #m = :m, #k = :k")
+            .condition_expression("attribute_not_exists(#pk) OR #m < :m")
+            .set_expression_attribute_names(Some(HashMap::from([
+                ("#m".into(), keys::MINUTE.into()),
+                ("#k".into(), keys::KIND.into()),
+                ("#pk".into(), keys::PK.into()),
+            ])))
+            .set_expression_attribute_values(Some(Item::from([
+                (":m".into(), n(minute.timestamp())),
+                (":k".into(), s(kind::CHECKPOINT)),
+            ])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(errors::store("update_item", e)),
+        }
+    }
+
+    pub(super) async fn add_counters(
+        &self,
+        tenant: &TenantId,
+        day: NaiveDate,
+        rule: &str,
+        counters: &Counters,
+    ) -> Result<()> {
+        if counters.is_empty() {
+            return Ok(());
+        }
+        let (expression, names, values) = stats_expression(counters);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::stats(tenant, day, rule))))
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|e| errors::store("update_item", e))?;
+        Ok(())
+    }
+
+    /// One Query per day of the range (a day's partition holds one item per rule, in rule order).
+    pub(super) async fn stats_rows(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StatsRow>> {
+        let mut rows = Vec::new();
+        for day in from.iter_days().take_while(|d| *d <= to) {
+            let spec = QuerySpec::partition(&keys::stats_pk(tenant, day));
+            for item in paging::query(&self.client, &self.table, spec, |_| false).await? {
+                rows.push(stats_row(day, &item)?);
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Every numeric attribute of a stats item is a counter.
+fn stats_row(day: NaiveDate, item: &Item) -> Result<StatsRow> {
+    let rule = items::get_s(item, keys::SK)
+        .ok_or_else(|| Error::store("stats item without rule"))?
+        .to_string();
+    let mut counters = Counters::new();
+    for (name, value) in item {
+        if let Ok(number) = value.as_n() {
+            let number = number
+                .parse()
+                .map_err(|_| Error::Store(format!("stats counter {name} is not an integer")))?;
+            counters.insert(name.clone(), number);
+        }
+    }
+    Ok(StatsRow {
+        day,
+        rule,
+        counters,
+    })
+}
