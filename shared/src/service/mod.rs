@@ -17,9 +17,11 @@ use crate::error::{Error, Result};
 use crate::ports::{Clock, Store};
 use crate::rulebook::Rulebook;
 
-pub use decide::{message_id, Outcome};
+pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
-pub use ingest::{validate_customer_input, CustomerInput, EventInput, IngestReport};
+pub use ingest::{
+    validate_customer_input, validate_event_input, CustomerInput, EventInput, IngestReport,
+};
 pub use reply::{classifier_for, InboundSms, ReplyOutcome, ReplyReport, MAX_REPLY_CHARS};
 pub use send::{Outbox, SendReport};
 
