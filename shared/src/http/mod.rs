@@ -150,3 +150,46 @@ fn new_request_id() -> String {
     keys::random_string(b"0123456789abcdef", 16)
         .unwrap_or_else(|_| format!("local-{}", FALLBACK.fetch_add(1, Ordering::Relaxed)))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::error::Error;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn internal_errors_are_generic_with_a_request_id() {
+        let app = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    Problem::from(Error::store(
+                        "sqlite: disk I/O error at /var/secret/nudge.db",
+                    ))
+                }),
+            )
+            .layer(middleware::from_fn(request_context));
+        let request = Request::builder().uri("/boom").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let id = response.headers()[REQUEST_ID_HEADER]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(
+            !text.contains("secret") && !text.contains("sqlite"),
+            "{text}"
+        );
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["status"], 500);
+        assert_eq!(body["request_id"], id.as_str());
+        assert_eq!(id.len(), 16);
+    }
+}
