@@ -10,7 +10,7 @@ use nudge_core::domain::{Scope, TenantId};
 use nudge_core::http::{generate_key, router, AppState, HttpConfig};
 use nudge_core::ports::{Clock, Store};
 use nudge_core::rulebook;
-use nudge_core::service::{CustomerInput, Engine};
+use nudge_core::service::{CustomerInput, Engine, EventInput};
 use serde_json::{json, Map};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,6 +43,9 @@ struct Options {
     events: usize,
     concurrency: usize,
     max_seconds: u64,
+    /// Also ingest the same number of events straight through the engine (no HTTP), to show
+    /// what the HTTP layer costs.
+    direct: bool,
 }
 
 fn options() -> Result<Options> {
@@ -50,6 +53,7 @@ fn options() -> Result<Options> {
         events: 20_000,
         concurrency: 16,
         max_seconds: 60,
+        direct: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -58,7 +62,10 @@ fn options() -> Result<Options> {
             "--events" => o.events = value.parse()?,
             "--concurrency" => o.concurrency = value.parse::<usize>()?.max(1),
             "--max-seconds" => o.max_seconds = value.parse()?,
-            other => bail!("unknown option {other} (--events N --concurrency C --max-seconds S)"),
+            "--direct" => o.direct = value.parse()?,
+            other => bail!(
+                "unknown option {other} (--events N --concurrency C --max-seconds S --direct true)"
+            ),
         }
     }
     Ok(o)
@@ -79,6 +86,27 @@ async fn run(options: Options) -> Result<()> {
     let book = rulebook::parse(RULES, "bench.yaml").map_err(|e| anyhow::anyhow!("{e}"))?;
     let tenant = TenantId::parse("bench")?;
     let engine = Arc::new(Engine::new(store.clone(), clock.clone(), vec![book]));
+    load_customers(&engine, &tenant).await?;
+    let (key, stored) = generate_key(
+        tenant.clone(),
+        vec![Scope::EventsWrite],
+        vec![],
+        None,
+        clock.now(),
+    )?;
+    store.put_api_key(&stored).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = router(AppState::new(engine.clone(), HttpConfig::default()));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    over_http(addr, &key, &options).await?;
+    if options.direct {
+        direct(&engine, &tenant, options.events).await?;
+    }
+    Ok(())
+}
+
+async fn load_customers(engine: &Engine<SqliteStore>, tenant: &TenantId) -> Result<()> {
     for i in 0..CUSTOMERS {
         let mut attributes = Map::new();
         attributes.insert("name".into(), json!(format!("Customer {i}")));
@@ -90,22 +118,40 @@ async fn run(options: Options) -> Result<()> {
             locale: None,
             attributes,
         };
-        engine.upsert_customer(&tenant, input).await?;
+        engine.upsert_customer(tenant, input).await?;
     }
-    let (key, stored) = generate_key(tenant, vec![Scope::EventsWrite], vec![], None, clock.now())?;
-    store.put_api_key(&stored).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = router(AppState::new(engine, HttpConfig::default()));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(())
+}
 
+fn event(i: usize) -> serde_json::Value {
+    json!({"event_id": format!("ev-{i}"), "customer_id": format!("c{}", i % CUSTOMERS),
+        "type": "order.paid", "properties": {"order_id": format!("A-{i}")}})
+}
+
+/// The same events straight into the engine, one after the other (the store is one writer).
+async fn direct(engine: &Engine<SqliteStore>, tenant: &TenantId, events: usize) -> Result<()> {
+    let began = Instant::now();
+    for i in 0..events {
+        let mut input: EventInput = serde_json::from_value(event(i))?;
+        input.event_id = format!("direct-{i}");
+        engine.ingest_event(tenant, input).await?;
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    println!(
+        "{events} events straight into the engine (no HTTP) in {elapsed:.2}s: {:.0} events/s",
+        events as f64 / elapsed
+    );
+    Ok(())
+}
+
+async fn over_http(addr: std::net::SocketAddr, key: &str, options: &Options) -> Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(options.max_seconds);
     let began = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..options.concurrency {
         let next = next.clone();
-        let key = key.clone();
+        let key = key.to_string();
         let total = options.events;
         tasks.push(tokio::spawn(async move {
             client(addr, &key, &next, total, deadline).await
