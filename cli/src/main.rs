@@ -1,6 +1,8 @@
 //! `nudge`: the command line of the nudge SMS engine.
 mod classify;
+mod dev;
 mod input;
+mod keys;
 mod plan;
 mod reply_sim;
 mod report;
@@ -36,6 +38,13 @@ enum Command {
     },
     /// Fast-forward the clock over the real engine and report what would be sent.
     Simulate(simulate::Args),
+    /// Serve the HTTP API locally with a 1-second scheduler and a printing outbox.
+    Dev(dev::Args),
+    /// Create and revoke API keys in a local store file.
+    Keys {
+        #[command(subcommand)]
+        command: keys::Command,
+    },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +114,8 @@ fn main() -> ExitCode {
             command: ReplyCommand::Simulate(args),
         } => reply_sim::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Dev(args) => dev::run(args),
+        Command::Keys { command } => keys::run(command),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum Error {
-    /// Input that fails validation; `field` is the path of the offending field.
+    /// Input that is well-formed but fails a semantic check (invalid phone, unknown time zone,
+    /// bad date attribute); `field` is the path of the offending field.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     #[error("not found: {0}")]
@@ -36,7 +37,7 @@ impl Error {
     /// HTTP status a request failing with this error maps to.
     pub fn http_status(&self) -> u16 {
         match self {
-            Error::Invalid { .. } => 400,
+            Error::Invalid { .. } => 422,
             Error::NotFound(_) => 404,
             Error::Conflict(_) => 409,
             Error::Store(_) | Error::Config(_) => 500,

@@ -7,8 +7,10 @@
 //! - [`reply`]: inbound text normalisation and classification.
 //! - [`ports`] and [`adapters`]: storage, SMS, events, clock.
 //! - [`service`]: the use cases, generic over the ports.
+//! - [`http`]: the HTTP API (axum router) over the services.
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod policy;
 pub mod ports;
 pub mod reply;

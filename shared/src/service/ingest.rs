@@ -322,6 +322,15 @@ fn validate_event(tenant: &TenantId, input: EventInput, now: DateTime<Utc>) -> R
     })
 }
 
+/// Checks an event input without storing anything (for all-or-nothing batches).
+pub fn validate_event_input(
+    tenant: &TenantId,
+    input: &EventInput,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    validate_event(tenant, input.clone(), now).map(|_| ())
+}
+
 /// Checks a customer input without storing anything (for all-or-nothing batch imports).
 pub fn validate_customer_input(rulebook: &Rulebook, input: &CustomerInput) -> Result<()> {
     validate_customer(rulebook, input).map(|_| ())

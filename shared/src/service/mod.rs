@@ -19,7 +19,9 @@ use crate::rulebook::Rulebook;
 
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
-pub use ingest::{validate_customer_input, CustomerInput, EventInput, IngestReport};
+pub use ingest::{
+    validate_customer_input, validate_event_input, CustomerInput, EventInput, IngestReport,
+};
 pub use reply::{classifier_for, InboundSms, ReplyOutcome, ReplyReport, MAX_REPLY_CHARS};
 pub use send::{Outbox, SendReport};
 

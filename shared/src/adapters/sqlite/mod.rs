@@ -59,6 +59,31 @@ impl SqliteStore {
         })
     }
 
+    /// A setting of this local installation (not part of the `Store` port: production has none).
+    pub fn local_setting(&self, name: &str) -> Result<Option<String>> {
+        self.with_conn(|conn| {
+            conn.query_row(
+                "SELECT value FROM local_settings WHERE name = ?1",
+                params![name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql)
+        })
+    }
+
+    pub fn set_local_setting(&self, name: &str, value: &str) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.execute(
+                "INSERT INTO local_settings (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+    }
+
     fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self
             .conn

@@ -79,6 +79,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     body TEXT NOT NULL
 );
 
+-- Settings of a local installation (`nudge dev`), e.g. its development API key.
+CREATE TABLE IF NOT EXISTS local_settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS inbound (
     tenant TEXT NOT NULL,
     provider_id TEXT NOT NULL,

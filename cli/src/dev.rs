@@ -1,0 +1,215 @@
+//! `nudge dev`: the HTTP API on 127.0.0.1 over a SQLite file, a 1-second scheduler and an
+//! outbox that prints texts (and appends them to a JSONL file) instead of sending them.
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use clap::Args as ClapArgs;
+use nudge_core::adapters::clock::SystemClock;
+use nudge_core::adapters::console::{ConsolePublisher, ConsoleSender, Format};
+use nudge_core::adapters::sqlite::SqliteStore;
+use nudge_core::domain::{Category, PhoneNumber, Scope, TenantId};
+use nudge_core::http::keys::{parse_key, secret_matches};
+use nudge_core::http::{generate_key, router, AppState, HttpConfig};
+use nudge_core::ports::{Clock, Sent, SmsSender, Store};
+use nudge_core::rulebook::Trigger;
+use nudge_core::service::{Engine, Outbox};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most texts the outbox sends per second.
+const SENDS_PER_SECOND: usize = 1000;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    #[arg(long)]
+    rules: PathBuf,
+    /// The store file (created if missing).
+    #[arg(long, default_value = "nudge.db")]
+    db: PathBuf,
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
+    /// Also append every text as a JSON line to this file.
+    #[arg(long)]
+    outbox: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let rulebook = super::rules::load_valid(&args.rules)?;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args, rulebook))
+}
+
+async fn serve(args: Args, rulebook: nudge_core::rulebook::Rulebook) -> Result<ExitCode> {
+    let store = Arc::new(SqliteStore::open(&args.db)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tenant = rulebook.tenant.clone();
+    let example_event = rulebook
+        .rules
+        .iter()
+        .find_map(|r| match &r.trigger {
+            Trigger::Event { event_type, .. } => Some(event_type.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "order.paid".into());
+    let key = dev_key(&store, &tenant, clock.as_ref()).await?;
+    let engine = Arc::new(Engine::new(store, clock, vec![rulebook]));
+    let sender = Arc::new(DevSender::new(args.outbox.as_ref())?);
+    let outbox = Outbox::new(
+        engine.clone(),
+        sender,
+        Arc::new(ConsolePublisher::discard()),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    print_banner(&base, &tenant, &key, &example_event, &args);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(run_scheduler(engine.clone(), outbox, stopped));
+    let app = router(AppState::new(engine, HttpConfig::default()));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            if let Err(err) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            }
+        })
+        .await?;
+    let _ = stop.send(true);
+    scheduler.await?;
+    crate::outln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The tenant's development admin key: the one kept in the store file if it is still valid,
+/// else a new one (kept in clear in the file: this is a local development database).
+async fn dev_key(store: &SqliteStore, tenant: &TenantId, clock: &dyn Clock) -> Result<String> {
+    let setting = format!("dev_key:{tenant}");
+    if let Some(existing) = store.local_setting(&setting)? {
+        if let Some((id, secret)) = parse_key(&existing) {
+            if let Some(key) = store.get_api_key(id).await? {
+                if key.revoked_at.is_none() && key.tenant == *tenant && secret_matches(&key, secret)
+                {
+                    return Ok(existing);
+                }
+            }
+        }
+    }
+    let (full, key) = generate_key(
+        tenant.clone(),
+        vec![Scope::Admin],
+        Vec::new(),
+        Some("nudge dev".into()),
+        clock.now(),
+    )?;
+    store.put_api_key(&key).await?;
+    store.set_local_setting(&setting, &full)?;
+    Ok(full)
+}
+
+fn print_banner(base: &str, tenant: &TenantId, key: &str, event_type: &str, args: &Args) {
+    crate::outln!("nudge dev — tenant {tenant}, store {}", args.db.display());
+    crate::outln!("API on {base}  (admin key for {tenant}: {key})");
+    if let Some(path) = &args.outbox {
+        crate::outln!("texts are printed here and appended to {}", path.display());
+    }
+    crate::outln!("\ntry:\n");
+    crate::outln!(
+        "export NUDGE_KEY={key}\n\
+         curl -s -X PUT {base}/v1/customers/c1 -H \"Authorization: Bearer $NUDGE_KEY\" \\\n  \
+         -H 'Content-Type: application/json' \\\n  \
+         -d '{{\"phone\": \"+8613800138000\", \"attributes\": {{\"name\": \"王芳\"}}}}'\n\
+         curl -s -X POST {base}/v1/events -H \"Authorization: Bearer $NUDGE_KEY\" \\\n  \
+         -H 'Content-Type: application/json' \\\n  \
+         -d '{{\"event_id\": \"e1\", \"customer_id\": \"c1\", \"type\": \"{event_type}\"}}'\n\
+         curl -s {base}/v1/customers/c1/messages -H \"Authorization: Bearer $NUDGE_KEY\"\n"
+    );
+    crate::outln!("Ctrl-C stops.");
+}
+
+/// Every second: decide the due timers, then send what is queued.
+async fn run_scheduler(
+    engine: Arc<Engine<SqliteStore>>,
+    outbox: Outbox<SqliteStore>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut every_second = tokio::time::interval(Duration::from_secs(1));
+    every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every_second.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        match engine.tick().await {
+            Ok(report) => {
+                for d in report
+                    .decisions
+                    .iter()
+                    .filter(|d| d.outcome.kind() != "send")
+                {
+                    crate::outln!(
+                        "DECIDED {} for {}: {} ({})",
+                        d.rule,
+                        d.customer_id,
+                        d.outcome.kind(),
+                        d.outcome.reason().unwrap_or_default()
+                    );
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "scheduler tick failed"),
+        }
+        if let Err(err) = outbox.send_due(SENDS_PER_SECOND).await {
+            tracing::error!(error = %err, "outbox failed");
+        }
+    }
+}
+
+/// Prints each text to stdout and, if asked, appends it as JSON to a file.
+struct DevSender {
+    console: ConsoleSender,
+    file: Option<ConsoleSender>,
+}
+
+impl DevSender {
+    fn new(path: Option<&PathBuf>) -> Result<Self> {
+        let file = path
+            .map(|p| -> Result<ConsoleSender> {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .with_context(|| format!("cannot open {}", p.display()))?;
+                Ok(ConsoleSender::new(Box::new(f), Format::JsonLines))
+            })
+            .transpose()?;
+        Ok(DevSender {
+            console: ConsoleSender::stdout(),
+            file,
+        })
+    }
+}
+
+#[async_trait]
+impl SmsSender for DevSender {
+    async fn send(
+        &self,
+        to: &PhoneNumber,
+        text: &str,
+        category: Category,
+    ) -> nudge_core::Result<Sent> {
+        let sent = self.console.send(to, text, category).await?;
+        if let Some(file) = &self.file {
+            file.send(to, text, category).await?;
+        }
+        Ok(sent)
+    }
+}

@@ -1,0 +1,126 @@
+//! `nudge keys` and `nudge dev` as a user runs them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NUDGE: &str = env!("CARGO_BIN_EXE_nudge");
+
+fn rules() -> String {
+    format!("{}/../examples/logistics.yaml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn keys_are_created_once_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let out = Command::new(NUDGE)
+        .args(["keys", "create", "--db"])
+        .arg(&db)
+        .args([
+            "--tenant",
+            "swiftship",
+            "--scopes",
+            "events:write,read",
+            "--regions",
+            "north",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        key.starts_with("nk_") && key.len() == 3 + 12 + 1 + 40,
+        "{key}"
+    );
+    let id = &key[3..15];
+    let revoke = |id: &str| {
+        Command::new(NUDGE)
+            .args(["keys", "revoke", "--db"])
+            .arg(&db)
+            .arg(id)
+            .output()
+            .unwrap()
+    };
+    let out = revoke(id);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked key"));
+    assert!(!revoke("nosuchkey000").status.success());
+    let out = Command::new(NUDGE)
+        .args(["keys", "create", "--db"])
+        .arg(&db)
+        .args(["--tenant", "swiftship", "--scopes", "write-all"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope"));
+}
+
+fn http(port: u16, request: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn dev_serves_the_api_with_its_printed_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(NUDGE)
+        .args([
+            "dev",
+            "--rules",
+            &rules(),
+            "--port",
+            &port.to_string(),
+            "--db",
+        ])
+        .arg(dir.path().join("dev.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let key = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find_map(|l| l.strip_prefix("export NUDGE_KEY=").map(str::to_string))
+        .unwrap();
+    let health = http(
+        port,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let body = r#"{"phone": "+8613800138000", "timezone": "Asia/Shanghai"}"#;
+    let put = http(
+        port,
+        &format!(
+            "PUT /v1/customers/c1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(put.starts_with("HTTP/1.1 201"), "{put}");
+    let anonymous = http(
+        port,
+        "GET /v1/customers/c1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    assert!(anonymous.contains("application/problem+json"));
+    // Stop it (the child we started, by its handle) and wait.
+    let started = Instant::now();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

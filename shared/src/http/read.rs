@@ -1,0 +1,198 @@
+//! Read-only routes: `POST /v1/preview`, `GET /v1/customers/{id}/messages`, `GET /v1/stats`.
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{NaiveDate, TimeDelta};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::body::{accept, parse};
+use super::customers::visible_customer;
+use super::problem::Problem;
+use super::AppState;
+use crate::domain::{CustomerId, Event, EventId, RuleId, Scope};
+use crate::policy::count_segments;
+use crate::ports::Store;
+use crate::service::{decide, Outcome};
+
+const DEFAULT_MESSAGES: usize = 100;
+const MAX_MESSAGES: usize = 1000;
+const MAX_STATS_DAYS: i64 = 366;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewBody {
+    rule: String,
+    customer_id: String,
+    /// For event-triggered rules: the event the template may read.
+    #[serde(default)]
+    event: Option<PreviewEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewEvent {
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    event_id: Option<String>,
+    #[serde(default)]
+    properties: Map<String, Value>,
+}
+
+/// Renders a rule for a customer and applies the policies as of now, writing nothing.
+pub async fn preview<S: Store + ?Sized>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let req = accept(&state, &headers, body, Scope::Read, true).await?;
+    let input: PreviewBody = parse(&req.body)?;
+    let caller = &req.caller;
+    let rulebook = state.engine.rulebook(caller.tenant())?;
+    let rule_id = RuleId::parse(input.rule.clone())?;
+    let rule = rulebook.rule(&rule_id).ok_or_else(|| {
+        Problem::invalid("rule", format!("no rule {} in the rulebook", input.rule))
+    })?;
+    let customer_id = CustomerId::parse(input.customer_id.clone())?;
+    let customer = visible_customer(&state, caller, &customer_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("customer {} not found", input.customer_id)))?;
+    let now = state.engine.now();
+    let event = input
+        .event
+        .map(|e| -> crate::Result<Event> {
+            Ok(Event {
+                tenant: caller.tenant().clone(),
+                event_id: EventId::parse(e.event_id.unwrap_or_else(|| "preview".into()))?,
+                customer_id: customer_id.clone(),
+                event_type: e.event_type,
+                occurred_at: now,
+                properties: e.properties,
+            })
+        })
+        .transpose()?;
+    let outcome = decide(rulebook, rule, &customer, event.as_ref(), now);
+    let mut body = json!({
+        "rule": rule.id, "customer_id": customer.id, "category": rule.category,
+        "outcome": outcome.kind(), "at": now,
+    });
+    if let Some(map) = body.as_object_mut() {
+        if let Some(text) = outcome.text() {
+            map.insert("text".into(), text.into());
+            map.insert("segments".into(), count_segments(text).segments.into());
+        }
+        if let Some(reason) = outcome.reason() {
+            map.insert("reason".into(), reason.into());
+        }
+        if let Outcome::Defer { until, .. } = &outcome {
+            map.insert("until".into(), json!(until));
+        }
+    }
+    Ok(Json(body).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+pub async fn messages<S: Store + ?Sized>(
+    State(state): State<AppState<S>>,
+    Path(id): Path<String>,
+    query: Result<Query<MessagesQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let req = accept(&state, &headers, body, Scope::Read, false).await?;
+    let Query(query) = query.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
+    let limit = query
+        .limit
+        .unwrap_or(DEFAULT_MESSAGES)
+        .clamp(1, MAX_MESSAGES);
+    let customer_id = CustomerId::parse(id.clone())?;
+    visible_customer(&state, &req.caller, &customer_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("customer {id} not found")))?;
+    let messages = state
+        .engine
+        .store()
+        .customer_messages(req.caller.tenant(), &customer_id, limit)
+        .await?;
+    let messages: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let mut v = json!(m);
+            if let Some(map) = v.as_object_mut() {
+                map.remove("tenant");
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({"customer_id": customer_id, "messages": messages})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    rule: Option<String>,
+}
+
+fn day(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, Problem> {
+    value
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                Problem::bad_request("invalid-query", format!("{v:?} is not a YYYY-MM-DD date"))
+                    .field(field)
+            })
+        })
+        .transpose()
+}
+
+/// Counters per rule and day, `from` and `to` inclusive (default: the last 7 days).
+pub async fn stats<S: Store + ?Sized>(
+    State(state): State<AppState<S>>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let req = accept(&state, &headers, body, Scope::Read, false).await?;
+    let Query(query) = query.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
+    if req.caller.is_regional() {
+        return Err(Problem::forbidden(
+            "stats are tenant-wide; use an API key without regions",
+        ));
+    }
+    let today = state.engine.now().date_naive();
+    let to = day("to", query.to.as_deref())?.unwrap_or(today);
+    let from = day("from", query.from.as_deref())?.unwrap_or(to - TimeDelta::days(6));
+    if from > to {
+        return Err(Problem::invalid("from", "must not be after to"));
+    }
+    if (to - from).num_days() >= MAX_STATS_DAYS {
+        return Err(Problem::invalid(
+            "from",
+            format!("at most {MAX_STATS_DAYS} days per request"),
+        ));
+    }
+    let rows = state
+        .engine
+        .store()
+        .stats(req.caller.tenant(), from, to)
+        .await?;
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| query.rule.as_ref().is_none_or(|rule| &r.rule == rule))
+        .collect();
+    Ok(Json(json!({"from": from, "to": to, "rows": rows})).into_response())
+}
