@@ -9,6 +9,7 @@
 //! - [`service`]: the use cases, generic over the ports.
 pub mod domain;
 pub mod error;
+pub mod lambda;
 pub mod policy;
 pub mod ports;
 pub mod reply;

@@ -1,4 +1,7 @@
 //! Real implementations of the ports.
+pub mod aws;
 pub mod clock;
 pub mod console;
+pub mod eventbridge;
+pub mod sns;
 pub mod sqlite;
