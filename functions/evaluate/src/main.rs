@@ -26,7 +26,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (engine, sweep) = (&engine, config.retry_sweep.then_some((&outbox, &budget)));
     run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
-            handle_schedule(engine, sweep, event.payload).await
+            handle_schedule(engine, sweep, event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
         },
     ))
     .await
