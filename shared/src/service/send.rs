@@ -47,6 +47,16 @@ impl<S: Store + ?Sized> Outbox<S> {
         }
     }
 
+    /// The engine (store, clock, config) this outbox sends for.
+    pub fn engine(&self) -> &Arc<Engine<S>> {
+        &self.engine
+    }
+
+    /// Where send results are announced; stream senders also report unreadable records here.
+    pub fn publisher(&self) -> &Arc<dyn EventPublisher> {
+        &self.publisher
+    }
+
     /// Sends up to `limit` queued messages whose attempt is due.
     pub async fn send_due(&self, limit: usize) -> Result<SendReport> {
         let now = self.engine.now();

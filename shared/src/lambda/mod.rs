@@ -1,0 +1,14 @@
+//! The Lambda functions' logic, testable without a runtime: each `functions/*/src/main.rs`
+//! only builds clients and calls one handler here.
+//!
+//! - [`evaluate`]: the EventBridge schedule (`rate(1 minute)`) → [`Engine::tick`](crate::service::Engine).
+//! - [`send`]: DynamoDB Streams records of queued messages → the outbox, within a budget.
+pub mod config;
+pub mod evaluate;
+pub mod send;
+pub mod wiring;
+
+pub use config::{Config, RulebookSource};
+pub use evaluate::{handle_schedule, SweepSummary, TickSummary, SWEEP_LIMIT};
+pub use send::{handle_stream, SendBudget};
+pub use wiring::{engine_and_outbox, sdk_config};

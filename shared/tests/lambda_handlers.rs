@@ -1,0 +1,430 @@
+//! The Lambda handlers on the embedded store, driven by the sample events in `infra/events/`
+//! (the same files `sam local invoke` uses).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+use async_trait::async_trait;
+use aws_lambda_events::dynamodb::Event as StreamEvent;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sns::SnsEvent;
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use nudge_core::adapters::clock::ManualClock;
+use nudge_core::adapters::console::ConsolePublisher;
+use nudge_core::adapters::sqlite::SqliteStore;
+use nudge_core::domain::{Category, Message, MessageId, MessageStatus, PhoneNumber, TenantId};
+use nudge_core::lambda::{handle_schedule, handle_stream, SendBudget};
+use nudge_core::ports::{Counters, Sent, SmsSender, Store};
+use nudge_core::service::{CustomerInput, Engine, Outbox};
+use nudge_core::{rulebook, Error, Result};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const RULES: &str = r#"
+tenant: acme
+brand: 阿克米
+timezone: Asia/Shanghai
+phone_region: CN
+attributes: [name, plan, trial_started_at]
+policy:
+  window: {start: "09:00", end: "20:00"}
+  opt_out_footer: "回复TD退订"
+rules:
+  - id: trial-day-7
+    category: care
+    trigger: {date: trial_started_at, offset: 7d, at: "10:00"}
+    when: customer.plan == "trial"
+    template: "{{name}}您好，试用已满7天，有问题回复1预约演示。"
+"#;
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../infra/events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+}
+
+/// What the provider answers for a number: accept, throttle, or fail in our own I/O.
+#[derive(Clone, Copy, PartialEq)]
+enum Answer {
+    Accept,
+    Throttle,
+    LocalFailure,
+}
+
+/// An SMS sender recording every accepted text, answering per number as told.
+#[derive(Default)]
+struct Provider {
+    sent: Mutex<Vec<(String, String, Category)>>,
+    answers: Mutex<Vec<(String, Answer)>>,
+}
+
+impl Provider {
+    fn answer(&self, phone: &str, answer: Answer) {
+        self.answers
+            .lock()
+            .unwrap()
+            .push((phone.to_string(), answer));
+    }
+
+    fn sent(&self) -> Vec<(String, String, Category)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl SmsSender for Provider {
+    async fn send(&self, to: &PhoneNumber, text: &str, category: Category) -> Result<Sent> {
+        let answer = self
+            .answers
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(phone, _)| phone == to.as_str())
+            .map(|(_, a)| *a)
+            .unwrap_or(Answer::Accept);
+        match answer {
+            Answer::Accept => {
+                let mut sent = self.sent.lock().unwrap();
+                sent.push((to.as_str().to_string(), text.to_string(), category));
+                Ok(Sent {
+                    provider_id: format!("sns-{}", sent.len()),
+                })
+            }
+            Answer::Throttle => Err(Error::Provider {
+                retryable: true,
+                message: "sns: Throttling".into(),
+            }),
+            Answer::LocalFailure => Err(Error::Store("connection reset".into())),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn events(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+struct Harness {
+    engine: Arc<Engine<SqliteStore>>,
+    clock: Arc<ManualClock>,
+    outbox: Outbox<SqliteStore>,
+    provider: Arc<Provider>,
+    events: Captured,
+    tenant: TenantId,
+}
+
+fn harness(start: DateTime<Utc>) -> Harness {
+    let clock = Arc::new(ManualClock::new(start));
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let book = rulebook::parse(RULES, "acme.yaml").unwrap();
+    let engine = Arc::new(Engine::new(store, clock.clone(), vec![book]));
+    let provider = Arc::new(Provider::default());
+    let events = Captured::default();
+    let outbox = Outbox::new(
+        engine.clone(),
+        provider.clone(),
+        Arc::new(ConsolePublisher::new(Box::new(events.clone()))),
+    );
+    Harness {
+        engine,
+        clock,
+        outbox,
+        provider,
+        events,
+        tenant: TenantId::parse("acme").unwrap(),
+    }
+}
+
+impl Harness {
+    /// Queues the messages of the stream fixture in the store, as the evaluate tick would.
+    async fn queue_fixture_messages(&self, event: &Value) -> Vec<Message> {
+        let mut messages = Vec::new();
+        for record in event["Records"].as_array().unwrap() {
+            let body = record["dynamodb"]["NewImage"]["body"]["S"]
+                .as_str()
+                .unwrap();
+            let message: Message = serde_json::from_str(body).unwrap();
+            self.engine
+                .store()
+                .queue_message(&message, &Counters::new())
+                .await
+                .unwrap();
+            messages.push(message);
+        }
+        messages
+    }
+
+    async fn status(&self, id: &str) -> Message {
+        self.engine
+            .store()
+            .get_message(&self.tenant, &MessageId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn stream(&self, event: &Value) -> Vec<String> {
+        let event: StreamEvent = serde_json::from_value(event.clone()).unwrap();
+        let response = handle_stream(&self.outbox, &SendBudget::unlimited(), event).await;
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier.unwrap())
+            .collect()
+    }
+}
+
+fn sequence_number(event: &Value, i: usize) -> String {
+    event["Records"][i]["dynamodb"]["SequenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn sample_events_have_the_real_shapes() {
+    let schedule: EventBridgeEvent<Value> =
+        serde_json::from_value(fixture("schedule.json")).unwrap();
+    assert_eq!(schedule.detail_type, "Scheduled Event");
+    assert_eq!(schedule.source, "aws.events");
+
+    let stream: StreamEvent = serde_json::from_value(fixture("dynamodb-stream.json")).unwrap();
+    assert_eq!(stream.records.len(), 3);
+    for record in &stream.records {
+        assert_eq!(record.event_name, "INSERT");
+        assert!(record.change.sequence_number.is_some());
+        let image = serde_json::to_value(&record.change.new_image).unwrap();
+        assert_eq!(image["kind"]["S"], "message");
+        assert_eq!(image["status"]["S"], "queued");
+        let message: Message = serde_json::from_str(image["body"]["S"].as_str().unwrap()).unwrap();
+        assert_eq!(message.status, MessageStatus::Queued);
+        assert!(image["SK"]["S"]
+            .as_str()
+            .unwrap()
+            .ends_with(message.id.as_str()));
+    }
+
+    let sns: SnsEvent = serde_json::from_value(fixture("sns-inbound-sms.json")).unwrap();
+    let inbound: Value = serde_json::from_str(&sns.records[0].sns.message).unwrap();
+    for key in [
+        "originationNumber",
+        "destinationNumber",
+        "messageBody",
+        "inboundMessageId",
+        "previousPublishedMessageId",
+    ] {
+        assert!(inbound[key].is_string(), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn a_stream_batch_sends_each_message_once_even_when_redelivered() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let event = fixture("dynamodb-stream.json");
+    let messages = h.queue_fixture_messages(&event).await;
+
+    assert!(h.stream(&event).await.is_empty());
+    let sent = h.provider.sent();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].0, "+8613800138000");
+    assert_eq!(sent[0].1, "【阿克米】王芳您好，订单A100已付款。");
+    assert_eq!(sent[0].2, Category::Transactional);
+    assert_eq!(sent[1].2, Category::Care);
+    for message in &messages {
+        let stored = h.status(message.id.as_str()).await;
+        assert_eq!(stored.status, MessageStatus::Sent);
+        assert!(stored.provider_id.is_some());
+    }
+
+    // Lambda delivers the same batch again (a timeout after the sends, a bisect…).
+    assert!(h.stream(&event).await.is_empty());
+    assert_eq!(h.provider.sent().len(), 3, "nothing sent twice");
+    let sent_events = h
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| e["detail_type"] == "message.sent")
+        .count();
+    assert_eq!(sent_events, 3);
+}
+
+#[tokio::test]
+async fn malformed_records_are_skipped_and_reported() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let mut event = fixture("dynamodb-stream.json");
+    h.queue_fixture_messages(&event).await;
+    let records = event["Records"].as_array_mut().unwrap();
+    // A message item whose body is not JSON.
+    records[0]["dynamodb"]["NewImage"]["body"]["S"] = json!("{not json");
+    // A message item whose body is JSON but not a message: its id is readable.
+    records[1]["dynamodb"]["NewImage"]["body"]["S"] =
+        json!(r#"{"tenant":"acme","id":"m_8e7d6c5b4a39281706f5e4d3","text":42}"#);
+    // Not a message item at all, and a message item without a body.
+    let mut other = records[2].clone();
+    other["dynamodb"]["NewImage"]["kind"]["S"] = json!("customer");
+    let mut bodiless = records[2].clone();
+    bodiless["dynamodb"]["NewImage"]
+        .as_object_mut()
+        .unwrap()
+        .remove("body");
+    records.insert(0, other);
+    records.insert(0, bodiless);
+
+    let failures = h.stream(&event).await;
+    assert!(
+        failures.is_empty(),
+        "malformed records do not block the shard"
+    );
+    let sent = h.provider.sent();
+    assert_eq!(sent.len(), 1, "only the well-formed record is sent");
+    assert_eq!(sent[0].0, "+14255550182");
+    let failed: Vec<Value> = h
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| e["detail_type"] == "message.failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["tenant"], "acme");
+    assert_eq!(
+        failed[0]["detail"]["message_id"],
+        "m_8e7d6c5b4a39281706f5e4d3"
+    );
+    assert_eq!(failed[0]["detail"]["reason"], "malformed_record");
+}
+
+#[tokio::test]
+async fn a_retryable_failure_fails_exactly_its_record() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let event = fixture("dynamodb-stream.json");
+    h.queue_fixture_messages(&event).await;
+    h.provider.answer("+8613900139000", Answer::LocalFailure);
+
+    let failures = h.stream(&event).await;
+    assert_eq!(failures, vec![sequence_number(&event, 1)]);
+    assert_eq!(h.provider.sent().len(), 2);
+    let failed = h.status("m_8e7d6c5b4a39281706f5e4d3").await;
+    assert_eq!(
+        failed.status,
+        MessageStatus::Queued,
+        "the claim is put back"
+    );
+
+    // Lambda redelivers from the failed record on; now the provider is reachable.
+    h.provider.answer("+8613900139000", Answer::Accept);
+    h.clock.advance(TimeDelta::minutes(5));
+    let mut redelivery = event.clone();
+    redelivery["Records"].as_array_mut().unwrap().remove(0);
+    assert!(h.stream(&redelivery).await.is_empty());
+    let sent = h.provider.sent();
+    assert_eq!(sent.len(), 3, "the failed one sent, the others not again");
+    assert_eq!(sent[2].0, "+8613900139000");
+}
+
+#[tokio::test]
+async fn throttled_sends_back_off_and_are_retried_by_the_schedule_sweep() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let event = fixture("dynamodb-stream.json");
+    h.queue_fixture_messages(&event).await;
+    h.provider.answer("+8613800138000", Answer::Throttle);
+
+    // The outbox requeues with backoff: not a batch failure (that would retry at once).
+    assert!(h.stream(&event).await.is_empty());
+    let throttled = h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await;
+    assert_eq!(throttled.status, MessageStatus::Queued);
+    assert_eq!(throttled.attempts, 1);
+    let retry_at = throttled.next_attempt_at.unwrap();
+    assert!(retry_at > h.engine.now());
+
+    // The requeue is a MODIFY with status queued: the stream sees it, leaves it to backoff.
+    h.provider.answer("+8613800138000", Answer::Accept);
+    let mut modify = event.clone();
+    modify["Records"].as_array_mut().unwrap().truncate(1);
+    modify["Records"][0]["eventName"] = json!("MODIFY");
+    assert!(h.stream(&modify).await.is_empty());
+    assert_eq!(h.provider.sent().len(), 2);
+
+    // The schedule's sweep sends it once the backoff elapsed, within the budget.
+    let schedule: EventBridgeEvent<Value> =
+        serde_json::from_value(fixture("schedule.json")).unwrap();
+    let budget = SendBudget::new(10);
+    h.clock.set(retry_at + TimeDelta::seconds(1));
+    let summary = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule)
+        .await
+        .unwrap();
+    let sweep = summary.sweep.unwrap();
+    assert_eq!((sweep.attempted, sweep.sent), (1, 1));
+    let sent = h.provider.sent();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[2].0, "+8613800138000");
+    assert_eq!(
+        h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await.status,
+        MessageStatus::Sent
+    );
+}
+
+#[tokio::test]
+async fn the_schedule_ticks_and_summarises_decisions() {
+    let h = harness(at(2026, 3, 9, 1, 0, 0));
+    let customer: CustomerInput = serde_json::from_value(json!({
+        "id": "c-1002", "phone": "13900139000",
+        "attributes": {"name": "李雷", "plan": "trial", "trial_started_at": "2026-03-02"}
+    }))
+    .unwrap();
+    h.engine.upsert_customer(&h.tenant, customer).await.unwrap();
+    let schedule =
+        || -> EventBridgeEvent<Value> { serde_json::from_value(fixture("schedule.json")).unwrap() };
+    let first = handle_schedule(&h.engine, None, schedule()).await.unwrap();
+    assert_eq!(first.minutes, 1);
+    assert!(first.decisions.is_empty());
+
+    // 10:00 in Shanghai: the trial-day-7 text is decided (queued for the stream).
+    h.clock.set(at(2026, 3, 9, 2, 0, 10));
+    let budget = SendBudget::unlimited();
+    let summary = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule())
+        .await
+        .unwrap();
+    assert_eq!(summary.minutes, 60);
+    assert_eq!(summary.decisions.get("send"), Some(&1));
+    assert!(!summary.behind);
+    let sweep = summary.sweep.clone().unwrap();
+    assert_eq!(sweep.attempted, 0, "fresh first attempts are the stream's");
+    assert!(h.provider.sent().is_empty());
+    let as_json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(
+        as_json,
+        json!({"minutes": 60, "decisions": {"send": 1}, "behind": false,
+               "sweep": {"attempted": 0, "sent": 0}})
+    );
+
+    // A first attempt the stream never delivered is swept after a while.
+    h.clock.advance(TimeDelta::minutes(6));
+    let later = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule())
+        .await
+        .unwrap();
+    assert_eq!(later.sweep.unwrap().sent, 1);
+    assert_eq!(h.provider.sent()[0].0, "+8613900139000");
+}
