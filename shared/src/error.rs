@@ -18,6 +18,10 @@ pub enum Error {
     /// A provider (SMS gateway, event bus) failed.
     #[error("provider error ({}): {message}", if *.retryable { "retryable" } else { "permanent" })]
     Provider { retryable: bool, message: String },
+    /// The provider refuses the destination because the number opted out with it (e.g. SNS
+    /// `OptedOut`): the number is suppressed rather than retried.
+    #[error("recipient opted out at the provider ({provider})")]
+    RecipientOptedOut { provider: String },
     #[error("configuration error: {0}")]
     Config(String),
 }
@@ -46,7 +50,8 @@ impl Error {
             } => 503,
             Error::Provider {
                 retryable: false, ..
-            } => 502,
+            }
+            | Error::RecipientOptedOut { .. } => 502,
         }
     }
 

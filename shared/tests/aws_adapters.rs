@@ -2,7 +2,7 @@
 //! read back from moto's `data.json`, events from an SQS queue a bus rule delivers to, and
 //! the requests themselves are recorded on the wire by an SDK interceptor.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-#[path = "common/moto_local.rs"]
+#[path = "common/moto.rs"]
 mod moto;
 
 use aws_sdk_sns::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -208,6 +208,55 @@ async fn sns_unreachable_endpoint_is_retryable() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// A local endpoint answering every request with one canned HTTP response.
+fn canned_endpoint(status: &str, body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 8192];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn sns_opted_out_answer_is_recognised() {
+    // SNS's answer to a Publish to a number that opted out (query protocol error XML).
+    let url = canned_endpoint(
+        "400 Bad Request",
+        r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>OptedOut</Code><Message>Phone number is opted out</Message></Error>
+  <RequestId>9b3a2f1e-6c44-5a0e-b1f4-2d8e0c7a1b55</RequestId>
+</ErrorResponse>"#,
+    );
+    let sdk = moto::sdk_config().await;
+    let config = aws_sdk_sns::config::Builder::from(&sdk)
+        .endpoint_url(url)
+        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
+        .build();
+    let sender = SnsSender::new(aws_sdk_sns::Client::from_conf(config), None, None);
+    let phone = PhoneNumber::parse("+14255550182", None).unwrap();
+    let err = sender
+        .send(&phone, "hello", Category::Marketing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RecipientOptedOut { ref provider } if provider == "sns"),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);

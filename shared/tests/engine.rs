@@ -654,6 +654,86 @@ async fn retryable_failures_back_off_and_permanent_ones_fail() {
         .any(|e| e["detail_type"] == "message.failed"));
 }
 
+/// A provider that refuses one number because it opted out with the carrier.
+struct OptedOutAtCarrier(PhoneNumber);
+
+#[async_trait::async_trait]
+impl SmsSender for OptedOutAtCarrier {
+    async fn send(
+        &self,
+        to: &PhoneNumber,
+        _text: &str,
+        _category: Category,
+    ) -> nudge_core::Result<Sent> {
+        if *to == self.0 {
+            return Err(Error::RecipientOptedOut {
+                provider: "sns".into(),
+            });
+        }
+        Ok(Sent {
+            provider_id: "p-1".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_number_opted_out_at_the_provider_is_suppressed_not_retried() {
+    let phone = PhoneNumber::parse("+8613800138001", None).unwrap();
+    let sender = Arc::new(OptedOutAtCarrier(phone.clone()));
+    let h = harness_with_sender(at(2026, 3, 9, 3, 0), Some(sender));
+    h.engine
+        .upsert_customer(&h.tenant, trial_customer("c1", "13800138001"))
+        .await
+        .unwrap();
+    h.engine
+        .ingest_event(
+            &h.tenant,
+            event("o1", "c1", "order.paid", at(2026, 3, 9, 3, 0)),
+        )
+        .await
+        .unwrap();
+    let report = h.outbox.send_due(10).await.unwrap();
+    assert_eq!((report.sent, report.retried, report.suppressed), (0, 0, 1));
+    let store = h.engine.store();
+    let m = &store
+        .customer_messages(&h.tenant, &h.id("c1"), 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(m.status, MessageStatus::Skipped);
+    assert_eq!(m.reason.as_deref(), Some("opted_out"));
+    assert!(store.is_suppressed(&h.tenant, &phone).await.unwrap());
+    let customer = store
+        .get_customer(&h.tenant, &h.id("c1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(customer.is_opted_out());
+    assert_eq!(customer.consent.source.as_deref(), Some("provider"));
+    assert!(
+        store
+            .customer_timers(&h.tenant, &h.id("c1"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "pending timers are cancelled"
+    );
+    // Nothing further is queued for the number.
+    let paid = h
+        .engine
+        .ingest_event(
+            &h.tenant,
+            event("o2", "c1", "order.paid", at(2026, 3, 9, 3, 5)),
+        )
+        .await
+        .unwrap();
+    assert!(paid.decisions.is_empty());
+    assert!(h
+        .events
+        .lines()
+        .iter()
+        .any(|e| e["detail_type"] == "message.skipped" && e["detail"]["reason"] == "opted_out"));
+}
+
 #[tokio::test]
 async fn bad_customers_are_rejected_naming_the_field_and_store_nothing() {
     let h = harness(at(2026, 3, 9, 3, 0));

@@ -2,7 +2,7 @@
 //! environment (so tests and local runs point every client at an emulator). Alone in its
 //! test binary because it changes the process environment.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-#[path = "common/moto_local.rs"]
+#[path = "common/moto.rs"]
 mod moto;
 
 use nudge_core::adapters::sns::SnsSender;

@@ -45,13 +45,21 @@ pub fn is_opted_out(code: Option<&str>, message: Option<&str>) -> bool {
     code.is_some_and(mentions) || message.is_some_and(mentions)
 }
 
-/// Maps an SDK error to `Error::Provider`. `service` names the provider in the message
+/// Maps an SDK error to `Error::Provider`, or to `Error::RecipientOptedOut` when the
+/// service says the destination opted out. `service` names the provider in the message
 /// (`"sns"`, `"eventbridge"`). Timeouts, dispatch (connection) failures and unreadable
 /// responses are retryable; a request that could not be built is not.
 pub fn provider_error<E>(service: &str, err: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata,
 {
+    if let SdkError::ServiceError(ctx) = err {
+        if is_opted_out(ctx.err().code(), ctx.err().message()) {
+            return Error::RecipientOptedOut {
+                provider: service.to_string(),
+            };
+        }
+    }
     let (retryable, what) = match err {
         SdkError::ConstructionFailure(_) => (false, "request construction failed".to_string()),
         SdkError::TimeoutError(_) => (true, "timeout".to_string()),
@@ -61,13 +69,9 @@ where
             let code = ctx.err().code();
             let status = ctx.raw().status().as_u16();
             let retryable = is_retryable_answer(code, Some(status));
-            let what = if is_opted_out(code, ctx.err().message()) {
-                "opted_out".to_string()
-            } else {
-                match code {
-                    Some(code) => code.to_string(),
-                    None => format!("http {status}"),
-                }
+            let what = match code {
+                Some(code) => code.to_string(),
+                None => format!("http {status}"),
             };
             (retryable, what)
         }

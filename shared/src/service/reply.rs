@@ -243,7 +243,7 @@ impl<S: Store + ?Sized> Engine<S> {
             .suppress(tenant, reply.phone, reply.now, "sms")
             .await?;
         if let Some(customer) = reply.customer {
-            self.set_consent(customer, ConsentState::OptedOut, reply.now)
+            self.set_consent(customer, ConsentState::OptedOut, reply.now, "sms")
                 .await?;
         }
         if !newly {
@@ -269,7 +269,7 @@ impl<S: Store + ?Sized> Engine<S> {
         let lifted = self.store.unsuppress(tenant, reply.phone).await?;
         let was_opted_out = reply.customer.is_some_and(Customer::is_opted_out);
         if let Some(customer) = reply.customer {
-            self.set_consent(customer, ConsentState::Subscribed, reply.now)
+            self.set_consent(customer, ConsentState::Subscribed, reply.now, "sms")
                 .await?;
         }
         if !lifted && !was_opted_out {
@@ -377,23 +377,25 @@ impl<S: Store + ?Sized> Engine<S> {
         Ok(outcome == crate::ports::CommitOutcome::Committed)
     }
 
-    async fn set_consent(
+    /// Records the customer's consent (`source`: where it came from, e.g. `sms`) and re-arms
+    /// their timers: opting out cancels pending ones, opting in arms them again.
+    pub(super) async fn set_consent(
         &self,
         customer: &Customer,
         state: ConsentState,
         now: DateTime<Utc>,
+        source: &str,
     ) -> Result<()> {
         let rulebook = self.rulebook(&customer.tenant)?.clone();
         self.modify_customer(customer, now, |c| {
             if c.consent.state != state {
                 c.consent.state = state;
                 c.consent.changed_at = Some(now);
-                c.consent.source = Some("sms".into());
+                c.consent.source = Some(source.into());
             }
         })
         .await
         .map(|_| ())?;
-        // Opting out cancels pending timers; opting in arms them again.
         if let Some(fresh) = self
             .store
             .get_customer(&customer.tenant, &customer.id)

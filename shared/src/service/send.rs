@@ -5,7 +5,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::Engine;
-use crate::domain::{Message, MessageStatus};
+use crate::domain::{ConsentState, Message, MessageStatus};
 use crate::error::{Error, Result};
 use crate::ports::{counters, Counters, EventPublisher, OutboundEvent, SmsSender, Store};
 
@@ -100,16 +100,7 @@ impl<S: Store + ?Sized> Outbox<S> {
         if !claimed.ignores_suppression
             && store.is_suppressed(&claimed.tenant, &claimed.phone).await?
         {
-            let mut skipped = claimed.clone();
-            skipped.status = MessageStatus::Skipped;
-            skipped.reason = Some("opted_out".into());
-            self.finish(
-                skipped,
-                &[(format!("{}opted_out", counters::SKIPPED_PREFIX), 1)],
-                "message.skipped",
-                now,
-            )
-            .await?;
+            self.skip_opted_out(claimed, now).await?;
             return Ok(Delivery::Suppressed);
         }
         match self
@@ -129,6 +120,24 @@ impl<S: Store + ?Sized> Outbox<S> {
                 )
                 .await?;
                 Ok(Delivery::Sent)
+            }
+            Err(Error::RecipientOptedOut { provider }) => {
+                // The number opted out with the provider itself (e.g. replied STOP to the
+                // carrier): honour it everywhere so nothing else is queued for it.
+                tracing::warn!(message = %claimed.id, provider, "recipient opted out at the provider");
+                store
+                    .suppress(&claimed.tenant, &claimed.phone, now, "provider")
+                    .await?;
+                if let Some(customer) = store
+                    .get_customer(&claimed.tenant, &claimed.customer_id)
+                    .await?
+                {
+                    self.engine
+                        .set_consent(&customer, ConsentState::OptedOut, now, "provider")
+                        .await?;
+                }
+                self.skip_opted_out(claimed, now).await?;
+                Ok(Delivery::Suppressed)
             }
             Err(Error::Provider { retryable, message }) => {
                 let config = self.engine.config();
@@ -167,6 +176,19 @@ impl<S: Store + ?Sized> Outbox<S> {
                 Err(other)
             }
         }
+    }
+
+    async fn skip_opted_out(&self, claimed: Message, now: DateTime<Utc>) -> Result<()> {
+        let mut skipped = claimed;
+        skipped.status = MessageStatus::Skipped;
+        skipped.reason = Some("opted_out".into());
+        self.finish(
+            skipped,
+            &[(format!("{}opted_out", counters::SKIPPED_PREFIX), 1)],
+            "message.skipped",
+            now,
+        )
+        .await
     }
 
     async fn finish(

@@ -2,8 +2,9 @@
 //! 127.0.0.1 port, started on first use and stopped when the process exits. Tests isolate
 //! themselves by resource names (a table per test), so they run in parallel on one server.
 //!
-//! `MOTO_SERVER_CMD` replaces the default command `python3 -m moto.server` (it gets
-//! `-H 127.0.0.1 -p PORT` appended). `./scripts/test` installs moto in `.venv`.
+//! `MOTO_SERVER_CMD` replaces the default command `PYTHON -m moto.server` (it gets
+//! `-H 127.0.0.1 -p PORT` appended); PYTHON is `$MOTO_PYTHON`, else the workspace's
+//! `.venv/bin/python` (what `./scripts/test` installs), else `python3`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 #![allow(dead_code)]
 
@@ -14,16 +15,31 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+static SERVER: OnceLock<Result<u16, String>> = OnceLock::new();
 /// The write end of the watchdog's stdin (see `start`).
 static WATCHDOG: OnceLock<Option<std::process::ChildStdin>> = OnceLock::new();
 
 /// Base URL of the emulator (`http://127.0.0.1:PORT`), starting it if needed.
 pub fn endpoint() -> String {
+    format!("http://127.0.0.1:{}", port())
+}
+
+fn port() -> u16 {
     match SERVER.get_or_init(start) {
-        Ok(url) => url.clone(),
+        Ok(port) => *port,
         Err(message) => panic!("{message}"),
     }
+}
+
+fn python() -> String {
+    if let Ok(python) = std::env::var("MOTO_PYTHON") {
+        return python;
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if venv.exists() {
+        return venv.display().to_string();
+    }
+    "python3".to_string()
 }
 
 /// An SDK configuration pointing at the emulator, with static test credentials.
@@ -57,12 +73,12 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start() -> Result<String, String> {
+fn start() -> Result<u16, String> {
     let hint = "the AWS emulator (moto) could not be started; run ./scripts/test, which installs \
                 it, or set MOTO_SERVER_CMD";
     let port = free_port().map_err(|e| format!("{hint}: no free port: {e}"))?;
     let command =
-        std::env::var("MOTO_SERVER_CMD").unwrap_or_else(|_| "python3 -m moto.server".into());
+        std::env::var("MOTO_SERVER_CMD").unwrap_or_else(|_| format!("'{}' -m moto.server", python()));
     let log = std::env::temp_dir().join(format!("nudge-moto-{port}.log"));
     // A watchdog shell stops moto when this process exits (Rust runs no destructors for
     // statics, and moto does not stop by itself): its stdin is a pipe whose write end only
@@ -87,11 +103,10 @@ fn start() -> Result<String, String> {
         .map_err(|e| format!("{hint}: {e}"))?;
     // Held until the process exits; never written to.
     let _ = WATCHDOG.set(child.stdin.take());
-    let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if answers(port) {
-            return Ok(url);
+            return Ok(port);
         }
         if let Ok(Some(_)) = child.try_wait() {
             let output = std::fs::read_to_string(&log).unwrap_or_default();
@@ -100,7 +115,7 @@ fn start() -> Result<String, String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(format!(
-        "{hint}; `{command}` did not answer on {url} within 60 s (log: {})",
+        "{hint}; `{command}` did not answer on port {port} within 60 s (log: {})",
         log.display()
     ))
 }
@@ -117,4 +132,69 @@ fn answers(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
+}
+
+fn request_on(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// One plain HTTP request to moto; returns status and body.
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    request_on(port(), method, path, headers, body).unwrap()
+}
+
+/// Everything moto holds (`GET /moto-api/data.json`).
+pub fn data() -> serde_json::Value {
+    let (status, body) = request("GET", "/moto-api/data.json", &[], "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A call in the AWS JSON protocol (e.g. SQS `AmazonSQS.CreateQueue`).
+pub fn json_call(target: &str, input: serde_json::Value) -> serde_json::Value {
+    let (status, body) = request(
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", target),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+        ],
+        &input.to_string(),
+    );
+    assert_eq!(status, 200, "{target}: {body}");
+    serde_json::from_str(&body).unwrap()
 }
