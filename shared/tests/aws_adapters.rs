@@ -2,12 +2,11 @@
 //! read back from moto's `data.json`, events from an SQS queue a bus rule delivers to, and
 //! the requests themselves are recorded on the wire by an SDK interceptor.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-#[path = "common/moto.rs"]
-mod moto;
+mod common;
 
-use aws_sdk_sns::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_sns::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_sns::error::BoxError;
+use common::moto;
+use common::wire::{form, sms_attributes, sns_client, Recorder};
+
 use chrono::{TimeZone, Utc};
 use nudge_core::adapters::eventbridge::{EventBridgePublisher, RetryPolicy};
 use nudge_core::adapters::sns::SnsSender;
@@ -15,100 +14,8 @@ use nudge_core::domain::{Category, PhoneNumber, TenantId};
 use nudge_core::ports::{EventPublisher, OutboundEvent, SmsSender};
 use nudge_core::Error;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Records the body of every request the client transmits.
-#[derive(Clone, Debug, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "recorder"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let body = context
-            .request()
-            .body()
-            .bytes()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        self.0.lock().unwrap().push(body);
-        Ok(())
-    }
-}
-
-impl Recorder {
-    fn bodies(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                out.push(u8::from_str_radix(hex, 16).unwrap());
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-/// A query-protocol body as a map.
-fn form(body: &str) -> HashMap<String, String> {
-    body.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
-        .collect()
-}
-
-/// The `MessageAttributes.entry.N` of a Publish request as name → string value.
-fn sms_attributes(body: &str) -> HashMap<String, String> {
-    let fields = form(body);
-    let mut out = HashMap::new();
-    for n in 1..10 {
-        let Some(name) = fields.get(&format!("MessageAttributes.entry.{n}.Name")) else {
-            break;
-        };
-        let value = &fields[&format!("MessageAttributes.entry.{n}.Value.StringValue")];
-        assert_eq!(
-            fields[&format!("MessageAttributes.entry.{n}.Value.DataType")],
-            "String"
-        );
-        out.insert(name.clone(), value.clone());
-    }
-    out
-}
-
-async fn sns_client(recorder: &Recorder) -> aws_sdk_sns::Client {
-    let sdk = moto::sdk_config().await;
-    let config = aws_sdk_sns::config::Builder::from(&sdk)
-        .interceptor(recorder.clone())
-        .build();
-    aws_sdk_sns::Client::from_conf(config)
-}
 
 fn sms_in_moto(message_id: &str) -> Value {
     let data = moto::data();
@@ -312,7 +219,7 @@ async fn bus() -> Bus {
         .send()
         .await
         .unwrap();
-    recorder.0.lock().unwrap().clear();
+    recorder.clear();
     Bus {
         name,
         queue_url,

@@ -1,2 +1,3 @@
 pub mod conformance;
 pub mod moto;
+pub mod wire;

@@ -77,8 +77,8 @@ fn start() -> Result<u16, String> {
     let hint = "the AWS emulator (moto) could not be started; run ./scripts/test, which installs \
                 it, or set MOTO_SERVER_CMD";
     let port = free_port().map_err(|e| format!("{hint}: no free port: {e}"))?;
-    let command =
-        std::env::var("MOTO_SERVER_CMD").unwrap_or_else(|_| format!("'{}' -m moto.server", python()));
+    let command = std::env::var("MOTO_SERVER_CMD")
+        .unwrap_or_else(|_| format!("'{}' -m moto.server", python()));
     let log = std::env::temp_dir().join(format!("nudge-moto-{port}.log"));
     // A watchdog shell stops moto when this process exits (Rust runs no destructors for
     // statics, and moto does not stop by itself): its stdin is a pipe whose write end only
@@ -180,18 +180,26 @@ pub fn data() -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
-/// A call in the AWS JSON protocol (e.g. SQS `AmazonSQS.CreateQueue`).
+/// A call in the AWS JSON protocol (e.g. SQS `AmazonSQS.CreateQueue`, DynamoDB Streams
+/// `DynamoDBStreams_20120810.GetRecords`); the emulator picks the service from the target.
 pub fn json_call(target: &str, input: serde_json::Value) -> serde_json::Value {
+    // The signing name in the credential scope routes the request inside moto.
+    let service = if target.starts_with("DynamoDBStreams") {
+        "dynamodb"
+    } else {
+        "sqs"
+    };
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0"
+    );
     let (status, body) = request(
         "POST",
         "/",
         &[
             ("Content-Type", "application/x-amz-json-1.0"),
             ("X-Amz-Target", target),
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
-            ),
+            ("Authorization", &authorization),
         ],
         &input.to_string(),
     );

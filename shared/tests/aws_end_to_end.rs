@@ -1,0 +1,284 @@
+//! The deployed path end to end on the AWS emulator (moto): customers in DynamoDB → the
+//! evaluate handler on a scheduled event → message items → the table's own stream records,
+//! filtered as the template's event source mapping filters them → the send handler → texts
+//! published with SNS. Only the clock is ours (so "now" is a chosen instant).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+mod common;
+
+use aws_lambda_events::dynamodb::Event as StreamEvent;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use common::moto;
+use common::wire::{form, sms_attributes, sns_client, Recorder};
+use nudge_core::adapters::clock::ManualClock;
+use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
+use nudge_core::adapters::eventbridge::EventBridgePublisher;
+use nudge_core::adapters::sns::SnsSender;
+use nudge_core::domain::{CustomerId, MessageStatus, TenantId};
+use nudge_core::lambda::{handle_schedule, handle_stream, SendBudget};
+use nudge_core::ports::Store;
+use nudge_core::rulebook;
+use nudge_core::service::{CustomerInput, Engine, Outbox};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap()
+}
+
+fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+}
+
+struct Deployment {
+    store: Arc<DynamoStore>,
+    engine: Arc<Engine<DynamoStore>>,
+    clock: Arc<ManualClock>,
+    outbox: Outbox<DynamoStore>,
+    tenant: TenantId,
+    stream: StreamReader,
+    /// The SNS requests sent (moto keeps the texts, not their attributes).
+    sns_requests: Recorder,
+}
+
+/// Reads a table's stream as Lambda's event source mapping does, through the emulator's
+/// DynamoDB Streams API.
+struct StreamReader {
+    arn: String,
+    iterators: Vec<String>,
+}
+
+impl StreamReader {
+    async fn open(store: &DynamoStore) -> StreamReader {
+        let table = store
+            .client()
+            .describe_table()
+            .table_name(store.table())
+            .send()
+            .await
+            .unwrap();
+        let arn = table
+            .table()
+            .and_then(|t| t.latest_stream_arn())
+            .expect("the table has a stream")
+            .to_string();
+        let description = moto::json_call(
+            "DynamoDBStreams_20120810.DescribeStream",
+            json!({"StreamArn": arn}),
+        );
+        let iterators = description["StreamDescription"]["Shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|shard| {
+                moto::json_call(
+                    "DynamoDBStreams_20120810.GetShardIterator",
+                    json!({"StreamArn": arn, "ShardId": shard["ShardId"],
+                           "ShardIteratorType": "TRIM_HORIZON"}),
+                )["ShardIterator"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        StreamReader { arn, iterators }
+    }
+
+    /// The records written since the last read, as the Lambda event's `Records`.
+    fn read(&mut self) -> Vec<Value> {
+        let mut records = Vec::new();
+        for iterator in &mut self.iterators {
+            let page = moto::json_call(
+                "DynamoDBStreams_20120810.GetRecords",
+                json!({"ShardIterator": iterator}),
+            );
+            for mut record in page["Records"].as_array().cloned().unwrap_or_default() {
+                record["eventSourceARN"] = json!(self.arn);
+                records.push(record);
+            }
+            if let Some(next) = page["NextShardIterator"].as_str() {
+                *iterator = next.to_string();
+            }
+        }
+        records
+    }
+}
+
+/// The template's `FilterCriteria` of the send function's stream source: inserted or modified
+/// message items whose status is `queued`.
+fn passes_send_filter(record: &Value) -> bool {
+    let image = &record["dynamodb"]["NewImage"];
+    matches!(record["eventName"].as_str(), Some("INSERT" | "MODIFY"))
+        && image["kind"]["S"] == "message"
+        && image["status"]["S"] == "queued"
+}
+
+#[test]
+fn the_filter_here_is_the_one_in_the_template() {
+    let template = repo_file("infra/template.yaml");
+    let pattern = r#"{"eventName": ["INSERT", "MODIFY"],
+                     "dynamodb": {"NewImage": {"kind": {"S": ["message"]},
+                                               "status": {"S": ["queued"]}}}}"#;
+    assert!(
+        template.contains(pattern),
+        "the send filter in infra/template.yaml changed"
+    );
+}
+
+async fn deploy(start: DateTime<Utc>) -> Deployment {
+    let sdk = moto::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = moto::unique_name("nudge-e2e");
+    create_table(&client, &table).await.unwrap();
+    let store = Arc::new(DynamoStore::new(client, table));
+    let stream = StreamReader::open(&store).await;
+    let book = rulebook::parse(
+        &repo_file("infra/rulebooks/saas-lifecycle.yaml"),
+        "saas-lifecycle.yaml",
+    )
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let engine = Arc::new(Engine::new(store.clone(), clock.clone(), vec![book]));
+    let sns_requests = Recorder::default();
+    let sender = SnsSender::new(
+        sns_client(&sns_requests).await,
+        Some("CLOUDNOTE".into()),
+        None,
+    );
+    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
+    let outbox = Outbox::new(engine.clone(), Arc::new(sender), Arc::new(publisher));
+    Deployment {
+        store,
+        engine,
+        clock,
+        outbox,
+        tenant: TenantId::parse("cloudnote").unwrap(),
+        stream,
+        sns_requests,
+    }
+}
+
+impl Deployment {
+    async fn customer(&self, id: &str, phone: &str, plan: &str) {
+        let input: CustomerInput = serde_json::from_value(json!({
+            "id": id, "phone": phone,
+            "attributes": {"name": "王芳", "plan": plan, "trial_started_at": "2026-03-02"}
+        }))
+        .unwrap();
+        self.engine
+            .upsert_customer(&self.tenant, input)
+            .await
+            .unwrap();
+    }
+
+    /// The sample scheduled event of `infra/events/`, fired at the clock's time.
+    async fn evaluate(&self) -> nudge_core::lambda::TickSummary {
+        let mut event: Value =
+            serde_json::from_str(&repo_file("infra/events/schedule.json")).unwrap();
+        event["time"] = json!(self.engine.now());
+        let event: EventBridgeEvent<Value> = serde_json::from_value(event).unwrap();
+        handle_schedule(&self.engine, None, event).await.unwrap()
+    }
+
+    /// The records Lambda would hand the send function since the last call.
+    fn send_batch(&mut self) -> Value {
+        let records: Vec<Value> = self
+            .stream
+            .read()
+            .into_iter()
+            .filter(passes_send_filter)
+            .collect();
+        json!({ "Records": records })
+    }
+
+    async fn send(&self, batch: &Value) -> Vec<String> {
+        let event: StreamEvent = serde_json::from_value(batch.clone()).unwrap();
+        handle_stream(&self.outbox, &SendBudget::unlimited(), event)
+            .await
+            .batch_item_failures
+            .into_iter()
+            .filter_map(|f| f.item_identifier)
+            .collect()
+    }
+}
+
+/// The texts moto accepted for a number.
+fn texts_to(phone: &str) -> Vec<Value> {
+    moto::data()["sns"]["SMS"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|sms| sms["phone_number"] == phone)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_due_reminder_goes_from_the_schedule_through_the_stream_to_sns_once() {
+    // 2026-03-09 10:00 in Shanghai is 02:00 UTC: trial-day-7 of a trial started on 03-02.
+    let mut d = deploy(at(2026, 3, 8, 12, 0, 0)).await;
+    d.customer("c-1001", "13800138001", "trial").await;
+    d.customer("c-1002", "13800138002", "paid").await; // `when` fails: nothing sent
+                                                       // The checkpoint starts at the first tick; the reminder is due two minutes later.
+    d.clock.set(at(2026, 3, 9, 1, 58, 10));
+    d.evaluate().await;
+    let customers_only = d.send_batch();
+    assert_eq!(customers_only["Records"].as_array().unwrap().len(), 0);
+
+    d.clock.set(at(2026, 3, 9, 2, 0, 20));
+    let summary = d.evaluate().await;
+    assert_eq!(summary.minutes, 2);
+    assert_eq!(summary.decisions.get("send"), Some(&1), "{summary:?}");
+    // The same minute again (an overlapping or repeated invocation): nothing new.
+    let again = d.evaluate().await;
+    assert_eq!(again.minutes, 0);
+    assert!(again.decisions.is_empty());
+
+    let batch = d.send_batch();
+    let records = batch["Records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "one queued message item: {batch:#}");
+    assert_eq!(records[0]["eventName"], "INSERT");
+    assert!(d.send(&batch).await.is_empty(), "no batch item failures");
+    // Lambda redelivers the same batch (e.g. after a timeout): no second text.
+    assert!(d.send(&batch).await.is_empty());
+
+    let texts = texts_to("+8613800138001");
+    assert_eq!(texts.len(), 1, "{texts:#?}");
+    assert_eq!(
+        texts[0]["message"],
+        "【云笔记】王芳您好，试用已满7天，有问题回复1预约演示。回复TD退订"
+    );
+    assert!(texts_to("+8613800138002").is_empty());
+    let publishes = d.sns_requests.bodies();
+    assert_eq!(publishes.len(), 1, "one Publish request");
+    assert_eq!(form(&publishes[0])["PhoneNumber"], "+8613800138001");
+    let attributes = sms_attributes(&publishes[0]);
+    assert_eq!(
+        attributes["AWS.SNS.SMS.SMSType"], "Promotional",
+        "care is promotional"
+    );
+    assert_eq!(attributes["AWS.SNS.SMS.SenderID"], "CLOUDNOTE");
+
+    let customer = CustomerId::parse("c-1001").unwrap();
+    let messages = d
+        .store
+        .customer_messages(&d.tenant, &customer, 10)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].status, MessageStatus::Sent);
+    assert_eq!(
+        messages[0].provider_id.as_deref(),
+        texts[0]["message_id"].as_str()
+    );
+    // The claim and the result are MODIFY records the filter keeps away from the function.
+    let after = d.send_batch();
+    assert_eq!(after["Records"].as_array().unwrap().len(), 0, "{after:#}");
+
+    // A minute later the next tick finds nothing more to do.
+    d.clock
+        .set(at(2026, 3, 9, 2, 0, 20) + TimeDelta::minutes(1));
+    let later = d.evaluate().await;
+    assert_eq!((later.minutes, later.decisions.len()), (1, 0));
+}
