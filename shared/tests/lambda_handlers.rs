@@ -9,8 +9,10 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nudge_core::adapters::clock::ManualClock;
 use nudge_core::adapters::console::ConsolePublisher;
 use nudge_core::adapters::sqlite::SqliteStore;
-use nudge_core::domain::{Category, Message, MessageId, MessageStatus, PhoneNumber, TenantId};
-use nudge_core::lambda::{handle_schedule, handle_stream, SendBudget};
+use nudge_core::domain::{
+    Category, CustomerId, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
+};
+use nudge_core::lambda::{handle_schedule, handle_sns, handle_stream, SendBudget};
 use nudge_core::ports::{Counters, Sent, SmsSender, Store};
 use nudge_core::service::{CustomerInput, Engine, Outbox};
 use nudge_core::{rulebook, Error, Result};
@@ -427,4 +429,154 @@ async fn the_schedule_ticks_and_summarises_decisions() {
         .unwrap();
     assert_eq!(later.sweep.unwrap().sent, 1);
     assert_eq!(h.provider.sent()[0].0, "+8613900139000");
+}
+
+/// The sample SNS notification with its End User Messaging `Message` fields replaced.
+fn sns_reply(fields: Value) -> SnsEvent {
+    let mut event = fixture("sns-inbound-sms.json");
+    let mut message: Value =
+        serde_json::from_str(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    for (key, value) in fields.as_object().unwrap() {
+        message[key] = value.clone();
+    }
+    event["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    serde_json::from_value(event).unwrap()
+}
+
+/// An SNS notification whose `Message` is exactly `raw`.
+fn sns_raw(raw: &str) -> SnsEvent {
+    let mut event = fixture("sns-inbound-sms.json");
+    event["Records"][0]["Sns"]["Message"] = json!(raw);
+    serde_json::from_value(event).unwrap()
+}
+
+impl Harness {
+    async fn customer(&self, id: &str, phone: &str) {
+        let customer: CustomerInput = serde_json::from_value(json!({
+            "id": id, "phone": phone,
+            "attributes": {"name": "李雷", "plan": "trial", "trial_started_at": "2026-03-02"}
+        }))
+        .unwrap();
+        self.engine
+            .upsert_customer(&self.tenant, customer)
+            .await
+            .unwrap();
+    }
+
+    async fn inbound(&self, event: SnsEvent) -> Value {
+        let publisher = ConsolePublisher::new(Box::new(self.events.clone()));
+        let summary = handle_sns(&self.engine, &publisher, event).await.unwrap();
+        serde_json::to_value(summary).unwrap()["actions"].clone()
+    }
+
+    async fn opted_out(&self, phone: &str) -> bool {
+        let phone = PhoneNumber::parse(phone, None).unwrap();
+        self.engine
+            .store()
+            .is_suppressed(&self.tenant, &phone)
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_sample_reply_opts_out_once_however_often_sns_delivers_it() {
+    let h = harness(at(2026, 3, 9, 2, 5, 0));
+    h.customer("c-1001", "13800138000").await;
+    let sample =
+        || -> SnsEvent { serde_json::from_value(fixture("sns-inbound-sms.json")).unwrap() };
+    assert_eq!(h.inbound(sample()).await, json!({"opted_out": 1}));
+    assert!(h.opted_out("+8613800138000").await);
+    // SNS delivers at least once: the same inbound message id again is a duplicate.
+    assert_eq!(h.inbound(sample()).await, json!({"duplicate": 1}));
+    let outbox = h.outbox.send_due(10).await.unwrap();
+    assert_eq!(outbox.sent, 1, "one confirmation");
+    let sent = h.provider.sent();
+    assert_eq!(sent[0].0, "+8613800138000");
+    assert!(sent[0].1.contains("退订"), "{}", sent[0].1);
+    let opted = h
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| e["detail_type"] == "customer.opted_out")
+        .count();
+    assert_eq!(opted, 1);
+}
+
+#[tokio::test]
+async fn opt_out_spellings_from_the_handset_all_opt_out() {
+    for (n, body) in [
+        "ＴＤ",
+        "td ",
+        "退订。",
+        "Stop!",
+        "STOPALL",
+        "退 订",
+        "TD😊",
+        " t ",
+        "Unsubscribe",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let h = harness(at(2026, 3, 9, 2, 5, 0));
+        h.customer("c-1001", "13800138000").await;
+        let event = sns_reply(json!({"messageBody": body, "inboundMessageId": format!("in-{n}")}));
+        assert_eq!(h.inbound(event).await, json!({"opted_out": 1}), "{body:?}");
+        assert!(h.opted_out("+8613800138000").await, "{body:?}");
+    }
+}
+
+#[tokio::test]
+async fn out_of_order_deliveries_act_in_arrival_order_once_each() {
+    let h = harness(at(2026, 3, 9, 2, 5, 0));
+    h.customer("c-1001", "13800138000").await;
+    // The customer sent TD, then START; SNS delivers START first, then TD, then START again.
+    let td = || sns_reply(json!({"messageBody": "TD", "inboundMessageId": "in-a"}));
+    let start = || sns_reply(json!({"messageBody": "START", "inboundMessageId": "in-b"}));
+    assert_eq!(h.inbound(start()).await, json!({"opted_in": 1}));
+    assert!(!h.opted_out("+8613800138000").await);
+    assert_eq!(h.inbound(td()).await, json!({"opted_out": 1}));
+    assert_eq!(h.inbound(start()).await, json!({"duplicate": 1}));
+    assert_eq!(h.inbound(td()).await, json!({"duplicate": 1}));
+    // The redelivered START is not applied a second time: the number stays opted out.
+    assert!(h.opted_out("+8613800138000").await);
+}
+
+#[tokio::test]
+async fn bad_notifications_are_rejected_without_failing_or_changing_the_store() {
+    let h = harness(at(2026, 3, 9, 2, 5, 0));
+    h.customer("c-1001", "13800138000").await;
+    let before = h
+        .engine
+        .store()
+        .get_customer(&h.tenant, &CustomerId::parse("c-1001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let cases = [
+        sns_raw("TD"),
+        sns_raw("{\"originationNumber\": \"+8613800138000\"}"),
+        sns_raw(""),
+        sns_reply(json!({"inboundMessageId": ""})),
+        sns_reply(json!({"originationNumber": "not a number", "inboundMessageId": "in-1"})),
+        sns_reply(json!({"messageBody": "TD".repeat(2_500), "inboundMessageId": "in-2"})),
+        sns_reply(json!({"messageBody": 42, "inboundMessageId": "in-3"})),
+    ];
+    for (n, event) in cases.into_iter().enumerate() {
+        assert_eq!(h.inbound(event).await, json!({"rejected": 1}), "case {n}");
+    }
+    // Control characters are not an error: they are stripped and the rest is read.
+    let bell =
+        sns_reply(json!({"messageBody": "\u{7}\u{0}hello\u{1b}", "inboundMessageId": "in-4"}));
+    assert_eq!(h.inbound(bell).await, json!({"free_text": 1}));
+    let after = h
+        .engine
+        .store()
+        .get_customer(&h.tenant, &CustomerId::parse("c-1001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.consent, before.consent);
+    assert!(!h.opted_out("+8613800138000").await);
 }

@@ -3,12 +3,17 @@
 //!
 //! - [`evaluate`]: the EventBridge schedule (`rate(1 minute)`) → [`Engine::tick`](crate::service::Engine).
 //! - [`send`]: DynamoDB Streams records of queued messages → the outbox, within a budget.
+//! - [`inbound`]: SNS notifications of two-way SMS → the reply service.
 pub mod config;
 pub mod evaluate;
+pub mod inbound;
 pub mod send;
 pub mod wiring;
 
 pub use config::{Config, RulebookSource};
 pub use evaluate::{handle_schedule, SweepSummary, TickSummary, SWEEP_LIMIT};
+pub use inbound::{handle_sns, InboundSummary};
 pub use send::{handle_stream, SendBudget};
-pub use wiring::{engine_and_outbox, sdk_config};
+pub use wiring::{
+    dynamo_store, engine, engine_and_outbox, event_publisher, init_logging, sdk_config,
+};

@@ -1,9 +1,11 @@
-//! Cold-start wiring shared by the functions: one `SdkConfig`, the engine and the outbox.
+//! Cold-start wiring shared by the functions: logging, one `SdkConfig`, the store, the
+//! engine, the event publisher and the outbox.
 use aws_config::{BehaviorVersion, SdkConfig};
 use std::sync::Arc;
 
 use super::Config;
 use crate::adapters::clock::SystemClock;
+use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::sns::SnsSender;
 use crate::error::{Error, Result};
@@ -21,27 +23,55 @@ pub async fn sdk_config() -> Result<SdkConfig> {
     Ok(sdk)
 }
 
-/// The engine (system clock, the configured rulebooks) and an outbox sending with SNS and
-/// announcing on EventBridge, over `store`.
+/// JSON logs without timestamps (CloudWatch adds them), level from `RUST_LOG` (default info).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .without_time()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
+
+/// The DynamoDB store on the configured table.
+pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> Arc<DynamoStore> {
+    Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        config.table_name.clone(),
+    ))
+}
+
+/// The engine over `store`: the system clock and the configured rulebooks.
+pub fn engine<S: Store + ?Sized>(config: &Config, store: Arc<S>) -> Result<Arc<Engine<S>>> {
+    Ok(Arc::new(Engine::new(
+        store,
+        Arc::new(SystemClock),
+        config.load_rulebooks()?,
+    )))
+}
+
+/// The publisher of `message.*`, `reply.*`, `customer.*` and `keyword.*` events.
+pub fn event_publisher(sdk: &SdkConfig, config: &Config) -> EventBridgePublisher {
+    EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(sdk),
+        config.event_bus_name.clone(),
+    )
+}
+
+/// The engine and an outbox sending with SNS and announcing on EventBridge, over `store`.
 pub fn engine_and_outbox<S: Store + ?Sized>(
     sdk: &SdkConfig,
     config: &Config,
     store: Arc<S>,
 ) -> Result<(Arc<Engine<S>>, Outbox<S>)> {
-    let engine = Arc::new(Engine::new(
-        store,
-        Arc::new(SystemClock),
-        config.load_rulebooks()?,
-    ));
+    let engine = engine(config, store)?;
     let sender = SnsSender::new(
         aws_sdk_sns::Client::new(sdk),
         config.sms_sender_id.clone(),
         config.sms_max_price.clone(),
     );
-    let publisher = EventBridgePublisher::new(
-        aws_sdk_eventbridge::Client::new(sdk),
-        config.event_bus_name.clone(),
-    );
+    let publisher = event_publisher(sdk, config);
     let outbox = Outbox::new(engine.clone(), Arc::new(sender), Arc::new(publisher));
     Ok((engine, outbox))
 }
