@@ -12,132 +12,16 @@
 
 #[path = "../tests/common/moto.rs"]
 mod moto;
+mod support;
 
-use aws_sdk_dynamodb::config::interceptors::{
-    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
-};
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
-use aws_sdk_dynamodb::operation::transact_write_items::{
-    TransactWriteItemsInput, TransactWriteItemsOutput,
-};
-use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use chrono::{TimeDelta, TimeZone, Utc};
-use nudge_core::adapters::dynamodb::{create_table, item_size, DynamoStore};
+use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
 use nudge_core::domain::{
-    Category, Customer, CustomerId, Message, MessageId, MessageStatus, PhoneNumber, RuleId,
-    SentEntry, TenantId, Timer,
+    Category, Customer, Message, MessageId, MessageStatus, RuleId, SentEntry, TenantId, Timer,
 };
 use nudge_core::ports::{CommitOutcome, Counters, SendCommit, Store};
 use std::sync::{Arc, Mutex};
-
-/// Totals seen by the meter.
-#[derive(Debug, Default)]
-struct Meter {
-    requests: u64,
-    reported_wcu: f64,
-    reported_rcu: f64,
-    estimated_wcu: f64,
-    estimated_rcu: f64,
-    gsi_wcu: f64,
-}
-
-/// Asks every GetItem and TransactWriteItems for its consumed capacity, and estimates the
-/// same from the sizes of the items written and read.
-#[derive(Debug, Clone)]
-struct Metered(Arc<Mutex<Meter>>);
-
-fn kb(bytes: usize, unit: usize) -> f64 {
-    bytes.div_ceil(unit).max(1) as f64
-}
-
-impl Intercept for Metered {
-    fn name(&self) -> &'static str {
-        "capacity-meter"
-    }
-
-    fn modify_before_serialization(
-        &self,
-        context: &mut BeforeSerializationInterceptorContextMut<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let mut meter = self.0.lock().unwrap();
-        meter.requests += 1;
-        let input = context.input_mut();
-        if let Some(get) = input.downcast_mut::<GetItemInput>() {
-            get.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
-        } else if let Some(tx) = input.downcast_mut::<TransactWriteItemsInput>() {
-            tx.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
-            for op in tx.transact_items.iter().flatten() {
-                // Transactions cost twice a standard write: 1 WCU per KB per item, × 2.
-                let (wcu, gsi) = if let Some(put) = &op.put {
-                    let size = item_size(&put.item);
-                    let indexed = ["GSI1PK", "GSI2PK"]
-                        .iter()
-                        .filter(|a| put.item.contains_key(**a))
-                        .count();
-                    (kb(size, 1024), indexed as f64 * kb(size, 1024))
-                } else {
-                    // Deletes and the stats update touch small items: 1 KB each.
-                    (1.0, 0.0)
-                };
-                meter.estimated_wcu += 2.0 * wcu;
-                meter.gsi_wcu += gsi;
-            }
-        }
-        Ok(())
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &AfterDeserializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let Ok(output) = context.output_or_error() else {
-            return Ok(());
-        };
-        let mut meter = self.0.lock().unwrap();
-        if let Some(get) = output.downcast_ref::<GetItemOutput>() {
-            meter.reported_rcu += get
-                .consumed_capacity()
-                .and_then(|c| c.capacity_units())
-                .unwrap_or(0.0);
-            // Strongly consistent: 1 RCU per 4 KB.
-            meter.estimated_rcu += get.item().map_or(1.0, |i| kb(item_size(i), 4096));
-        } else if let Some(tx) = output.downcast_ref::<TransactWriteItemsOutput>() {
-            meter.reported_wcu += tx
-                .consumed_capacity()
-                .iter()
-                .filter_map(|c| c.capacity_units())
-                .sum::<f64>();
-        }
-        Ok(())
-    }
-}
-
-fn customer(tenant: &TenantId, i: usize) -> Customer {
-    let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
-    let phone = PhoneNumber::parse(&format!("138{:08}", i), Some("CN")).unwrap();
-    let mut c = Customer::new(
-        tenant.clone(),
-        CustomerId::parse(format!("cust-{i:06}")).unwrap(),
-        phone,
-        now,
-    );
-    for (name, value) in [
-        ("name", "王芳"),
-        ("plan", "trial"),
-        ("trial_started_at", "2026-02-22"),
-        ("city", "杭州"),
-    ] {
-        c.attributes.insert(name.into(), value.into());
-    }
-    c.record_activity("app.opened", now);
-    c
-}
+use support::{customer, emulator_config, metered_client, Meter};
 
 fn decision(c: &Customer, timer: &Timer) -> SendCommit {
     let now = timer.due;
@@ -184,21 +68,9 @@ async fn main() {
         .nth(1)
         .map(|a| a.parse().expect("N must be a number"))
         .unwrap_or(200);
-    let sdk = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) => {
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region("us-east-1")
-                .endpoint_url(url)
-                .load()
-                .await
-        }
-        Err(_) => moto::sdk_config().await,
-    };
+    let sdk = emulator_config().await;
     let meter = Arc::new(Mutex::new(Meter::default()));
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .interceptor(Metered(meter.clone()))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let client = metered_client(&sdk, &meter);
     let table = moto::unique_name("nudge-costs");
     create_table(&client, &table).await.unwrap();
     let store = DynamoStore::new(client, &table);

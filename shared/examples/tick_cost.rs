@@ -1,0 +1,165 @@
+//! What one evaluate tick costs as the customer base grows: `--due` timers due in the measured
+//! minute among `--customers` customers (the others have timers due on other days). A tick
+//! reads only the due minute's shards, so its cost should not depend on the customer count.
+//!
+//! On SQLite the tick's wall time is the figure. On DynamoDB the figure is the number of
+//! requests per tick (what DynamoDB bills and what its latency multiplies): the emulator's
+//! wall time is not, because moto deep-copies a whole table for every item of every
+//! TransactWriteItems, which makes its time grow with the table however the store behaves.
+//!
+//! ```sh
+//! cargo run --release -p nudge-core --example tick_cost -- sqlite 1000 100000
+//! cargo run --release -p nudge-core --example tick_cost -- dynamodb 100 2000   # starts moto
+//! ```
+//! Arguments: store (`sqlite` | `dynamodb`), due timers, customers (default 1000 100000).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a measurement tool: failing loudly is fine
+
+#[path = "../tests/common/moto.rs"]
+mod moto;
+mod support;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use nudge_core::adapters::clock::ManualClock;
+use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
+use nudge_core::adapters::sqlite::SqliteStore;
+use nudge_core::domain::{RuleId, TenantId, Timer};
+use nudge_core::ports::Store;
+use nudge_core::rulebook;
+use nudge_core::service::Engine;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use support::{customer, emulator_config, metered_client, Meter};
+
+/// The measured minute: trial-day-7 of a trial started on 2026-03-02, 10:00 in Shanghai.
+fn due_minute() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 9, 2, 0, 0).unwrap()
+}
+
+/// Customer `i`: the first `due` start their trial on 03-02 (due in the measured minute), the
+/// others on one of the 200 following days.
+fn trial_start(i: usize, due: usize) -> NaiveDate {
+    let first = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    if i < due {
+        first
+    } else {
+        first + TimeDelta::days(1 + (i % 200) as i64)
+    }
+}
+
+async fn seed(store: Arc<dyn Store>, tenant: &TenantId, due: usize, customers: usize) {
+    let rule = RuleId::parse("trial-day-7").unwrap();
+    let started = Instant::now();
+    let mut pending = tokio::task::JoinSet::new();
+    let mut timers = Vec::new();
+    for i in 0..customers {
+        let mut c = customer(tenant, i);
+        let start = trial_start(i, due);
+        c.attributes
+            .insert("trial_started_at".into(), start.to_string().into());
+        timers.push(Timer {
+            tenant: tenant.clone(),
+            customer_id: c.id.clone(),
+            rule: rule.clone(),
+            occurrence: (start + TimeDelta::days(7)).to_string(),
+            due: due_minute() + TimeDelta::days((start - trial_start(0, due)).num_days()),
+            event: None,
+            deferrals: 0,
+        });
+        let writer = store.clone();
+        pending.spawn(async move { writer.put_customer(&c, None).await.unwrap() });
+        if pending.len() >= 32 {
+            pending.join_next().await.unwrap().unwrap();
+        }
+        if timers.len() == 1_000 {
+            store
+                .put_timers(&std::mem::take(&mut timers))
+                .await
+                .unwrap();
+        }
+    }
+    while let Some(done) = pending.join_next().await {
+        done.unwrap();
+    }
+    store.put_timers(&timers).await.unwrap();
+    eprintln!(
+        "  seeded {customers} customers in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn measure(kind: &str, due: usize, customers: usize) -> f64 {
+    let tenant = TenantId::parse("cloudnote").unwrap();
+    let meter = Arc::new(Mutex::new(Meter::default()));
+    let store: Arc<dyn Store> = match kind {
+        "sqlite" => {
+            let dir = std::env::temp_dir().join(moto::unique_name("nudge-tick"));
+            std::fs::create_dir_all(&dir).unwrap();
+            Arc::new(SqliteStore::open(dir.join("nudge.db")).unwrap())
+        }
+        "dynamodb" => {
+            let client = metered_client(&emulator_config().await, &meter);
+            let table = moto::unique_name("nudge-tick");
+            create_table(&client, &table).await.unwrap();
+            Arc::new(DynamoStore::new(client, table))
+        }
+        other => panic!("unknown store {other}: sqlite or dynamodb"),
+    };
+    seed(store.clone(), &tenant, due, customers).await;
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/saas-lifecycle.yaml"),
+    )
+    .unwrap();
+    let book = rulebook::parse(&source, "saas-lifecycle.yaml").unwrap();
+    let clock = Arc::new(ManualClock::new(due_minute() - TimeDelta::minutes(1)));
+    let engine = Engine::new(store.clone(), clock.clone(), vec![book]);
+    engine.tick().await.unwrap(); // sets the checkpoint to the minute before
+    clock.set(due_minute() + TimeDelta::seconds(5));
+    *meter.lock().unwrap() = Meter::default();
+
+    let started = Instant::now();
+    let report = engine.tick().await.unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let sends = report
+        .decisions
+        .iter()
+        .filter(|d| d.outcome.kind() == "send")
+        .count();
+    assert_eq!(sends, due, "every due timer decided to send");
+    let requests = meter.lock().unwrap().requests;
+    print!(
+        "{kind:>8}: {due} due among {customers:>7} customers: tick {:>8.1} ms ({:.0} decisions/s)",
+        seconds * 1e3,
+        due as f64 / seconds
+    );
+    if kind == "dynamodb" {
+        print!(
+            ", {requests} requests ({:.2} per decision)",
+            requests as f64 / due as f64
+        );
+    }
+    println!();
+    seconds
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let kind = args.next().unwrap_or_else(|| "sqlite".into());
+    let due: usize = args
+        .next()
+        .map_or(1_000, |a| a.parse().expect("due: a number"));
+    let large: usize = args
+        .next()
+        .map_or(100_000, |a| a.parse().expect("customers: a number"));
+    let small = measure(&kind, due, due).await;
+    let big = measure(&kind, due, large).await;
+    let what = if kind == "dynamodb" {
+        "requests"
+    } else {
+        "time"
+    };
+    println!(
+        "ratio of tick {what} among {large} / among {due} customers: {:.2}",
+        big / small
+    );
+}
