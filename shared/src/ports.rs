@@ -67,6 +67,26 @@ pub struct StatsRow {
     pub counters: Counters,
 }
 
+/// How often one free-text reply (normalised) was received in a period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTextCount {
+    pub text: String,
+    pub count: i64,
+}
+
+/// Longest free-text reply kept for reports (characters); longer texts are cut to this.
+pub const MAX_REPLY_TEXT_CHARS: usize = 160;
+
+/// A free-text reply as stored for reports: cut to [`MAX_REPLY_TEXT_CHARS`] characters (never
+/// inside a character) and trimmed.
+pub fn reply_text_key(text: &str) -> &str {
+    let end = text
+        .char_indices()
+        .nth(MAX_REPLY_TEXT_CHARS)
+        .map_or(text.len(), |(i, _)| i);
+    text[..end].trim()
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     // Customers.
@@ -162,6 +182,20 @@ pub trait Store: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<StatsRow>>;
+
+    // Free-text replies (for reports).
+    /// Counts one free-text reply of `day`. The text is stored as [`reply_text_key`] gives it;
+    /// an empty text is not counted.
+    async fn add_reply_text(&self, tenant: &TenantId, day: NaiveDate, text: &str) -> Result<()>;
+    /// The most frequent free-text replies from `from` to `to` (inclusive), most frequent
+    /// first, equal counts in text order; at most `limit`.
+    async fn top_reply_texts(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<ReplyTextCount>>;
 
     // API keys.
     /// Creates or replaces a key (revocation is a replace with `revoked_at` set).
