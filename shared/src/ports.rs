@@ -247,6 +247,10 @@ pub mod counters {
     pub const DEFERRED: &str = "deferred";
     pub const REPLIED: &str = "replied";
     pub const OPTED_OUT: &str = "opted_out";
+    /// Replies that matched no keyword of the text they answer.
+    pub const FREE_TEXT: &str = "free_text";
+    /// Prefix of keyword counters: `keyword_1`, `keyword_Y`, …
+    pub const KEYWORD_PREFIX: &str = "keyword_";
     pub const HELD_OUT: &str = "held_out";
     /// Prefix of skip counters: `skipped_cap`, `skipped_window`, …
     pub const SKIPPED_PREFIX: &str = "skipped_";
