@@ -886,6 +886,15 @@ impl Api {
             .await
     }
 
+    /// acme's free-text replies of today, most frequent first.
+    pub async fn texts_today(&self) -> Vec<nudge_core::ports::ReplyTextCount> {
+        let day = self.clock.now().date_naive();
+        self.store
+            .top_reply_texts(&tenant(), day, day, 10)
+            .await
+            .unwrap()
+    }
+
     /// Replies counted for acme today (all rules), and messages queued for the customer.
     pub async fn reply_effects(&self, customer: &str) -> (i64, usize) {
         let day = self.clock.now().date_naive();
@@ -1063,12 +1072,7 @@ pub async fn generic_replies_are_signed_with_the_webhook_secret(store: Arc<dyn S
     let r = api.generic(body).await;
     assert_eq!(r.body["action"], "duplicate");
     assert_eq!(api.reply_effects("c1").await, (1, 0));
-    let day = api.clock.now().date_naive();
-    let top = api
-        .store
-        .top_reply_texts(&tenant(), day, day, 10)
-        .await
-        .unwrap();
+    let top = api.texts_today().await;
     assert_eq!(top.len(), 1);
     assert_eq!((top[0].text.as_str(), top[0].count), ("几点发货", 1));
 }
@@ -1140,12 +1144,7 @@ pub async fn generic_bad_input_is_a_clear_4xx_or_rejected(store: Arc<dyn Store>)
     let r = api.generic(controls).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["normalized"], "你好");
-    let day = api.clock.now().date_naive();
-    let top = api
-        .store
-        .top_reply_texts(&tenant(), day, day, 10)
-        .await
-        .unwrap();
+    let top = api.texts_today().await;
     assert_eq!(top[0].text, "你好");
     assert_eq!(api.reply_effects("c1").await, (1, 0));
 }
