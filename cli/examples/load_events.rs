@@ -5,6 +5,7 @@
 //! cargo run --release -p nudge-cli --example load_events -- --events 20000 --concurrency 16
 use anyhow::{bail, Context, Result};
 use nudge_core::adapters::clock::SystemClock;
+use nudge_core::adapters::console::ConsolePublisher;
 use nudge_core::adapters::sqlite::SqliteStore;
 use nudge_core::domain::{Scope, TenantId};
 use nudge_core::http::{generate_key, router, AppState, HttpConfig};
@@ -97,7 +98,11 @@ async fn run(options: Options) -> Result<()> {
     store.put_api_key(&stored).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let app = router(AppState::new(engine.clone(), HttpConfig::default()));
+    let app = router(AppState::new(
+        engine.clone(),
+        HttpConfig::default(),
+        Arc::new(ConsolePublisher::discard()),
+    ));
     tokio::spawn(async move { axum::serve(listener, app).await });
     over_http(addr, &key, &options).await?;
     if options.direct {

@@ -32,6 +32,17 @@ pub struct Args {
     /// Also append every text as a JSON line to this file.
     #[arg(long)]
     outbox: Option<PathBuf>,
+    /// The URL Twilio and other providers call this server at (e.g. a tunnel's
+    /// `https://….ngrok.app`); Twilio signs that URL. Default: the request's Host header.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// The tenant's Twilio auth token: enables `POST /v1/inbound/twilio`.
+    #[arg(long)]
+    twilio_auth_token: Option<String>,
+    /// The tenant's webhook secret: every request must then be signed with it
+    /// (`X-Nudge-Signature`), and `POST /v1/inbound/generic` is enabled.
+    #[arg(long)]
+    webhook_secret: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -76,7 +87,22 @@ async fn serve(args: Args, rulebook: nudge_core::rulebook::Rulebook) -> Result<E
     print_banner(&base, &tenant, &key, &example_event, &args);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(run_scheduler(engine.clone(), outbox, stopped));
-    let app = router(AppState::new(engine, HttpConfig::default()));
+    let config = HttpConfig {
+        webhook_secrets: args
+            .webhook_secret
+            .iter()
+            .map(|s| (tenant.clone(), s.clone()))
+            .collect(),
+        twilio_auth_tokens: args
+            .twilio_auth_token
+            .iter()
+            .map(|t| (tenant.clone(), t.clone()))
+            .collect(),
+        public_base_url: args.public_url.clone(),
+    };
+    // Reply events (opt-outs, keywords, free text) are printed as JSON lines.
+    let publisher = Arc::new(ConsolePublisher::new(Box::new(std::io::stdout())));
+    let app = router(AppState::new(engine, config, publisher));
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             if let Err(err) = tokio::signal::ctrl_c().await {

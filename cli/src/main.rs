@@ -4,6 +4,7 @@ mod dev;
 mod input;
 mod keys;
 mod plan;
+mod replies_report;
 mod reply_sim;
 mod report;
 mod rules;
@@ -45,6 +46,18 @@ enum Command {
         #[command(subcommand)]
         command: keys::Command,
     },
+    /// Reports from a local store file.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Replies per rule (sent, replies, opt-outs, opt-out rate, keywords) and the most
+    /// frequent free-text replies.
+    Replies(replies_report::Args),
 }
 
 #[derive(Subcommand)]
@@ -116,6 +129,9 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Keys { command } => keys::run(command),
+        Command::Report {
+            command: ReportCommand::Replies(args),
+        } => replies_report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -31,6 +31,17 @@ pub struct Summary {
     pub per_day: BTreeMap<NaiveDate, u64>,
 }
 
+/// `k1=v1 k2=v2`, or `-` when empty.
+pub fn key_values<K: std::fmt::Display, V: std::fmt::Display>(map: &BTreeMap<K, V>) -> String {
+    if map.is_empty() {
+        return "-".to_string();
+    }
+    map.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The largest number of instants inside any window of `width` (instants sorted).
 fn max_in_window(times: &[DateTime<Utc>], width: TimeDelta) -> usize {
     let mut best = 0;
@@ -114,16 +125,7 @@ impl Summary {
             .map(|(k, v)| (k.as_str(), v))
             .chain([("TOTAL", &self.total)]);
         for (name, stats) in rows {
-            let skipped = if stats.skipped.is_empty() {
-                "-".to_string()
-            } else {
-                stats
-                    .skipped
-                    .iter()
-                    .map(|(r, n)| format!("{r}={n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
+            let skipped = key_values(&stats.skipped);
             let _ = writeln!(
                 out,
                 "{name:<28} {:>8} {:>9}  {skipped}",

@@ -199,3 +199,150 @@ fn a_bad_customer_file_names_row_and_field_and_imports_nothing() {
         text(&out.stderr)
     );
 }
+
+/// A store file with a week of reply stats and free-text replies for tenant freshmart.
+fn seeded_store(dir: &Path) -> PathBuf {
+    use nudge_core::adapters::sqlite::SqliteStore;
+    use nudge_core::domain::TenantId;
+    use nudge_core::ports::{Counters, Store};
+    let path = dir.join("nudge.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let tenant = TenantId::parse("freshmart").unwrap();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let counters = |list: &[(&str, i64)]| -> Counters {
+        list.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for (d, rule, list) in [
+            (
+                2,
+                "silent-30-days",
+                &[
+                    ("sent", 40),
+                    ("replied", 6),
+                    ("opted_out", 2),
+                    ("keyword_Y", 3),
+                ][..],
+            ),
+            (
+                3,
+                "silent-30-days",
+                &[
+                    ("sent", 40),
+                    ("replied", 2),
+                    ("opted_out", 2),
+                    ("free_text", 1),
+                ][..],
+            ),
+            (
+                3,
+                "viewed-3-times",
+                &[("sent", 10), ("keyword_Y", 1), ("replied", 1)][..],
+            ),
+            (3, "replies", &[("replied", 2), ("free_text", 2)][..]),
+            (20, "silent-30-days", &[("sent", 1000)][..]),
+        ] {
+            store
+                .add_stats(&tenant, day(d), rule, &counters(list))
+                .await
+                .unwrap();
+        }
+        for (d, text) in [(2, "多少钱"), (3, "多少钱"), (3, "谢谢"), (20, "太贵了")] {
+            store.add_reply_text(&tenant, day(d), text).await.unwrap();
+        }
+    });
+    path
+}
+
+#[test]
+fn report_replies_sums_a_stores_week_per_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_store(dir.path());
+    let db = db.to_str().unwrap();
+    let base = [
+        "report",
+        "replies",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--db",
+        db,
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-07",
+    ];
+    let out = nudge(&[&base[..], &["--json"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let silent = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "silent-30-days")
+        .unwrap();
+    assert_eq!(silent["sent"], 80);
+    assert_eq!(silent["replied"], 8);
+    assert_eq!(silent["opted_out"], 4);
+    assert_eq!(silent["opt_out_rate"], 0.05);
+    assert_eq!(silent["keywords"], serde_json::json!({"Y": 3}));
+    assert_eq!(report["total"]["sent"], 90);
+    assert_eq!(report["total"]["replied"], 11);
+    assert_eq!(report["keywords"], serde_json::json!({"Y": 4}));
+    assert_eq!(
+        report["top_free_text"],
+        serde_json::json!([{"text": "多少钱", "count": 2}, {"text": "谢谢", "count": 1}])
+    );
+    // The table: one line per rule and a total.
+    let out = nudge(&base);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{table}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line("silent-30-days")[1..],
+        ["80", "8", "4", "5.0%", "1", "Y=3"]
+    );
+    assert_eq!(line("TOTAL")[1..], ["90", "11", "4", "4.4%", "3", "Y=4"]);
+    assert!(table.contains("       2  多少钱"), "{table}");
+}
+
+#[test]
+fn report_replies_errors_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_store(dir.path());
+    let db = db.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let args = [
+            &[
+                "report",
+                "replies",
+                "--rules",
+                "examples/retail-winback.yaml",
+            ][..],
+            extra,
+        ]
+        .concat();
+        let out = nudge(&args);
+        assert!(!out.status.success());
+        text(&out.stderr)
+    };
+    assert!(run(&["--db", db, "--from", "2026-13-01"]).contains("--from"));
+    assert!(run(&["--db", db, "--to", "soon"]).contains("--to"));
+    let err = run(&["--db", db, "--from", "2026-03-08", "--to", "2026-03-01"]);
+    assert!(err.contains("--from: must not be after to"), "{err}");
+    assert!(run(&["--db", db, "--limit", "0"]).contains("--limit"));
+    let missing = dir.path().join("missing.db");
+    let err = run(&["--db", missing.to_str().unwrap()]);
+    assert!(err.contains("--db"), "{err}");
+    assert!(!missing.exists());
+}

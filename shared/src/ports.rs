@@ -67,6 +67,26 @@ pub struct StatsRow {
     pub counters: Counters,
 }
 
+/// How often one free-text reply (normalised) was received in a period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTextCount {
+    pub text: String,
+    pub count: i64,
+}
+
+/// Longest free-text reply kept for reports (characters); longer texts are cut to this.
+pub const MAX_REPLY_TEXT_CHARS: usize = 160;
+
+/// A free-text reply as stored for reports: cut to [`MAX_REPLY_TEXT_CHARS`] characters (never
+/// inside a character) and trimmed.
+pub fn reply_text_key(text: &str) -> &str {
+    let end = text
+        .char_indices()
+        .nth(MAX_REPLY_TEXT_CHARS)
+        .map_or(text.len(), |(i, _)| i);
+    text[..end].trim()
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     // Customers.
@@ -163,6 +183,20 @@ pub trait Store: Send + Sync {
         to: NaiveDate,
     ) -> Result<Vec<StatsRow>>;
 
+    // Free-text replies (for reports).
+    /// Counts one free-text reply of `day`. The text is stored as [`reply_text_key`] gives it;
+    /// an empty text is not counted.
+    async fn add_reply_text(&self, tenant: &TenantId, day: NaiveDate, text: &str) -> Result<()>;
+    /// The most frequent free-text replies from `from` to `to` (inclusive), most frequent
+    /// first, equal counts in text order; at most `limit`.
+    async fn top_reply_texts(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<ReplyTextCount>>;
+
     // API keys.
     /// Creates or replaces a key (revocation is a replace with `revoked_at` set).
     async fn put_api_key(&self, key: &ApiKey) -> Result<()>;
@@ -213,6 +247,10 @@ pub mod counters {
     pub const DEFERRED: &str = "deferred";
     pub const REPLIED: &str = "replied";
     pub const OPTED_OUT: &str = "opted_out";
+    /// Replies that matched no keyword of the text they answer.
+    pub const FREE_TEXT: &str = "free_text";
+    /// Prefix of keyword counters: `keyword_1`, `keyword_Y`, …
+    pub const KEYWORD_PREFIX: &str = "keyword_";
     pub const HELD_OUT: &str = "held_out";
     /// Prefix of skip counters: `skipped_cap`, `skipped_window`, …
     pub const SKIPPED_PREFIX: &str = "skipped_";

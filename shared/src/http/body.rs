@@ -27,13 +27,28 @@ pub async fn accept<S: Store + ?Sized>(
 ) -> Result<Accepted, Problem> {
     let caller = authenticate(state, headers, scope).await?;
     if json_body && !is_json(headers) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-        )
-        .detail("send the body as Content-Type: application/json"));
+        return Err(unsupported_media_type("application/json"));
     }
+    let body = read_body(headers, body).await?;
+    if let Some(secret) = state.config.webhook_secrets.get(caller.tenant()) {
+        let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        verify_signature(secret, signature, &body, state.engine.now())?;
+    }
+    Ok(Accepted { caller, body })
+}
+
+/// 415, telling the content type to send.
+pub fn unsupported_media_type(expected: &str) -> Problem {
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported media type",
+    )
+    .detail(format!("send the body as Content-Type: {expected}"))
+}
+
+/// Reads at most [`MAX_BODY_BYTES`] (413 beyond, whether declared or streamed).
+pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -41,7 +56,7 @@ pub async fn accept<S: Store + ?Sized>(
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|err| {
             let limited = std::error::Error::source(&err)
@@ -51,29 +66,31 @@ pub async fn accept<S: Store + ?Sized>(
             } else {
                 Problem::bad_request("unreadable-body", "the request body could not be read")
             }
-        })?;
-    if let Some(secret) = state.config.webhook_secrets.get(caller.tenant()) {
-        let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-        verify_signature(secret, signature, &body, state.engine.now())?;
-    }
-    Ok(Accepted { caller, body })
+        })
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+/// Whether the content type's essence (without parameters) is `essence`.
+pub fn content_type_is(headers: &HeaderMap, essence: &str) -> bool {
+    content_type_essence(headers).is_some_and(|e| e == essence)
+}
+
+fn content_type_essence(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+pub fn is_json(headers: &HeaderMap) -> bool {
+    content_type_essence(headers).is_some_and(|essence| {
+        essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"))
+    })
 }
 
 /// Parses a whole body; a syntax error or a wrong shape is a 400 naming the field's path.

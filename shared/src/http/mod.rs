@@ -6,6 +6,7 @@ pub mod auth;
 mod body;
 mod customers;
 mod events;
+mod inbound;
 pub mod keys;
 pub mod problem;
 mod read;
@@ -21,9 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::domain::TenantId;
-use crate::ports::Store;
+use crate::ports::{EventPublisher, Store};
 use crate::service::Engine;
 pub use auth::{sign, Caller, SIGNATURE_HEADER};
+pub use inbound::{twilio_signature, TWILIO_SIGNATURE_HEADER};
 pub use keys::generate_key;
 pub use problem::{ItemError, Problem, PROBLEM_JSON};
 
@@ -34,23 +36,59 @@ pub const MAX_BATCH: usize = 500;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Settings of the HTTP layer.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct HttpConfig {
-    /// Tenants whose requests must carry `X-Nudge-Signature` made with this secret.
+    /// Tenants whose requests must carry `X-Nudge-Signature` made with this secret. It is also
+    /// the only credential of `POST /v1/inbound/generic`.
     pub webhook_secrets: HashMap<TenantId, String>,
+    /// Twilio auth token per tenant: `POST /v1/inbound/twilio` accepts only requests signed
+    /// with it (`X-Twilio-Signature`).
+    pub twilio_auth_tokens: HashMap<TenantId, String>,
+    /// This API's public URL as providers call it: scheme, host and any path prefix a proxy
+    /// removes (`https://sms.example.com`, `https://abc.execute-api.eu-west-1.amazonaws.com/prod`).
+    /// Twilio signs the URL it called, which behind API Gateway or a proxy is not the one this
+    /// server sees. Unset: `X-Forwarded-Proto` (else `http`) and the `Host` header.
+    pub public_base_url: Option<String>,
 }
 
-/// What every handler shares: the engine (store, clock, rulebooks) and the HTTP settings.
+fn tenant_names(map: &HashMap<TenantId, String>) -> Vec<&str> {
+    let mut names: Vec<&str> = map.keys().map(TenantId::as_str).collect();
+    names.sort_unstable();
+    names
+}
+
+/// Lists which tenants have secrets, never the secrets.
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("webhook_secrets", &tenant_names(&self.webhook_secrets))
+            .field(
+                "twilio_auth_tokens",
+                &tenant_names(&self.twilio_auth_tokens),
+            )
+            .field("public_base_url", &self.public_base_url)
+            .finish()
+    }
+}
+
+/// What every handler shares: the engine (store, clock, rulebooks), the HTTP settings and the
+/// publisher of business events (inbound replies emit `reply.received`, `customer.opted_out`…).
 pub struct AppState<S: Store + ?Sized> {
     pub engine: Arc<Engine<S>>,
     pub config: Arc<HttpConfig>,
+    pub publisher: Arc<dyn EventPublisher>,
 }
 
 impl<S: Store + ?Sized> AppState<S> {
-    pub fn new(engine: Arc<Engine<S>>, config: HttpConfig) -> Self {
+    pub fn new(
+        engine: Arc<Engine<S>>,
+        config: HttpConfig,
+        publisher: Arc<dyn EventPublisher>,
+    ) -> Self {
         AppState {
             engine,
             config: Arc::new(config),
+            publisher,
         }
     }
 }
@@ -60,6 +98,7 @@ impl<S: Store + ?Sized> Clone for AppState<S> {
         AppState {
             engine: self.engine.clone(),
             config: self.config.clone(),
+            publisher: self.publisher.clone(),
         }
     }
 }
@@ -79,6 +118,9 @@ pub fn router<S: Store + ?Sized + 'static>(state: AppState<S>) -> Router {
         .route("/v1/events", post(events::post::<S>))
         .route("/v1/preview", post(read::preview::<S>))
         .route("/v1/stats", get(read::stats::<S>))
+        .route("/v1/reports/replies", get(read::replies_report::<S>))
+        .route("/v1/inbound/twilio", post(inbound::twilio::<S>))
+        .route("/v1/inbound/generic", post(inbound::generic::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

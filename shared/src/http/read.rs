@@ -1,4 +1,5 @@
-//! Read-only routes: `POST /v1/preview`, `GET /v1/customers/{id}/messages`, `GET /v1/stats`.
+//! Read-only routes: `POST /v1/preview`, `GET /v1/customers/{id}/messages`, `GET /v1/stats`,
+//! `GET /v1/reports/replies`.
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -16,11 +17,11 @@ use super::AppState;
 use crate::domain::{CustomerId, Event, EventId, RuleId, Scope};
 use crate::policy::count_segments;
 use crate::ports::Store;
+use crate::service::report::{check_range, DEFAULT_TOP_TEXTS, MAX_TOP_TEXTS};
 use crate::service::{decide, Outcome};
 
 const DEFAULT_MESSAGES: usize = 100;
 const MAX_MESSAGES: usize = 1000;
-const MAX_STATS_DAYS: i64 = 366;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +160,27 @@ fn day(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, Problem> {
         .transpose()
 }
 
+/// The days of a report query, `from` and `to` inclusive (default: the 7 days ending today),
+/// for a key that sees the whole tenant.
+fn report_range<S: Store + ?Sized>(
+    state: &AppState<S>,
+    caller: &super::Caller,
+    what: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(NaiveDate, NaiveDate), Problem> {
+    if caller.is_regional() {
+        return Err(Problem::forbidden(format!(
+            "{what} tenant-wide; use an API key without regions"
+        )));
+    }
+    let today = state.engine.now().date_naive();
+    let to = day("to", to)?.unwrap_or(today);
+    let from = day("from", from)?.unwrap_or(to - TimeDelta::days(6));
+    check_range(from, to)?;
+    Ok((from, to))
+}
+
 /// Counters per rule and day, `from` and `to` inclusive (default: the last 7 days).
 pub async fn stats<S: Store + ?Sized>(
     State(state): State<AppState<S>>,
@@ -168,23 +190,13 @@ pub async fn stats<S: Store + ?Sized>(
 ) -> Result<Response, Problem> {
     let req = accept(&state, &headers, body, Scope::Read, false).await?;
     let Query(query) = query.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
-    if req.caller.is_regional() {
-        return Err(Problem::forbidden(
-            "stats are tenant-wide; use an API key without regions",
-        ));
-    }
-    let today = state.engine.now().date_naive();
-    let to = day("to", query.to.as_deref())?.unwrap_or(today);
-    let from = day("from", query.from.as_deref())?.unwrap_or(to - TimeDelta::days(6));
-    if from > to {
-        return Err(Problem::invalid("from", "must not be after to"));
-    }
-    if (to - from).num_days() >= MAX_STATS_DAYS {
-        return Err(Problem::invalid(
-            "from",
-            format!("at most {MAX_STATS_DAYS} days per request"),
-        ));
-    }
+    let (from, to) = report_range(
+        &state,
+        &req.caller,
+        "stats are",
+        query.from.as_deref(),
+        query.to.as_deref(),
+    )?;
     let rows = state
         .engine
         .store()
@@ -195,4 +207,54 @@ pub async fn stats<S: Store + ?Sized>(
         .filter(|r| query.rule.as_ref().is_none_or(|rule| &r.rule == rule))
         .collect();
     Ok(Json(json!({"from": from, "to": to, "rows": rows})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepliesReportQuery {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    /// How many free-text replies to list (1–100, default 10).
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+/// The reply report: per rule sent, replies, opt-outs and opt-out rate, keyword counts and the
+/// most frequent free-text replies, `from` and `to` inclusive (default: the last 7 days).
+pub async fn replies_report<S: Store + ?Sized>(
+    State(state): State<AppState<S>>,
+    query: Result<Query<RepliesReportQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let req = accept(&state, &headers, body, Scope::Read, false).await?;
+    let Query(query) = query.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
+    let (from, to) = report_range(
+        &state,
+        &req.caller,
+        "reports are",
+        query.from.as_deref(),
+        query.to.as_deref(),
+    )?;
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_TOP_TEXTS,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_TOP_TEXTS).contains(n))
+            .ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid-query",
+                    format!("{text:?} is not a number from 1 to {MAX_TOP_TEXTS}"),
+                )
+                .field("limit")
+            })?,
+    };
+    let report = state
+        .engine
+        .replies_report(req.caller.tenant(), from, to, limit)
+        .await?;
+    Ok(Json(report).into_response())
 }

@@ -4,6 +4,7 @@ mod decide;
 mod evaluate;
 mod ingest;
 mod reply;
+pub mod report;
 mod send;
 pub mod simulation;
 
@@ -22,7 +23,11 @@ pub use evaluate::TickReport;
 pub use ingest::{
     validate_customer_input, validate_event_input, CustomerInput, EventInput, IngestReport,
 };
-pub use reply::{classifier_for, InboundSms, ReplyOutcome, ReplyReport, MAX_REPLY_CHARS};
+pub use reply::{
+    check_provider_id, classifier_for, InboundSms, ReplyOutcome, ReplyReport, MAX_REPLY_CHARS,
+    UNATTRIBUTED_REPLIES,
+};
+pub use report::{RepliesReport, RuleReplies};
 pub use send::{Outbox, SendReport};
 
 /// Tunables of the engine; the defaults suit production.

@@ -18,6 +18,8 @@ use crate::rulebook::{Rule, Rulebook};
 
 /// Longest reply body accepted (ten concatenated SMS segments); longer ones are rejected.
 pub const MAX_REPLY_CHARS: usize = 1_600;
+/// The stats "rule" of replies that answer no known text.
+pub const UNATTRIBUTED_REPLIES: &str = "replies";
 /// Messages looked at to find the one a reply answers.
 const CONTEXT_MESSAGES: usize = 20;
 
@@ -74,6 +76,23 @@ impl ReplyReport {
     }
 }
 
+/// Longest provider message id accepted (bytes); ids are part of store keys.
+pub const MAX_PROVIDER_ID_BYTES: usize = 256;
+
+/// Checks a provider's message id: present, at most [`MAX_PROVIDER_ID_BYTES`], no control
+/// characters. The error is the message for the field that carried the id.
+pub fn check_provider_id(id: &str) -> std::result::Result<(), String> {
+    if id.trim().is_empty() {
+        Err("is required to deduplicate replies".into())
+    } else if id.len() > MAX_PROVIDER_ID_BYTES {
+        Err(format!("is longer than {MAX_PROVIDER_ID_BYTES} bytes"))
+    } else if id.chars().any(char::is_control) {
+        Err("contains control characters".into())
+    } else {
+        Ok(())
+    }
+}
+
 /// Builds the classifier of a tenant: built-in words, the tenant's words, every menu keyword.
 pub fn classifier_for(rulebook: &Rulebook) -> Classifier {
     let keywords = rulebook
@@ -92,12 +111,7 @@ impl<S: Store + ?Sized> Engine<S> {
     ) -> Result<ReplyReport> {
         let rulebook = self.rulebook(tenant)?.clone();
         let now = self.now();
-        if sms.provider_id.trim().is_empty() {
-            return Err(Error::invalid(
-                "provider_id",
-                "is required to deduplicate replies",
-            ));
-        }
+        check_provider_id(&sms.provider_id).map_err(|m| Error::invalid("provider_id", m))?;
         if !self
             .store
             .record_inbound(tenant, &sms.provider_id, now)
@@ -156,17 +170,21 @@ impl<S: Store + ?Sized> Engine<S> {
             }
             ReplyKind::FreeText => ReplyOutcome::FreeText,
         };
-        let stats_rule = context_rule.map_or("replies", |r| r.id.as_str());
+        let stats_rule = context_rule.map_or(UNATTRIBUTED_REPLIES, |r| r.id.as_str());
         let mut stats = Counters::from([(counters::REPLIED.to_string(), 1)]);
         match &outcome {
             ReplyOutcome::OptedOut { .. } => {
                 stats.insert(counters::OPTED_OUT.to_string(), 1);
             }
             ReplyOutcome::Keyword { keyword, .. } => {
-                stats.insert(format!("keyword_{keyword}"), 1);
+                stats.insert(format!("{}{keyword}", counters::KEYWORD_PREFIX), 1);
             }
             ReplyOutcome::FreeText => {
-                stats.insert("free_text".to_string(), 1);
+                stats.insert(counters::FREE_TEXT.to_string(), 1);
+                // Kept normalised (and cut) so that a report can rank what customers write.
+                self.store
+                    .add_reply_text(tenant, now.date_naive(), &classification.normalized)
+                    .await?;
                 let detail = json!({
                     "customer_id": customer.as_ref().map(|c| c.id.as_str()),
                     "from": phone.as_str(),

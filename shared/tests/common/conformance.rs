@@ -493,6 +493,68 @@ pub async fn inbound_ids_are_recorded_once(store: &dyn Store) {
         .unwrap());
 }
 
+pub async fn reply_texts_are_counted_per_day_and_ranked(store: &dyn Store) {
+    use nudge_core::ports::{ReplyTextCount, MAX_REPLY_TEXT_CHARS};
+    let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let other = TenantId::parse("other").unwrap();
+    let long = "好".repeat(MAX_REPLY_TEXT_CHARS + 40);
+    let adds: &[(u32, &str)] = &[
+        (2, "几点发货"),
+        (2, "几点发货"),
+        (3, "几点发货"),
+        (3, "WHERE IS MY ORDER"),
+        (3, "THANKS"),
+        (4, "THANKS"),
+        (4, &long),
+        (4, &long[..long.len() - 3]),
+        (4, ""),
+        (9, "THANKS"),
+    ];
+    for (d, text) in adds {
+        store
+            .add_reply_text(&tenant(), day(*d), text)
+            .await
+            .unwrap();
+    }
+    store
+        .add_reply_text(&other, day(3), "几点发货")
+        .await
+        .unwrap();
+    let count = |text: &str, count| ReplyTextCount {
+        text: text.to_string(),
+        count,
+    };
+    let cut = "好".repeat(MAX_REPLY_TEXT_CHARS);
+    let top = store
+        .top_reply_texts(&tenant(), day(2), day(4), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        top,
+        vec![
+            count("几点发货", 3),
+            count("THANKS", 2),
+            count(&cut, 2),
+            count("WHERE IS MY ORDER", 1),
+        ]
+    );
+    let top = store
+        .top_reply_texts(&tenant(), day(3), day(3), 2)
+        .await
+        .unwrap();
+    assert_eq!(top, vec![count("THANKS", 1), count("WHERE IS MY ORDER", 1)]);
+    let top = store
+        .top_reply_texts(&other, day(1), day(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(top, vec![count("几点发货", 1)]);
+    assert!(store
+        .top_reply_texts(&tenant(), day(5), day(8), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 pub async fn skips_are_recorded_once_and_consume_the_timer(store: &dyn Store) {
     let c = stored(store, &customer("c1", "13800138001")).await;
     let t = timer("c1", "promo", "o", at(2, 10, 0));
@@ -559,6 +621,7 @@ macro_rules! conformance_tests {
             message_transitions_are_conditional,
             stats_add_up_per_day_and_rule,
             inbound_ids_are_recorded_once,
+            reply_texts_are_counted_per_day_and_ranked,
             skips_are_recorded_once_and_consume_the_timer,
             api_keys_are_found_by_id_and_revocable);
     };

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use nudge_core::adapters::clock::ManualClock;
+use nudge_core::adapters::console::ConsolePublisher;
 use nudge_core::domain::{CustomerId, Scope, TenantId};
 use nudge_core::http::{self, generate_key, sign, AppState, HttpConfig};
 use nudge_core::ports::{Clock, Store};
@@ -15,7 +16,7 @@ use nudge_core::rulebook;
 use nudge_core::service::Engine;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
 pub const RULES: &str = r#"
@@ -23,6 +24,7 @@ tenant: acme
 brand: 阿克米
 timezone: Asia/Shanghai
 phone_region: CN
+numbers: ["+8613900000001"]
 attributes: [name, plan, trial_started_at]
 policy:
   window: {start: "09:00", end: "20:00"}
@@ -39,7 +41,57 @@ rules:
     category: transactional
     trigger: {event: order.paid}
     template: "{{name}}您好，订单{{event.properties.order_id}}已付款。"
+    replies: {"1": {answer: "好的，已为您登记。"}}
 "#;
+
+/// A second tenant on the same deployment (texts to its number are not acme's).
+pub const OTHER_RULES: &str = r#"
+tenant: other
+brand: 其他
+timezone: Asia/Shanghai
+phone_region: CN
+numbers: ["+8613900000002"]
+rules:
+  - id: hello
+    category: transactional
+    trigger: {event: signed.up}
+    template: "您好，欢迎。"
+"#;
+
+/// The number acme's customers text; Twilio's token and the public URL of the deployment.
+pub const ACME_NUMBER: &str = "+8613900000001";
+pub const TWILIO_TOKEN: &str = "twilio-auth-token";
+pub const PUBLIC_URL: &str = "https://sms.example.com/prod";
+pub const WEBHOOK_SECRET: &str = "whsec_inbound";
+
+/// Collects what the publisher writes (JSON lines of business events).
+#[derive(Clone, Default)]
+pub struct Published(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Published {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Published {
+    /// The `detail_type` of every event published so far.
+    pub fn types(&self) -> Vec<String> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                v["detail_type"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+}
 
 /// Monday 2026-03-02 11:00 in Shanghai: inside every send window.
 pub fn start() -> DateTime<Utc> {
@@ -53,8 +105,10 @@ pub fn tenant() -> TenantId {
 pub struct Api {
     pub router: Router,
     pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine<dyn Store>>,
     pub clock: Arc<ManualClock>,
     pub admin: String,
+    pub published: Published,
 }
 
 pub struct Reply {
@@ -92,20 +146,45 @@ impl Api {
     pub async fn with_secret(store: Arc<dyn Store>, secret: &str) -> Api {
         let config = HttpConfig {
             webhook_secrets: HashMap::from([(tenant(), secret.to_string())]),
+            ..HttpConfig::default()
         };
         Api::with_config(store, config).await
     }
 
+    /// Two tenants; acme takes Twilio webhooks and signed generic ones, `other` neither.
+    pub async fn inbound(store: Arc<dyn Store>) -> Api {
+        let config = HttpConfig {
+            webhook_secrets: HashMap::from([(tenant(), WEBHOOK_SECRET.to_string())]),
+            twilio_auth_tokens: HashMap::from([(tenant(), TWILIO_TOKEN.to_string())]),
+            public_base_url: Some(format!("{PUBLIC_URL}/")),
+        };
+        let other = rulebook::parse(OTHER_RULES, "other.yaml").unwrap();
+        Api::build(store, config, vec![other]).await
+    }
+
     async fn with_config(store: Arc<dyn Store>, config: HttpConfig) -> Api {
-        let book = rulebook::parse(RULES, "rules.yaml").unwrap();
+        Api::build(store, config, Vec::new()).await
+    }
+
+    async fn build(
+        store: Arc<dyn Store>,
+        config: HttpConfig,
+        more: Vec<rulebook::Rulebook>,
+    ) -> Api {
+        let mut books = vec![rulebook::parse(RULES, "rules.yaml").unwrap()];
+        books.extend(more);
         let clock = Arc::new(ManualClock::new(start()));
-        let engine = Arc::new(Engine::new(store.clone(), clock.clone(), vec![book]));
-        let router = http::router(AppState::new(engine, config));
+        let engine = Arc::new(Engine::new(store.clone(), clock.clone(), books));
+        let published = Published::default();
+        let publisher = Arc::new(ConsolePublisher::new(Box::new(published.clone())));
+        let router = http::router(AppState::new(engine.clone(), config, publisher));
         let mut api = Api {
             router,
             store,
+            engine,
             clock,
             admin: String::new(),
+            published,
         };
         api.admin = api.key(&[Scope::Admin], &[]).await;
         api
@@ -129,8 +208,14 @@ impl Api {
             .unwrap();
         let body = if bytes.is_empty() {
             Value::Null
-        } else {
+        } else if headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("json")
+        {
             serde_json::from_slice(&bytes).unwrap()
+        } else {
+            Value::String(String::from_utf8(bytes.to_vec()).unwrap())
         };
         Reply {
             status,
@@ -721,6 +806,487 @@ pub async fn request_ids_are_echoed(store: Arc<dyn Store>) {
     assert_eq!(r.headers["x-request-id"], "trace-123");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Inbound replies and the reply report.
+
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// What Twilio posts for one inbound SMS to acme's number (with some of its other fields).
+pub fn twilio_params(from: &str, body: &str, sid: &str) -> Vec<(String, String)> {
+    pairs(&[
+        ("ToCountry", "CN"),
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("SmsSid", sid),
+        ("SmsStatus", "received"),
+        ("Body", body),
+        ("To", ACME_NUMBER),
+        ("NumSegments", "1"),
+        ("MessageSid", sid),
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("From", from),
+        ("ApiVersion", "2010-04-01"),
+    ])
+}
+
+pub fn twilio_url() -> String {
+    format!("{PUBLIC_URL}/v1/inbound/twilio")
+}
+
+/// A Twilio webhook request carrying `params`, with `signature` as X-Twilio-Signature.
+pub fn twilio_request(params: &[(String, String)], signature: Option<&str>) -> Request<Body> {
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/inbound/twilio")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(signature) = signature {
+        builder = builder.header(http::TWILIO_SIGNATURE_HEADER, signature);
+    }
+    builder.body(Body::from(form)).unwrap()
+}
+
+pub fn signed_twilio(params: &[(String, String)]) -> Request<Body> {
+    let signature = http::twilio_signature(TWILIO_TOKEN, &twilio_url(), params);
+    twilio_request(params, Some(&signature))
+}
+
+/// A generic inbound request with the raw `body`, signed at `timestamp` with `secret` (None:
+/// unsigned).
+pub fn generic_request(body: &[u8], signed: Option<(&str, i64)>) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/inbound/generic")
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some((secret, timestamp)) = signed {
+        builder = builder.header(http::SIGNATURE_HEADER, sign(secret, timestamp, body));
+    }
+    builder.body(Body::from(body.to_vec())).unwrap()
+}
+
+impl Api {
+    pub async fn seed_customer(&self, id: &str, phone: &str) {
+        let input: nudge_core::service::CustomerInput = serde_json::from_value(
+            json!({"id": id, "phone": phone, "attributes": {"name": "王芳"}}),
+        )
+        .unwrap();
+        self.engine.upsert_customer(&tenant(), input).await.unwrap();
+    }
+
+    pub async fn generic(&self, body: Value) -> Reply {
+        let bytes = body.to_string().into_bytes();
+        let now = self.clock.now().timestamp();
+        self.send(generic_request(&bytes, Some((WEBHOOK_SECRET, now))))
+            .await
+    }
+
+    /// acme's free-text replies of today, most frequent first.
+    pub async fn texts_today(&self) -> Vec<nudge_core::ports::ReplyTextCount> {
+        let day = self.clock.now().date_naive();
+        self.store
+            .top_reply_texts(&tenant(), day, day, 10)
+            .await
+            .unwrap()
+    }
+
+    /// Replies counted for acme today (all rules), and messages queued for the customer.
+    pub async fn reply_effects(&self, customer: &str) -> (i64, usize) {
+        let day = self.clock.now().date_naive();
+        let replied = self
+            .store
+            .stats(&tenant(), day, day)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.counters.get("replied").copied().unwrap_or(0))
+            .sum();
+        let messages = self
+            .store
+            .customer_messages(&tenant(), &CustomerId::parse(customer).unwrap(), 100)
+            .await
+            .unwrap()
+            .len();
+        (replied, messages)
+    }
+}
+
+pub async fn twilio_replies_need_a_valid_signature(store: Arc<dyn Store>) {
+    let api = Api::inbound(store).await;
+    api.seed_customer("c1", "13800138000").await;
+    let phone = nudge_core::domain::PhoneNumber::parse("+8613800138000", None).unwrap();
+    let params = twilio_params("+8613800138000", "TD", "SM0001");
+    let no_effect = |api: &Api| {
+        let store = api.store.clone();
+        let phone = phone.clone();
+        async move {
+            assert!(!store.is_suppressed(&tenant(), &phone).await.unwrap());
+        }
+    };
+    // Missing, wrong token, wrong URL, tampered parameter, added parameter, garbage.
+    let r = api.send(twilio_request(&params, None)).await;
+    r.assert_problem(403);
+    assert!(r.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("X-Twilio-Signature"));
+    let other_token = http::twilio_signature("another-token", &twilio_url(), &params);
+    api.send(twilio_request(&params, Some(&other_token)))
+        .await
+        .assert_problem(403);
+    let other_url = http::twilio_signature(
+        TWILIO_TOKEN,
+        "http://sms.example.com/prod/v1/inbound/twilio",
+        &params,
+    );
+    api.send(twilio_request(&params, Some(&other_url)))
+        .await
+        .assert_problem(403);
+    let signature = http::twilio_signature(TWILIO_TOKEN, &twilio_url(), &params);
+    let mut tampered = params.clone();
+    tampered[5].1 = "STOP".into();
+    api.send(twilio_request(&tampered, Some(&signature)))
+        .await
+        .assert_problem(403);
+    let mut added = params.clone();
+    added.push(("Extra".into(), "1".into()));
+    api.send(twilio_request(&added, Some(&signature)))
+        .await
+        .assert_problem(403);
+    api.send(twilio_request(&params, Some("bm90IGl0")))
+        .await
+        .assert_problem(403);
+    no_effect(&api).await;
+    assert_eq!(api.reply_effects("c1").await, (0, 0));
+    assert!(api.published.types().is_empty());
+
+    // Signed: 200 with empty TwiML, the number is suppressed and one confirmation queued.
+    let r = api.send(signed_twilio(&params)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "text/xml");
+    assert!(
+        r.body.as_str().unwrap().ends_with("<Response/>"),
+        "{}",
+        r.body
+    );
+    assert!(api.store.is_suppressed(&tenant(), &phone).await.unwrap());
+    assert_eq!(api.reply_effects("c1").await, (1, 1));
+    assert_eq!(api.published.types(), vec!["customer.opted_out"]);
+    // Twilio delivers again: no second effect.
+    let r = api.send(signed_twilio(&params)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(api.reply_effects("c1").await, (1, 1));
+    assert_eq!(api.published.types().len(), 1);
+}
+
+pub async fn twilio_requests_are_checked_before_acting(store: Arc<dyn Store>) {
+    let api = Api::inbound(store).await;
+    api.seed_customer("c1", "13800138000").await;
+    // Not a form.
+    let mut request = signed_twilio(&twilio_params("+8613800138000", "HI", "SM1"));
+    request
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+    api.send(request).await.assert_problem(415);
+    // No To: the tenant (and its token) cannot be known.
+    let mut params = twilio_params("+8613800138000", "HI", "SM1");
+    params.retain(|(k, _)| k != "To");
+    let r = api.send(signed_twilio(&params)).await;
+    r.assert_problem(400);
+    assert_eq!(r.field(), "To");
+    // A number no tenant owns; a tenant without a Twilio token.
+    let mut params = twilio_params("+8613800138000", "HI", "SM1");
+    params[6].1 = "+8613900000009".into();
+    api.send(signed_twilio(&params)).await.assert_problem(404);
+    params[6].1 = "+8613900000002".into();
+    api.send(signed_twilio(&params)).await.assert_problem(403);
+    // Signed but without MessageSid, or with an absurd one.
+    let mut params = twilio_params("+8613800138000", "HI", "SM1");
+    params.retain(|(k, _)| k != "MessageSid");
+    let r = api.send(signed_twilio(&params)).await;
+    r.assert_problem(400);
+    assert_eq!(r.field(), "MessageSid");
+    let long = "S".repeat(300);
+    let r = api
+        .send(signed_twilio(&twilio_params("+8613800138000", "HI", &long)))
+        .await;
+    r.assert_problem(422);
+    assert_eq!(r.field(), "MessageSid");
+    assert_eq!(api.reply_effects("c1").await, (0, 0));
+    // An unparseable sender and a 5,000-character body are recorded as rejected: 200, no act.
+    for (i, (from, body)) in [
+        ("not a phone", "TD"),
+        ("+8613800138000", &*"长".repeat(5000)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = api
+            .send(signed_twilio(&twilio_params(
+                from,
+                body,
+                &format!("SMbad{i}"),
+            )))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(api.reply_effects("c1").await, (0, 0));
+}
+
+pub async fn generic_replies_are_signed_with_the_webhook_secret(store: Arc<dyn Store>) {
+    let api = Api::inbound(store).await;
+    api.seed_customer("c1", "13800138000").await;
+    let body = json!({"from": "+8613800138000", "to": ACME_NUMBER, "body": "几点发货？",
+        "message_id": "gw-1"});
+    let bytes = body.to_string().into_bytes();
+    let now = api.clock.now().timestamp();
+    // Unsigned, wrong secret, too old, signature of another body: 401, nothing recorded.
+    api.send(generic_request(&bytes, None))
+        .await
+        .assert_problem(401);
+    api.send(generic_request(&bytes, Some(("other", now))))
+        .await
+        .assert_problem(401);
+    let r = api
+        .send(generic_request(&bytes, Some((WEBHOOK_SECRET, now - 301))))
+        .await;
+    r.assert_problem(401);
+    assert!(r.body["detail"].as_str().unwrap().contains("too old"));
+    let mut request = generic_request(b"{}", Some((WEBHOOK_SECRET, now)));
+    *request.body_mut() = Body::from(bytes.clone());
+    api.send(request).await.assert_problem(401);
+    assert_eq!(api.reply_effects("c1").await, (0, 0));
+
+    // Signed: the reply report; a bearer key is not needed.
+    let r = api.generic(body.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["action"], "free_text");
+    assert_eq!(r.body["customer_id"], "c1");
+    assert_eq!(r.body["normalized"], "几点发货");
+    assert_eq!(api.published.types(), vec!["reply.received"]);
+    let r = api.generic(body).await;
+    assert_eq!(r.body["action"], "duplicate");
+    assert_eq!(api.reply_effects("c1").await, (1, 0));
+    let top = api.texts_today().await;
+    assert_eq!(top.len(), 1);
+    assert_eq!((top[0].text.as_str(), top[0].count), ("几点发货", 1));
+}
+
+pub async fn generic_bad_input_is_a_clear_4xx_or_rejected(store: Arc<dyn Store>) {
+    let api = Api::inbound(store).await;
+    api.seed_customer("c1", "13800138000").await;
+    let now = api.clock.now().timestamp();
+    let base = |id: &str| json!({"from": "+8613800138000", "to": ACME_NUMBER, "body": "hi", "message_id": id});
+    // An unknown field, named.
+    let mut extra = base("g1");
+    extra["channel"] = json!("sms");
+    let r = api.generic(extra).await;
+    r.assert_problem(400);
+    assert_eq!(r.field(), "channel");
+    // A missing field, named; `to` missing or owned by nobody.
+    let mut missing = base("g1");
+    missing.as_object_mut().unwrap().remove("body");
+    let r = api.generic(missing).await;
+    r.assert_problem(400);
+    assert_eq!(r.field(), "body");
+    let mut no_to = base("g1");
+    no_to.as_object_mut().unwrap().remove("to");
+    assert_eq!(api.generic(no_to).await.field(), "to");
+    let mut nobody = base("g1");
+    nobody["to"] = json!("+8613900000009");
+    api.generic(nobody).await.assert_problem(404);
+    // The other tenant has no webhook secret: its number takes no generic webhooks.
+    let mut other = base("g1");
+    other["to"] = json!("+8613900000002");
+    api.generic(other).await.assert_problem(403);
+    // Not UTF-8; not JSON.
+    let mut bytes = base("g1").to_string().into_bytes();
+    let at = bytes.len() - 5;
+    bytes[at] = 0xFF;
+    api.send(generic_request(&bytes, Some((WEBHOOK_SECRET, now))))
+        .await
+        .assert_problem(400);
+    let mut request = generic_request(b"from=1", Some((WEBHOOK_SECRET, now)));
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    api.send(request).await.assert_problem(415);
+    // An absurd message id: 422 naming it.
+    let r = api.generic(base(&"m".repeat(300))).await;
+    r.assert_problem(422);
+    assert_eq!(r.field(), "message_id");
+    let r = api.generic(base("bad\u{7}id")).await;
+    assert_eq!(r.field(), "message_id");
+    assert_eq!(api.reply_effects("c1").await, (0, 0));
+    // Unparseable sender, 5,000 characters: recorded as rejected, never acted on.
+    let mut bad_from = base("g2");
+    bad_from["from"] = json!("call me maybe");
+    let r = api.generic(bad_from).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["action"].as_str(), r.body["reason"].as_str()),
+        (Some("rejected"), Some("invalid_sender"))
+    );
+    let mut long = base("g3");
+    long["body"] = json!("x".repeat(5000));
+    let r = api.generic(long).await;
+    assert_eq!(r.body["reason"], "body_too_long");
+    assert_eq!(api.reply_effects("c1").await, (0, 0));
+    // Control characters are dropped before matching and storing.
+    let mut controls = base("g4");
+    controls["body"] = json!("\u{0}\u{7}你好\u{1b}\u{200b}");
+    let r = api.generic(controls).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["normalized"], "你好");
+    let top = api.texts_today().await;
+    assert_eq!(top[0].text, "你好");
+    assert_eq!(api.reply_effects("c1").await, (1, 0));
+}
+
+pub async fn replies_report_per_rule(store: Arc<dyn Store>) {
+    let api = Api::inbound(store).await;
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let add = |d: u32, rule: &'static str, counters: &[(&str, i64)]| {
+        let store = api.store.clone();
+        let counters: nudge_core::ports::Counters =
+            counters.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        async move {
+            store
+                .add_stats(&tenant(), day(d), rule, &counters)
+                .await
+                .unwrap();
+        }
+    };
+    add(
+        1,
+        "thank-you",
+        &[
+            ("sent", 10),
+            ("replied", 4),
+            ("opted_out", 1),
+            ("keyword_1", 2),
+        ],
+    )
+    .await;
+    add(
+        2,
+        "thank-you",
+        &[
+            ("sent", 10),
+            ("replied", 2),
+            ("opted_out", 1),
+            ("free_text", 1),
+        ],
+    )
+    .await;
+    add(2, "trial-day-7", &[("skipped_cap", 3)]).await;
+    add(2, "replies", &[("replied", 3), ("free_text", 3)]).await;
+    add(2, "reply.opt_out", &[("sent", 2)]).await;
+    add(2, "retired-rule", &[("sent", 5)]).await;
+    add(9, "thank-you", &[("sent", 100)]).await;
+    for (d, text) in [
+        (1, "几点发货"),
+        (2, "几点发货"),
+        (2, "谢谢"),
+        (2, "在吗"),
+        (9, "退款"),
+    ] {
+        api.store
+            .add_reply_text(&tenant(), day(d), text)
+            .await
+            .unwrap();
+    }
+    let reader = api.key(&[Scope::Read], &[]).await;
+    let get = |query: &str| {
+        let path = format!("/v1/reports/replies{query}");
+        let mut request = Api::request(Method::GET, &path, Some(&reader), b"");
+        let now = api.clock.now().timestamp();
+        request.headers_mut().insert(
+            http::SIGNATURE_HEADER,
+            sign(WEBHOOK_SECRET, now, b"").parse().unwrap(),
+        );
+        api.send(request)
+    };
+    let r = get("?from=2026-03-01&to=2026-03-02&limit=2").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = &r.body;
+    assert_eq!(
+        (b["from"].as_str(), b["to"].as_str()),
+        (Some("2026-03-01"), Some("2026-03-02"))
+    );
+    let rules: Vec<&str> = b["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        vec!["trial-day-7", "thank-you", "replies", "retired-rule"]
+    );
+    let thanks = &b["rules"][1];
+    assert_eq!(
+        (
+            &thanks["sent"],
+            &thanks["replied"],
+            &thanks["opted_out"],
+            &thanks["free_text"]
+        ),
+        (&json!(20), &json!(6), &json!(2), &json!(1))
+    );
+    assert_eq!(thanks["opt_out_rate"], 0.1);
+    assert_eq!(thanks["keywords"], json!({"1": 2}));
+    assert_eq!(b["rules"][0]["opt_out_rate"], Value::Null);
+    assert_eq!(b["rules"][2]["replied"], 3);
+    assert_eq!(b["total"]["sent"], 25);
+    assert_eq!(b["total"]["replied"], 9);
+    assert_eq!(b["total"]["opt_out_rate"], 0.08);
+    assert_eq!(b["keywords"], json!({"1": 2}));
+    assert_eq!(
+        b["top_free_text"],
+        json!([{"text": "几点发货", "count": 2}, {"text": "在吗", "count": 1}])
+    );
+    // Default range: the 7 days ending today (2026-03-02).
+    let r = get("").await;
+    assert_eq!(r.body["from"], "2026-02-24");
+    assert_eq!(r.body["top_free_text"].as_array().unwrap().len(), 3);
+    // Bad input names the field.
+    for (query, field) in [
+        ("?from=2026-02-30", "from"),
+        ("?to=yesterday", "to"),
+        ("?limit=0", "limit"),
+        ("?limit=many", "limit"),
+        ("?limit=101", "limit"),
+    ] {
+        let r = get(query).await;
+        r.assert_problem(400);
+        assert_eq!(r.field(), field, "{query}");
+    }
+    get("?from=2026-03-05&to=2026-03-01")
+        .await
+        .assert_problem(422);
+    get("?rule=x").await.assert_problem(400);
+    // Tenant-wide: a region key and a key without `read` are refused.
+    let regional = api.key(&[Scope::Read], &["north"]).await;
+    let now = api.clock.now().timestamp();
+    let mut request = Api::request(Method::GET, "/v1/reports/replies", Some(&regional), b"");
+    request.headers_mut().insert(
+        http::SIGNATURE_HEADER,
+        sign(WEBHOOK_SECRET, now, b"").parse().unwrap(),
+    );
+    api.send(request).await.assert_problem(403);
+    let writer = api.key(&[Scope::CustomersWrite], &[]).await;
+    api.raw(Method::GET, "/v1/reports/replies", Some(&writer), b"")
+        .await
+        .assert_problem(403);
+}
+
 #[macro_export]
 macro_rules! http_api_tests {
     ($fresh:expr) => {
@@ -738,7 +1304,12 @@ macro_rules! http_api_tests {
             keys_scopes_and_revocation,
             region_keys_see_only_their_regions,
             signed_requests,
-            request_ids_are_echoed);
+            request_ids_are_echoed,
+            twilio_replies_need_a_valid_signature,
+            twilio_requests_are_checked_before_acting,
+            generic_replies_are_signed_with_the_webhook_secret,
+            generic_bad_input_is_a_clear_4xx_or_rejected,
+            replies_report_per_rule);
     };
     (@each $fresh:expr; $($name:ident),*) => {
         $(

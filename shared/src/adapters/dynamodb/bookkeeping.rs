@@ -1,4 +1,4 @@
-//! The scheduler checkpoint and the stats counters.
+//! The scheduler checkpoint, the stats counters and the free-text reply counts.
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
@@ -11,7 +11,7 @@ use super::tx::stats_expression;
 use super::DynamoStore;
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
-use crate::ports::{Counters, StatsRow};
+use crate::ports::{reply_text_key, Counters, ReplyTextCount, StatsRow};
 
 impl DynamoStore {
     pub(super) async fn read_checkpoint(&self) -> Result<Option<DateTime<Utc>>> {
@@ -94,6 +94,75 @@ impl DynamoStore {
             }
         }
         Ok(rows)
+    }
+}
+
+impl DynamoStore {
+    /// One UpdateItem: ADD 1 to the day's item of this text (created on first use, with a TTL).
+    pub(super) async fn count_reply_text(
+        &self,
+        tenant: &TenantId,
+        day: NaiveDate,
+        text: &str,
+    ) -> Result<()> {
+        let text = reply_text_key(text);
+        if text.is_empty() {
+            return Ok(());
+        }
+        let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::reply_text(tenant, day, text))))
+            .update_expression("SET #k = :k, #e = :e ADD #c :one")
+            .set_expression_attribute_names(Some(HashMap::from([
+                ("#k".into(), keys::KIND.into()),
+                ("#e".into(), keys::EXPIRES_AT.into()),
+                ("#c".into(), keys::COUNT.into()),
+            ])))
+            .set_expression_attribute_values(Some(Item::from([
+                (":k".into(), s(kind::REPLY_TEXT)),
+                (
+                    ":e".into(),
+                    items::expires(midnight, items::REPLY_TEXT_TTL_DAYS),
+                ),
+                (":one".into(), n(1)),
+            ])))
+            .send()
+            .await
+            .map_err(|e| errors::store("update_item", e))?;
+        Ok(())
+    }
+
+    /// One paginated Query per day of the range, summed per text, then ranked.
+    pub(super) async fn reply_text_ranking(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<ReplyTextCount>> {
+        let mut totals: HashMap<String, i64> = HashMap::new();
+        for day in from.iter_days().take_while(|d| *d <= to) {
+            let mut spec =
+                QuerySpec::prefix(&keys::reply_texts_pk(tenant, day), keys::REPLY_TEXT_PREFIX);
+            spec.projection = Some(vec![keys::SK, keys::COUNT]);
+            for item in paging::query(&self.client, &self.table, spec, |_| false).await? {
+                let text = items::get_s(&item, keys::SK)
+                    .and_then(|sk| sk.strip_prefix(keys::REPLY_TEXT_PREFIX))
+                    .ok_or_else(|| Error::store("reply text item without text"))?;
+                let count = items::get_n(&item, keys::COUNT)
+                    .ok_or_else(|| Error::store("reply text item without count"))?;
+                *totals.entry(text.to_string()).or_default() += count;
+            }
+        }
+        let mut ranked: Vec<ReplyTextCount> = totals
+            .into_iter()
+            .map(|(text, count)| ReplyTextCount { text, count })
+            .collect();
+        ranked.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.text.cmp(&b.text)));
+        ranked.truncate(limit);
+        Ok(ranked)
     }
 }
 

@@ -17,6 +17,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const EVENT_TTL_DAYS: i64 = 400;
 /// How long inbound provider ids are remembered.
 pub const INBOUND_TTL_DAYS: i64 = 30;
+/// How long free-text reply counts are kept (they hold what customers wrote).
+pub const REPLY_TEXT_TTL_DAYS: i64 = 400;
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -92,7 +94,7 @@ pub fn customer(c: &Customer, version: u64) -> Result<Item> {
     Ok(item)
 }
 
-fn expires(at: DateTime<Utc>, days: i64) -> AttributeValue {
+pub fn expires(at: DateTime<Utc>, days: i64) -> AttributeValue {
     n((at + TimeDelta::days(days)).timestamp())
 }
 

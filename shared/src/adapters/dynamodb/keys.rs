@@ -32,6 +32,9 @@ pub const PROFILE: &str = "PROFILE";
 pub const EVENT_PREFIX: &str = "EV#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const TIMER_PREFIX: &str = "TIMER#";
+pub const REPLY_TEXT_PREFIX: &str = "TEXT#";
+/// On a reply text item: how often the text was received that day.
+pub const COUNT: &str = "count";
 
 /// Default number of partitions per due minute and of outbox partitions.
 pub const DEFAULT_SHARDS: u8 = 4;
@@ -50,6 +53,7 @@ pub mod kind {
     pub const SUPPRESSION: &str = "suppression";
     pub const STATS: &str = "stats";
     pub const INBOUND: &str = "inbound";
+    pub const REPLY_TEXT: &str = "reply_text";
     pub const API_KEY: &str = "api_key";
 }
 
@@ -203,6 +207,19 @@ pub fn stats(tenant: &TenantId, day: NaiveDate, rule: &str) -> Key {
     Key::new(stats_pk(tenant, day), rule)
 }
 
+pub fn reply_texts_pk(tenant: &TenantId, day: NaiveDate) -> String {
+    format!("T#{tenant}#REPLYTEXT#{}", day.format("%Y-%m-%d"))
+}
+
+/// A free-text reply of a day (the text as [`crate::ports::reply_text_key`] cuts it: at most
+/// 160 characters, so at most 645 bytes with the prefix, under the 1 KB sort key limit).
+pub fn reply_text(tenant: &TenantId, day: NaiveDate, text: &str) -> Key {
+    Key::new(
+        reply_texts_pk(tenant, day),
+        format!("{REPLY_TEXT_PREFIX}{text}"),
+    )
+}
+
 pub fn inbound(tenant: &TenantId, provider_id: &str) -> Key {
     Key::new(format!("T#{tenant}#IN#{provider_id}"), SINGLE)
 }
@@ -278,6 +295,11 @@ mod tests {
         assert_eq!(inbound(&t(), "p1").pk, "T#acme#IN#p1");
         let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
         assert_eq!(stats(&t(), day, "promo").pk, "T#acme#STATS#2026-03-02");
+        let text = reply_text(&t(), day, "几点发货");
+        assert_eq!(
+            (text.pk.as_str(), text.sk.as_str()),
+            ("T#acme#REPLYTEXT#2026-03-02", "TEXT#几点发货")
+        );
         assert_eq!(checkpoint().pk, "SCHED");
     }
 

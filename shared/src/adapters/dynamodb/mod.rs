@@ -7,7 +7,8 @@
 //! - Billing PAY_PER_REQUEST; key `PK` (S, hash) + `SK` (S, range).
 //! - `GSI1`: `GSI1PK` (S) + `GSI1SK` (S), projection ALL — phone → customer.
 //! - `GSI2`: `GSI2PK` (S) + `GSI2SK` (S), projection ALL — the sparse outbox of queued messages.
-//! - TTL on `expires_at` (N, epoch seconds): events and their ids (400 days), inbound ids (30 days).
+//! - TTL on `expires_at` (N, epoch seconds): events and their ids (400 days), inbound ids (30 days),
+//!   free-text reply counts (400 days after their day).
 //! - Stream NEW_IMAGE. The send function's filter: `kind = message AND status = queued` on
 //!   INSERT and MODIFY; it reads the message JSON from `body` (S).
 //!
@@ -27,6 +28,7 @@
 //! | `suppression` | `T#{tenant}#OPTOUT#{e164}` | `-` | `at`, `source` |
 //! | `stats` | `T#{tenant}#STATS#{yyyy-mm-dd}` | `{rule}` | one N attribute per counter |
 //! | `inbound` | `T#{tenant}#IN#{provider_id}` | `-` | `at`, `expires_at` |
+//! | `reply_text` | `T#{tenant}#REPLYTEXT#{yyyy-mm-dd}` | `TEXT#{normalised text, ≤ 160 chars}` | `count` (N), `expires_at` |
 //! | `api_key` | `KEY#{id}` | `-` | |
 //!
 //! Timestamps in keys are RFC 3339 at whole seconds (`2026-03-02T10:00:00Z`), so keys sort as
@@ -70,7 +72,7 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::ports::{
-    CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, StatsRow, Store,
+    CommitOutcome, Counters, EventCommit, EventOutcome, ReplyTextCount, SendCommit, StatsRow, Store,
 };
 pub use errors::{classify as classify_cancellation, Cancelled};
 pub use items::size as item_size;
@@ -329,6 +331,20 @@ impl Store for DynamoStore {
         to: NaiveDate,
     ) -> Result<Vec<StatsRow>> {
         self.stats_rows(tenant, from, to).await
+    }
+
+    async fn add_reply_text(&self, tenant: &TenantId, day: NaiveDate, text: &str) -> Result<()> {
+        self.count_reply_text(tenant, day, text).await
+    }
+
+    async fn top_reply_texts(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<ReplyTextCount>> {
+        self.reply_text_ranking(tenant, from, to, limit).await
     }
 
     async fn put_api_key(&self, key: &ApiKey) -> Result<()> {

@@ -17,7 +17,8 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::ports::{
-    CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, StatsRow, Store,
+    reply_text_key, CommitOutcome, Counters, EventCommit, EventOutcome, ReplyTextCount, SendCommit,
+    StatsRow, Store,
 };
 
 pub struct SqliteStore {
@@ -670,6 +671,53 @@ impl Store for SqliteStore {
                 }
             }
             Ok(out)
+        })
+    }
+
+    async fn add_reply_text(&self, tenant: &TenantId, day: NaiveDate, text: &str) -> Result<()> {
+        let text = reply_text_key(text);
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.with_conn(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO reply_texts (tenant, day, text, count) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (tenant, day, text) DO UPDATE SET count = count + 1",
+            )
+            .map_err(sql)?
+            .execute(params![tenant.as_str(), day.to_string(), text])
+            .map_err(sql)?;
+            Ok(())
+        })
+    }
+
+    async fn top_reply_texts(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<ReplyTextCount>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(|conn| {
+            conn.prepare_cached(
+                "SELECT text, SUM(count) AS total FROM reply_texts
+                 WHERE tenant = ?1 AND day >= ?2 AND day <= ?3
+                 GROUP BY text ORDER BY total DESC, text ASC LIMIT ?4",
+            )
+            .map_err(sql)?
+            .query_map(
+                params![tenant.as_str(), from.to_string(), to.to_string(), limit],
+                |r| {
+                    Ok(ReplyTextCount {
+                        text: r.get(0)?,
+                        count: r.get(1)?,
+                    })
+                },
+            )
+            .map_err(sql)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql)
         })
     }
 

@@ -74,6 +74,15 @@ CREATE TABLE IF NOT EXISTS stats (
     PRIMARY KEY (tenant, day, rule, counter)
 );
 
+-- Free-text replies per day, normalised and cut to 160 characters, for reports.
+CREATE TABLE IF NOT EXISTS reply_texts (
+    tenant TEXT NOT NULL,
+    day TEXT NOT NULL,
+    text TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (tenant, day, text)
+);
+
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL

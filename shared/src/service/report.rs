@@ -1,0 +1,189 @@
+//! The reply report of a tenant over a range of days: per rule the texts sent, the replies, the
+//! opt-outs and the opt-out rate, the keywords customers answered with, and the free-text
+//! replies customers wrote most often. Built from the stats counters and the reply texts the
+//! reply service records, so it costs a few reads per day of the range.
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use super::reply::UNATTRIBUTED_REPLIES;
+use super::Engine;
+use crate::domain::TenantId;
+use crate::error::{Error, Result};
+use crate::ports::{counters, Counters, ReplyTextCount, Store};
+
+/// Most days one report (or stats request) covers.
+pub const MAX_REPORT_DAYS: i64 = 366;
+/// Free-text replies listed when the caller does not say.
+pub const DEFAULT_TOP_TEXTS: usize = 10;
+/// Most free-text replies one report lists.
+pub const MAX_TOP_TEXTS: usize = 100;
+/// Rules whose texts answer replies (opt-out confirmations, help, auto-answers) start with this;
+/// they are not campaigns and stay out of the report.
+const ANSWER_RULE_PREFIX: &str = "reply.";
+
+/// Checks a report range: `from` not after `to`, at most [`MAX_REPORT_DAYS`] days.
+pub fn check_range(from: NaiveDate, to: NaiveDate) -> Result<()> {
+    if from > to {
+        return Err(Error::invalid("from", "must not be after to"));
+    }
+    if (to - from).num_days() >= MAX_REPORT_DAYS {
+        return Err(Error::invalid(
+            "from",
+            format!("at most {MAX_REPORT_DAYS} days per request"),
+        ));
+    }
+    Ok(())
+}
+
+/// The replies to one rule's texts (or, for `rule` = `replies`, to no known text).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RuleReplies {
+    pub rule: String,
+    pub sent: i64,
+    pub replied: i64,
+    pub opted_out: i64,
+    /// `opted_out / sent`; None when nothing was sent.
+    pub opt_out_rate: Option<f64>,
+    /// Replies per menu keyword.
+    pub keywords: BTreeMap<String, i64>,
+    pub free_text: i64,
+}
+
+impl RuleReplies {
+    fn add(&mut self, counters: &Counters) {
+        let get = |name: &str| counters.get(name).copied().unwrap_or(0);
+        self.sent += get(counters::SENT);
+        self.replied += get(counters::REPLIED);
+        self.opted_out += get(counters::OPTED_OUT);
+        self.free_text += get(counters::FREE_TEXT);
+        for (name, value) in counters {
+            if let Some(keyword) = name.strip_prefix(counters::KEYWORD_PREFIX) {
+                *self.keywords.entry(keyword.to_string()).or_default() += value;
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &RuleReplies) {
+        self.sent += other.sent;
+        self.replied += other.replied;
+        self.opted_out += other.opted_out;
+        self.free_text += other.free_text;
+        for (keyword, value) in &other.keywords {
+            *self.keywords.entry(keyword.clone()).or_default() += value;
+        }
+    }
+
+    fn finish(mut self) -> Self {
+        self.opt_out_rate = (self.sent > 0).then(|| self.opted_out as f64 / self.sent as f64);
+        self
+    }
+}
+
+/// The reply report of a tenant, `from` and `to` inclusive (UTC days, as stats are kept).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RepliesReport {
+    pub tenant: TenantId,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The rulebook's rules in rulebook order, then `replies` (replies to no known text), then
+    /// rules no longer in the rulebook that still have counts in the range.
+    pub rules: Vec<RuleReplies>,
+    pub total: RuleReplies,
+    /// Replies per keyword over every rule.
+    pub keywords: BTreeMap<String, i64>,
+    /// The most frequent free-text replies (normalised), most frequent first.
+    pub top_free_text: Vec<ReplyTextCount>,
+}
+
+impl<S: Store + ?Sized> Engine<S> {
+    /// Builds the reply report of `tenant` from `from` to `to`, listing at most `top` free-text
+    /// replies (capped at [`MAX_TOP_TEXTS`]).
+    pub async fn replies_report(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+        top: usize,
+    ) -> Result<RepliesReport> {
+        check_range(from, to)?;
+        let rulebook = self.rulebook(tenant)?.clone();
+        let mut per_rule: BTreeMap<String, RuleReplies> = BTreeMap::new();
+        for row in self.store.stats(tenant, from, to).await? {
+            if row.rule.starts_with(ANSWER_RULE_PREFIX) {
+                continue;
+            }
+            per_rule
+                .entry(row.rule.clone())
+                .or_default()
+                .add(&row.counters);
+        }
+        let mut order: Vec<String> = rulebook.rules.iter().map(|r| r.id.to_string()).collect();
+        order.push(UNATTRIBUTED_REPLIES.to_string());
+        let former: Vec<String> = per_rule
+            .keys()
+            .filter(|rule| !order.contains(rule))
+            .cloned()
+            .collect();
+        order.extend(former);
+        let mut total = RuleReplies {
+            rule: "total".into(),
+            ..RuleReplies::default()
+        };
+        let rules: Vec<RuleReplies> = order
+            .into_iter()
+            .map(|rule| {
+                let mut row = per_rule.remove(&rule).unwrap_or_default();
+                row.rule = rule;
+                total.merge(&row);
+                row.finish()
+            })
+            .collect();
+        let top_free_text = self
+            .store
+            .top_reply_texts(tenant, from, to, top.min(MAX_TOP_TEXTS))
+            .await?;
+        Ok(RepliesReport {
+            tenant: tenant.clone(),
+            from,
+            to,
+            rules,
+            keywords: total.keywords.clone(),
+            total: total.finish(),
+            top_free_text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ranges_are_ordered_and_bounded() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert!(check_range(day(2026, 3, 1), day(2026, 3, 1)).is_ok());
+        assert!(check_range(day(2026, 3, 2), day(2026, 3, 1)).is_err());
+        assert!(check_range(day(2025, 3, 1), day(2026, 3, 1)).is_ok());
+        assert!(check_range(day(2025, 2, 28), day(2026, 3, 1)).is_err());
+    }
+
+    #[test]
+    fn rows_add_counters_and_compute_the_rate() {
+        let mut row = RuleReplies::default();
+        row.add(&Counters::from([
+            ("sent".to_string(), 8),
+            ("replied".to_string(), 3),
+            ("opted_out".to_string(), 2),
+            ("keyword_1".to_string(), 1),
+            ("skipped_cap".to_string(), 5),
+        ]));
+        row.add(&Counters::from([("keyword_1".to_string(), 2)]));
+        let row = row.finish();
+        assert_eq!((row.sent, row.replied, row.opted_out), (8, 3, 2));
+        assert_eq!(row.keywords, BTreeMap::from([("1".to_string(), 3)]));
+        assert_eq!(row.opt_out_rate, Some(0.25));
+        assert_eq!(RuleReplies::default().finish().opt_out_rate, None);
+    }
+}
