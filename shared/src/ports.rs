@@ -210,6 +210,9 @@ pub trait Store: Send + Sync {
         provider_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Forgets an inbound message id recorded by `record_inbound`, so that a redelivery of
+    /// a reply whose handling failed part-way is handled again instead of being a duplicate.
+    async fn forget_inbound(&self, tenant: &TenantId, provider_id: &str) -> Result<()>;
 }
 
 /// What a sender returns for an accepted text.

@@ -119,6 +119,33 @@ impl<S: Store + ?Sized> Engine<S> {
         {
             return Ok(ReplyReport::new(ReplyOutcome::Duplicate));
         }
+        let provider_id = sms.provider_id.clone();
+        match self
+            .act_on_reply(tenant, &rulebook, sms, publisher, now)
+            .await
+        {
+            Ok(report) => Ok(report),
+            Err(err) => {
+                // Handling failed part-way (e.g. the store became unavailable): forget the id
+                // so the provider's redelivery is handled rather than dropped as a duplicate.
+                // Every effect is idempotent per inbound id (answers and emitted events are
+                // keyed by it), so redoing the first part is safe.
+                if let Err(forget) = self.store.forget_inbound(tenant, &provider_id).await {
+                    tracing::error!(provider_id, error = %forget, "could not forget a failed reply");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn act_on_reply(
+        &self,
+        tenant: &TenantId,
+        rulebook: &Rulebook,
+        sms: InboundSms,
+        publisher: &dyn EventPublisher,
+        now: DateTime<Utc>,
+    ) -> Result<ReplyReport> {
         let phone = match PhoneNumber::parse(&sms.from, rulebook.phone_region.as_deref()) {
             Ok(phone) => phone,
             Err(err) => {

@@ -367,4 +367,10 @@ impl Store for DynamoStore {
         let item = items::inbound(&keys::inbound(tenant, provider_id), at);
         self.put(item, Some(Condition::absent())).await
     }
+
+    async fn forget_inbound(&self, tenant: &TenantId, provider_id: &str) -> Result<()> {
+        self.delete(&keys::inbound(tenant, provider_id))
+            .await
+            .map(|_| ())
+    }
 }

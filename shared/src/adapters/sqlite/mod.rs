@@ -758,4 +758,15 @@ impl Store for SqliteStore {
             Ok(inserted == 1)
         })
     }
+
+    async fn forget_inbound(&self, tenant: &TenantId, provider_id: &str) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.execute(
+                "DELETE FROM inbound WHERE tenant = ?1 AND provider_id = ?2",
+                params![tenant.as_str(), provider_id],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+    }
 }
