@@ -21,18 +21,22 @@ pub async fn sdk_config() -> Result<SdkConfig> {
     Ok(sdk)
 }
 
-/// The engine (system clock, the configured rulebooks) and an outbox sending with SNS and
-/// announcing on EventBridge, over `store`.
+/// The engine over `store`: the system clock and the configured rulebooks.
+pub fn engine<S: Store + ?Sized>(config: &Config, store: Arc<S>) -> Result<Arc<Engine<S>>> {
+    Ok(Arc::new(Engine::new(
+        store,
+        Arc::new(SystemClock),
+        config.load_rulebooks()?,
+    )))
+}
+
+/// The engine and an outbox sending with SNS and announcing on EventBridge, over `store`.
 pub fn engine_and_outbox<S: Store + ?Sized>(
     sdk: &SdkConfig,
     config: &Config,
     store: Arc<S>,
 ) -> Result<(Arc<Engine<S>>, Outbox<S>)> {
-    let engine = Arc::new(Engine::new(
-        store,
-        Arc::new(SystemClock),
-        config.load_rulebooks()?,
-    ));
+    let engine = engine(config, store)?;
     let sender = SnsSender::new(
         aws_sdk_sns::Client::new(sdk),
         config.sms_sender_id.clone(),
