@@ -3,13 +3,14 @@
 //! | variable | used by | meaning |
 //! |---|---|---|
 //! | `TABLE_NAME` | all | the DynamoDB table (required) |
-//! | `RULEBOOK_PATH` | evaluate, send | a rulebook file, or a directory of `*.yaml` rulebooks (one per tenant), bundled with the function |
-//! | `RULEBOOK` | evaluate, send | the rulebook YAML itself (instead of `RULEBOOK_PATH`; exactly one of the two) |
-//! | `EVENT_BUS_NAME` | evaluate, send | the EventBridge bus for `message.*` events (required) |
+//! | `RULEBOOK_PATH` | all | a rulebook file, or a directory of `*.yaml` rulebooks (one per tenant), bundled with the function |
+//! | `RULEBOOK` | all | the rulebook YAML itself (instead of `RULEBOOK_PATH`; exactly one of the two) |
+//! | `EVENT_BUS_NAME` | all | the EventBridge bus for `message.*` events (required) |
 //! | `SMS_SENDER_ID` | evaluate, send | SNS `AWS.SNS.SMS.SenderID` (optional) |
 //! | `SMS_MAX_PRICE` | evaluate, send | SNS `AWS.SNS.SMS.MaxPrice` in USD (optional) |
 //! | `SEND_MPS` | evaluate, send | messages per second (per stream shard, and for the retry sweep); `0` = no limit (default 20) |
 //! | `RETRY_SWEEP` | evaluate | `true` (default) to also send queued retries whose backoff elapsed |
+//! | `WEBHOOK_SECRETS` | ingest | tenants whose requests must be signed: see [`super::ingest`] |
 //!
 //! The AWS region and endpoint come from the standard variables (`AWS_REGION`,
 //! `AWS_ENDPOINT_URL`), read by `aws-config`.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::{message_id, DecisionRecord, Engine, Outcome};
-use crate::domain::{Message, MessageId, MessageStatus, SentEntry, Timer};
+use crate::domain::{Customer, Message, MessageId, MessageStatus, SentEntry, Timer};
 use crate::error::{Error, Result};
 use crate::ports::{counters, CommitOutcome, Counters, SendCommit, Store};
 use crate::schedule::ceil_to_minute;
@@ -41,7 +41,7 @@ impl<S: Store + ?Sized> Engine<S> {
                 break;
             }
             for timer in self.store.due_timers(minute).await? {
-                if let Some(decision) = self.process_timer(timer, now).await? {
+                if let Some(decision) = self.process_timer(timer, None, now).await? {
                     report.decisions.push(decision);
                 }
             }
@@ -54,9 +54,13 @@ impl<S: Store + ?Sized> Engine<S> {
 
     /// Decides one due timer and records the outcome. Returns None when the timer no longer
     /// applies (rule removed, customer deleted, opted out before arming).
+    ///
+    /// `known` is the customer as just stored by the caller, which saves reading it again; a
+    /// stale one only costs a conflict and a fresh read.
     pub(crate) async fn process_timer(
         &self,
         timer: Timer,
+        known: Option<Customer>,
         now: DateTime<Utc>,
     ) -> Result<Option<DecisionRecord>> {
         let Ok(rulebook) = self.rulebook(&timer.tenant).cloned() else {
@@ -73,12 +77,17 @@ impl<S: Store + ?Sized> Engine<S> {
                 .await?;
             return Ok(None);
         };
+        let mut known = known.filter(|c| c.tenant == timer.tenant && c.id == timer.customer_id);
         for _ in 0..DECIDE_ATTEMPTS {
-            let Some(customer) = self
-                .store
-                .get_customer(&timer.tenant, &timer.customer_id)
-                .await?
-            else {
+            let customer = match known.take() {
+                Some(customer) => Some(customer),
+                None => {
+                    self.store
+                        .get_customer(&timer.tenant, &timer.customer_id)
+                        .await?
+                }
+            };
+            let Some(customer) = customer else {
                 self.store
                     .delete_timers(std::slice::from_ref(&timer))
                     .await?;
@@ -146,9 +155,12 @@ impl<S: Store + ?Sized> Engine<S> {
                         CommitOutcome::Committed => {
                             tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "send", "decision");
                             // Recurring triggers (anniversary, every) arm their next occurrence.
-                            let mut customer = commit.customer;
-                            customer.version = commit.expected_version + 1;
-                            self.rearm_state_timers(&rulebook, &customer, now).await?;
+                            // A send changes nothing state-driven timers depend on otherwise.
+                            if !rule.trigger.is_event_driven() {
+                                let mut customer = commit.customer;
+                                customer.version = commit.expected_version + 1;
+                                self.rearm_state_timers(&rulebook, &customer, now).await?;
+                            }
                             return Ok(Some(record(outcome)));
                         }
                         CommitOutcome::Duplicate => {

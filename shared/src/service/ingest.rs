@@ -158,8 +158,10 @@ impl<S: Store + ?Sized> Engine<S> {
         report.timers_armed += self.rearm_state_timers(&rulebook, &customer, now).await?;
         // Occurrences due within the current minute are decided now, through the scheduler's path.
         let this_minute = ceil_to_minute(now);
+        let mut known = Some(customer);
         for timer in timers.into_iter().filter(|t| t.due <= this_minute) {
-            if let Some(decision) = self.process_timer(timer, now).await? {
+            // The customer as recorded is current only for the first decision.
+            if let Some(decision) = self.process_timer(timer, known.take(), now).await? {
                 report.decisions.push(decision);
             }
         }
@@ -174,6 +176,13 @@ impl<S: Store + ?Sized> Engine<S> {
         customer: &Customer,
         now: DateTime<Utc>,
     ) -> Result<usize> {
+        // Without state-driven rules there is nothing to arm, and a customer who has not
+        // opted out keeps its event-driven timers: nothing to read. (Timers of rules removed
+        // from the rulebook are dropped when due.)
+        let state_driven = rulebook.rules.iter().any(|r| !r.trigger.is_event_driven());
+        if !state_driven && !customer.is_opted_out() {
+            return Ok(0);
+        }
         // A due exactly at `now` belongs to a minute the scheduler may have finished already.
         let from = now + TimeDelta::seconds(1);
         let current = self

@@ -161,18 +161,18 @@ impl<S: Store + ?Sized> Engine<S> {
                 reason: "body_too_long".into(),
             }));
         }
-        let classification = classifier_for(&rulebook).classify(&sms.body);
+        let classification = classifier_for(rulebook).classify(&sms.body);
         let customer = self.store.find_customer_by_phone(tenant, &phone).await?;
         let context = match &customer {
             Some(c) => {
-                self.replied_message(&rulebook, c, sms.in_reply_to.as_deref(), now)
+                self.replied_message(rulebook, c, sms.in_reply_to.as_deref(), now)
                     .await?
             }
             None => None,
         };
         let context_rule = context.as_ref().and_then(|m| rulebook.rule(&m.rule));
         let reply = Reply {
-            rulebook: &rulebook,
+            rulebook,
             sms: &sms,
             phone: &phone,
             customer: customer.as_ref(),

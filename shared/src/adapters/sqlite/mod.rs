@@ -136,29 +136,35 @@ fn write_customer(tx: &Transaction, c: &Customer, expected: Option<u64>) -> Resu
     stored.version = new_version;
     let body = to_json(&stored)?;
     let changed = match expected {
-        None => tx.execute(
-            "INSERT INTO customers (tenant, id, phone, version, body) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO NOTHING",
-            params![
-                c.tenant.as_str(),
-                c.id.as_str(),
-                c.phone.as_str(),
-                new_version,
-                body
-            ],
-        ),
-        Some(v) => tx.execute(
-            "UPDATE customers SET phone = ?3, version = ?4, body = ?5
-             WHERE tenant = ?1 AND id = ?2 AND version = ?6",
-            params![
-                c.tenant.as_str(),
-                c.id.as_str(),
-                c.phone.as_str(),
-                new_version,
-                body,
-                v
-            ],
-        ),
+        None => tx
+            .prepare_cached(
+                "INSERT INTO customers (tenant, id, phone, version, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    c.tenant.as_str(),
+                    c.id.as_str(),
+                    c.phone.as_str(),
+                    new_version,
+                    body
+                ])
+            }),
+        Some(v) => tx
+            .prepare_cached(
+                "UPDATE customers SET phone = ?3, version = ?4, body = ?5
+                 WHERE tenant = ?1 AND id = ?2 AND version = ?6",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    c.tenant.as_str(),
+                    c.id.as_str(),
+                    c.phone.as_str(),
+                    new_version,
+                    body,
+                    v
+                ])
+            }),
     }
     .map_err(sql)?;
     Ok((changed == 1).then_some(new_version))
