@@ -15,7 +15,7 @@ use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
 use nudge_core::adapters::eventbridge::EventBridgePublisher;
 use nudge_core::adapters::sns::SnsSender;
 use nudge_core::domain::{CustomerId, MessageStatus, TenantId};
-use nudge_core::lambda::{handle_schedule, handle_stream, SendBudget};
+use nudge_core::lambda::{handle_schedule, handle_sns, handle_stream, SendBudget};
 use nudge_core::ports::Store;
 use nudge_core::rulebook;
 use nudge_core::service::{CustomerInput, Engine, Outbox};
@@ -36,6 +36,7 @@ struct Deployment {
     engine: Arc<Engine<DynamoStore>>,
     clock: Arc<ManualClock>,
     outbox: Outbox<DynamoStore>,
+    publisher: EventBridgePublisher,
     tenant: TenantId,
     stream: StreamReader,
     /// The SNS requests sent (moto keeps the texts, not their attributes).
@@ -146,13 +147,14 @@ async fn deploy(start: DateTime<Utc>) -> Deployment {
         Some("CLOUDNOTE".into()),
         None,
     );
-    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
-    let outbox = Outbox::new(engine.clone(), Arc::new(sender), Arc::new(publisher));
+    let bus = || EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
+    let outbox = Outbox::new(engine.clone(), Arc::new(sender), Arc::new(bus()));
     Deployment {
         store,
         engine,
         clock,
         outbox,
+        publisher: bus(),
         tenant: TenantId::parse("cloudnote").unwrap(),
         stream,
         sns_requests,
@@ -161,11 +163,18 @@ async fn deploy(start: DateTime<Utc>) -> Deployment {
 
 impl Deployment {
     async fn customer(&self, id: &str, phone: &str, plan: &str) {
-        let input: CustomerInput = serde_json::from_value(json!({
-            "id": id, "phone": phone,
-            "attributes": {"name": "王芳", "plan": plan, "trial_started_at": "2026-03-02"}
-        }))
-        .unwrap();
+        self.customer_with(
+            id,
+            phone,
+            json!({"name": "王芳", "plan": plan, "trial_started_at": "2026-03-02"}),
+        )
+        .await;
+    }
+
+    async fn customer_with(&self, id: &str, phone: &str, attributes: Value) {
+        let input: CustomerInput =
+            serde_json::from_value(json!({"id": id, "phone": phone, "attributes": attributes}))
+                .unwrap();
         self.engine
             .upsert_customer(&self.tenant, input)
             .await
@@ -190,6 +199,26 @@ impl Deployment {
             .filter(passes_send_filter)
             .collect();
         json!({ "Records": records })
+    }
+
+    /// The sample two-way SMS notification of `infra/events/`, from `phone` saying `body`.
+    async fn reply(&self, phone: &str, body: &str, id: &str) -> Value {
+        let mut event: Value =
+            serde_json::from_str(&repo_file("infra/events/sns-inbound-sms.json")).unwrap();
+        let mut message: Value =
+            serde_json::from_str(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+        message["originationNumber"] = json!(phone);
+        message["messageBody"] = json!(body);
+        message["inboundMessageId"] = json!(id);
+        event["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+        let summary = handle_sns(
+            &self.engine,
+            &self.publisher,
+            serde_json::from_value(event).unwrap(),
+        )
+        .await
+        .unwrap();
+        serde_json::to_value(summary).unwrap()["actions"].clone()
     }
 
     async fn send(&self, batch: &Value) -> Vec<String> {
@@ -281,4 +310,63 @@ async fn a_due_reminder_goes_from_the_schedule_through_the_stream_to_sns_once() 
         .set(at(2026, 3, 9, 2, 0, 20) + TimeDelta::minutes(1));
     let later = d.evaluate().await;
     assert_eq!((later.minutes, later.decisions.len()), (1, 0));
+}
+
+#[tokio::test]
+async fn after_td_the_scheduled_marketing_text_is_not_sent() {
+    // trial-expired-3-months (marketing): 3 months after a trial that ended on 03-16, at 10:30
+    // in Shanghai, i.e. 2026-06-16 02:30 UTC (a Tuesday, no holiday).
+    let mut d = deploy(at(2026, 6, 15, 12, 0, 0)).await;
+    let trial = json!({"name": "王芳", "plan": "trial", "trial_ends_at": "2026-03-16"});
+    d.customer_with("c-2001", "13800138011", trial.clone())
+        .await;
+    d.customer_with("c-2002", "13800138012", trial).await;
+    let opted = CustomerId::parse("c-2002").unwrap();
+    assert!(!d
+        .store
+        .customer_timers(&d.tenant, &opted)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // c-2002 answers TD; SNS delivers the notification twice.
+    assert_eq!(
+        d.reply("+8613800138012", "TD", "in-td-1").await,
+        json!({"opted_out": 1})
+    );
+    assert_eq!(
+        d.reply("+8613800138012", "TD", "in-td-1").await,
+        json!({"duplicate": 1})
+    );
+    assert!(d
+        .store
+        .customer_timers(&d.tenant, &opted)
+        .await
+        .unwrap()
+        .is_empty());
+    let confirmation = d.send_batch();
+    assert!(d.send(&confirmation).await.is_empty());
+    let to_opted = texts_to("+8613800138012");
+    assert_eq!(to_opted.len(), 1, "{to_opted:#?}");
+    assert!(
+        to_opted[0]["message"].as_str().unwrap().contains("退订"),
+        "{to_opted:#?}"
+    );
+
+    d.clock.set(at(2026, 6, 16, 2, 28, 0));
+    d.evaluate().await;
+    d.clock.set(at(2026, 6, 16, 2, 30, 10));
+    let summary = d.evaluate().await;
+    // One decision only: c-2001's text. c-2002 has no timer left to decide.
+    assert_eq!(summary.decisions.len(), 1, "{summary:?}");
+    assert_eq!(summary.decisions.get("send"), Some(&1), "{summary:?}");
+    let batch = d.send_batch();
+    assert!(d.send(&batch).await.is_empty());
+    let to_subscribed = texts_to("+8613800138011");
+    assert_eq!(to_subscribed.len(), 1);
+    assert!(to_subscribed[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("团队协作"));
+    assert_eq!(texts_to("+8613800138012").len(), 1, "only the confirmation");
 }
