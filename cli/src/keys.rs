@@ -1,10 +1,13 @@
-//! `nudge keys create|revoke`: API keys in a local store file.
+//! `nudge keys create|revoke`: API keys in a local store file (`--db`, for `nudge dev`) or in
+//! the deployed DynamoDB table (`--table`, for the ingest function).
 use anyhow::{anyhow, bail, Result};
 use clap::{Args as ClapArgs, Subcommand};
 use nudge_core::adapters::clock::SystemClock;
+use nudge_core::adapters::dynamodb::DynamoStore;
 use nudge_core::adapters::sqlite::SqliteStore;
 use nudge_core::domain::{Scope, TenantId};
 use nudge_core::http::generate_key;
+use nudge_core::lambda::sdk_config;
 use nudge_core::ports::{Clock, Store};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,16 +18,46 @@ pub enum Command {
     Create(CreateArgs),
     /// Revoke a key by its id (the 12 characters after `nk_`).
     Revoke {
-        #[arg(long)]
-        db: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         id: String,
     },
 }
 
+/// Where the keys live: exactly one of `--db` and `--table`.
+#[derive(ClapArgs)]
+#[group(required = true, multiple = false)]
+pub struct StoreArgs {
+    /// The local store file of `nudge dev`.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// The deployed DynamoDB table (the stack's `TableName` output). The AWS region and
+    /// credentials come from the environment (`AWS_REGION`, `AWS_PROFILE`, …).
+    #[arg(long)]
+    table: Option<String>,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> Result<(Box<dyn Store>, String)> {
+        match (&self.db, &self.table) {
+            (Some(db), _) => Ok((Box::new(SqliteStore::open(db)?), db.display().to_string())),
+            (None, Some(table)) => {
+                let sdk = sdk_config().await?;
+                let client = aws_sdk_dynamodb::Client::new(&sdk);
+                Ok((
+                    Box::new(DynamoStore::new(client, table.clone())),
+                    format!("table {table}"),
+                ))
+            }
+            (None, None) => bail!("give --db FILE or --table NAME"),
+        }
+    }
+}
+
 #[derive(ClapArgs)]
 pub struct CreateArgs {
-    #[arg(long)]
-    db: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     #[arg(long)]
     tenant: String,
     /// Comma-separated: customers:write, events:write, read, admin.
@@ -44,7 +77,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
     runtime.block_on(async {
         match command {
             Command::Create(args) => create(args).await,
-            Command::Revoke { db, id } => revoke(db, &id).await,
+            Command::Revoke { store, id } => revoke(&store, &id).await,
         }
     })
 }
@@ -70,7 +103,7 @@ async fn create(args: CreateArgs) -> Result<ExitCode> {
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
         .collect();
-    let store = SqliteStore::open(&args.db)?;
+    let (store, _) = args.store.open().await?;
     let (full, key) = generate_key(tenant, scopes, regions, args.label, SystemClock.now())?;
     store.put_api_key(&key).await?;
     eprintln!(
@@ -88,10 +121,10 @@ async fn create(args: CreateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn revoke(db: PathBuf, id: &str) -> Result<ExitCode> {
-    let store = SqliteStore::open(&db)?;
+async fn revoke(store: &StoreArgs, id: &str) -> Result<ExitCode> {
+    let (store, place) = store.open().await?;
     let Some(mut key) = store.get_api_key(id).await? else {
-        bail!("no key {id} in {}", db.display());
+        bail!("no key {id} in {place}");
     };
     if key.revoked_at.is_some() {
         crate::outln!("key {id} was already revoked");

@@ -5,6 +5,9 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../shared/tests/common/moto.rs"]
+mod moto;
+
 const NUDGE: &str = env!("CARGO_BIN_EXE_nudge");
 
 fn rules() -> String {
@@ -123,4 +126,71 @@ fn dev_serves_the_api_with_its_printed_key() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// `nudge keys` on the deployed table, as a cloud team creates keys for the ingest function.
+#[tokio::test]
+async fn keys_are_created_in_and_revoked_from_the_dynamodb_table() {
+    use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
+    use nudge_core::ports::Store;
+    let client = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
+    let table = moto::unique_name("nudge-keys");
+    create_table(&client, &table).await.unwrap();
+    let nudge = |args: &[&str]| {
+        Command::new(NUDGE)
+            .args(args)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", moto::endpoint())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .output()
+            .unwrap()
+    };
+    let out = nudge(&[
+        "keys",
+        "create",
+        "--table",
+        &table,
+        "--tenant",
+        "swiftship",
+        "--scopes",
+        "events:write",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let id = &key[3..15];
+    let store = DynamoStore::new(client, table.clone());
+    let stored = store.get_api_key(id).await.unwrap().unwrap();
+    assert_eq!(stored.tenant.as_str(), "swiftship");
+    assert!(stored.revoked_at.is_none());
+    assert!(
+        !format!("{stored:?}").contains(&key[16..]),
+        "only the hash is stored"
+    );
+
+    let out = nudge(&["keys", "revoke", "--table", &table, id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(store
+        .get_api_key(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+
+    // Exactly one place: both or neither is a usage error naming the flags.
+    let out = nudge(&["keys", "revoke", "--table", &table, "--db", "x.db", id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--table"));
+    let out = nudge(&["keys", "revoke", id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--db"));
 }
