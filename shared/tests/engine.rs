@@ -12,7 +12,6 @@ use nudge_core::service::{
 };
 use nudge_core::{rulebook, Error};
 use serde_json::json;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 const RULES: &str = r#"
@@ -58,28 +57,9 @@ fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
 }
 
-/// A writer the test can read back (the console sender's output).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<serde_json::Value> {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
+#[path = "common/captured.rs"]
+mod captured;
+use captured::Captured;
 
 struct Harness {
     engine: Arc<Engine<SqliteStore>>,

@@ -17,7 +17,6 @@ use nudge_core::ports::{Counters, Sent, SmsSender, Store};
 use nudge_core::service::{CustomerInput, Engine, Outbox};
 use nudge_core::{rulebook, Error, Result};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -106,28 +105,9 @@ impl SmsSender for Provider {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn events(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
+#[path = "common/captured.rs"]
+mod captured;
+use captured::Captured;
 
 struct Harness {
     engine: Arc<Engine<SqliteStore>>,
@@ -266,7 +246,7 @@ async fn a_stream_batch_sends_each_message_once_even_when_redelivered() {
     assert_eq!(h.provider.sent().len(), 3, "nothing sent twice");
     let sent_events = h
         .events
-        .events()
+        .lines()
         .into_iter()
         .filter(|e| e["detail_type"] == "message.sent")
         .count();
@@ -305,7 +285,7 @@ async fn malformed_records_are_skipped_and_reported() {
     assert_eq!(sent[0].0, "+14255550182");
     let failed: Vec<Value> = h
         .events
-        .events()
+        .lines()
         .into_iter()
         .filter(|e| e["detail_type"] == "message.failed")
         .collect();
@@ -496,7 +476,7 @@ async fn the_sample_reply_opts_out_once_however_often_sns_delivers_it() {
     assert!(sent[0].1.contains("退订"), "{}", sent[0].1);
     let opted = h
         .events
-        .events()
+        .lines()
         .into_iter()
         .filter(|e| e["detail_type"] == "customer.opted_out")
         .count();

@@ -16,7 +16,7 @@ use nudge_core::rulebook;
 use nudge_core::service::Engine;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tower::ServiceExt;
 
 pub const RULES: &str = r#"
@@ -64,34 +64,10 @@ pub const TWILIO_TOKEN: &str = "twilio-auth-token";
 pub const PUBLIC_URL: &str = "https://sms.example.com/prod";
 pub const WEBHOOK_SECRET: &str = "whsec_inbound";
 
+#[path = "../common/captured.rs"]
+mod captured;
 /// Collects what the publisher writes (JSON lines of business events).
-#[derive(Clone, Default)]
-pub struct Published(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Published {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Published {
-    /// The `detail_type` of every event published so far.
-    pub fn types(&self) -> Vec<String> {
-        let bytes = self.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let v: Value = serde_json::from_str(l).unwrap();
-                v["detail_type"].as_str().unwrap().to_string()
-            })
-            .collect()
-    }
-}
+pub use captured::Captured as Published;
 
 /// Monday 2026-03-02 11:00 in Shanghai: inside every send window.
 pub fn start() -> DateTime<Utc> {
@@ -963,7 +939,7 @@ pub async fn twilio_replies_need_a_valid_signature(store: Arc<dyn Store>) {
         .assert_problem(403);
     no_effect(&api).await;
     assert_eq!(api.reply_effects("c1").await, (0, 0));
-    assert!(api.published.types().is_empty());
+    assert!(api.published.detail_types().is_empty());
 
     // Signed: 200 with empty TwiML, the number is suppressed and one confirmation queued.
     let r = api.send(signed_twilio(&params)).await;
@@ -976,12 +952,12 @@ pub async fn twilio_replies_need_a_valid_signature(store: Arc<dyn Store>) {
     );
     assert!(api.store.is_suppressed(&tenant(), &phone).await.unwrap());
     assert_eq!(api.reply_effects("c1").await, (1, 1));
-    assert_eq!(api.published.types(), vec!["customer.opted_out"]);
+    assert_eq!(api.published.detail_types(), vec!["customer.opted_out"]);
     // Twilio delivers again: no second effect.
     let r = api.send(signed_twilio(&params)).await;
     assert_eq!(r.status, 200);
     assert_eq!(api.reply_effects("c1").await, (1, 1));
-    assert_eq!(api.published.types().len(), 1);
+    assert_eq!(api.published.detail_types().len(), 1);
 }
 
 pub async fn twilio_requests_are_checked_before_acting(store: Arc<dyn Store>) {
@@ -1068,7 +1044,7 @@ pub async fn generic_replies_are_signed_with_the_webhook_secret(store: Arc<dyn S
     assert_eq!(r.body["action"], "free_text");
     assert_eq!(r.body["customer_id"], "c1");
     assert_eq!(r.body["normalized"], "几点发货");
-    assert_eq!(api.published.types(), vec!["reply.received"]);
+    assert_eq!(api.published.detail_types(), vec!["reply.received"]);
     let r = api.generic(body).await;
     assert_eq!(r.body["action"], "duplicate");
     assert_eq!(api.reply_effects("c1").await, (1, 0));
