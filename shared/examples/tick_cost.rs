@@ -125,20 +125,23 @@ async fn measure(kind: &str, due: usize, customers: usize) -> f64 {
         .filter(|d| d.outcome.kind() == "send")
         .count();
     assert_eq!(sends, due, "every due timer decided to send");
-    let requests = meter.lock().unwrap().requests;
-    print!(
-        "{kind:>8}: {due} due among {customers:>7} customers: tick {:>8.1} ms ({:.0} decisions/s)",
-        seconds * 1e3,
-        due as f64 / seconds
-    );
+    let meter = meter.lock().unwrap();
     if kind == "dynamodb" {
-        print!(
-            ", {requests} requests ({:.2} per decision)",
-            requests as f64 / due as f64
+        println!(
+            "{kind:>8}: {due} due among {customers:>7} customers: {} requests ({:.2} per decision) {:?}",
+            meter.requests,
+            meter.requests as f64 / due as f64,
+            meter.operations
         );
+        meter.requests as f64
+    } else {
+        println!(
+            "{kind:>8}: {due} due among {customers:>7} customers: tick {:>8.1} ms ({:.0} decisions/s)",
+            seconds * 1e3,
+            due as f64 / seconds
+        );
+        seconds
     }
-    println!();
-    seconds
 }
 
 #[tokio::main]

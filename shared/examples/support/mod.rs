@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Default)]
 pub struct Meter {
     pub requests: u64,
+    /// Requests per DynamoDB operation.
+    pub operations: std::collections::BTreeMap<&'static str, u64>,
     pub reported_wcu: f64,
     pub reported_rcu: f64,
     pub estimated_wcu: f64,
@@ -33,6 +35,48 @@ pub struct Meter {
 /// same from the sizes of the items written and read.
 #[derive(Debug, Clone)]
 pub struct Metered(pub Arc<Mutex<Meter>>);
+
+/// The DynamoDB operation of a request input (a type-erased box the SDK hands interceptors).
+macro_rules! operation_of {
+    ($input:expr) => {{
+        use aws_sdk_dynamodb::operation as op;
+        let input = &$input;
+        if input.downcast_ref::<op::get_item::GetItemInput>().is_some() {
+            "GetItem"
+        } else if input.downcast_ref::<op::query::QueryInput>().is_some() {
+            "Query"
+        } else if input.downcast_ref::<op::put_item::PutItemInput>().is_some() {
+            "PutItem"
+        } else if input
+            .downcast_ref::<op::update_item::UpdateItemInput>()
+            .is_some()
+        {
+            "UpdateItem"
+        } else if input
+            .downcast_ref::<op::delete_item::DeleteItemInput>()
+            .is_some()
+        {
+            "DeleteItem"
+        } else if input
+            .downcast_ref::<op::batch_get_item::BatchGetItemInput>()
+            .is_some()
+        {
+            "BatchGetItem"
+        } else if input
+            .downcast_ref::<op::batch_write_item::BatchWriteItemInput>()
+            .is_some()
+        {
+            "BatchWriteItem"
+        } else if input
+            .downcast_ref::<op::transact_write_items::TransactWriteItemsInput>()
+            .is_some()
+        {
+            "TransactWriteItems"
+        } else {
+            "other"
+        }
+    }};
+}
 
 fn kb(bytes: usize, unit: usize) -> f64 {
     bytes.div_ceil(unit).max(1) as f64
@@ -52,6 +96,7 @@ impl Intercept for Metered {
         let mut meter = self.0.lock().unwrap();
         meter.requests += 1;
         let input = context.input_mut();
+        *meter.operations.entry(operation_of!(*input)).or_default() += 1;
         if let Some(get) = input.downcast_mut::<GetItemInput>() {
             get.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
         } else if let Some(tx) = input.downcast_mut::<TransactWriteItemsInput>() {

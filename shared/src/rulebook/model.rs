@@ -183,6 +183,12 @@ impl Trigger {
     pub fn is_event_driven(&self) -> bool {
         matches!(self, Trigger::Event { .. } | Trigger::Count { .. })
     }
+
+    /// Whether a sent occurrence is followed by another one computed from the same state
+    /// (a date or an inactivity episode fires once; its next one needs new data or activity).
+    pub fn recurs(&self) -> bool {
+        matches!(self, Trigger::Anniversary { .. } | Trigger::Every { .. })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

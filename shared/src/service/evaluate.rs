@@ -155,8 +155,9 @@ impl<S: Store + ?Sized> Engine<S> {
                         CommitOutcome::Committed => {
                             tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "send", "decision");
                             // Recurring triggers (anniversary, every) arm their next occurrence.
-                            // A send changes nothing state-driven timers depend on otherwise.
-                            if !rule.trigger.is_event_driven() {
+                            // A send changes nothing other timers depend on, so the rest is
+                            // left alone (it would cost a Query, a BatchGet and a write).
+                            if rule.trigger.recurs() {
                                 let mut customer = commit.customer;
                                 customer.version = commit.expected_version + 1;
                                 self.rearm_state_timers(&rulebook, &customer, now).await?;
