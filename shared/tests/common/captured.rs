@@ -29,6 +29,14 @@ impl Captured {
             .collect()
     }
 
+    /// How many business events of `detail_type` were published so far.
+    pub fn count(&self, detail_type: &str) -> usize {
+        self.detail_types()
+            .iter()
+            .filter(|t| *t == detail_type)
+            .count()
+    }
+
     /// The `detail_type` of every business event published so far.
     pub fn detail_types(&self) -> Vec<String> {
         self.lines()
