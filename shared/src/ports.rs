@@ -60,6 +60,18 @@ pub enum CommitOutcome {
     Conflict,
 }
 
+/// What claiming a queued message for sending found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The message is now `sending`, with one more attempt: send it.
+    Claimed,
+    /// The number is on the suppression list; nothing was changed.
+    Suppressed,
+    /// The message is not in the state the claimer read (sent, claimed by another sender,
+    /// requeued since): nothing was changed.
+    Lost,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatsRow {
     pub day: NaiveDate,
@@ -91,6 +103,10 @@ pub fn reply_text_key(text: &str) -> &str {
 pub trait Store: Send + Sync {
     // Customers.
     async fn get_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<Option<Customer>>;
+    /// Several customers at once (strongly consistent, in any order; the missing ones are
+    /// left out, a repeated id is returned once). The evaluate tick reads the customers of a
+    /// due minute this way.
+    async fn get_customers(&self, ids: &[(TenantId, CustomerId)]) -> Result<Vec<Customer>>;
     /// Creates the customer (`expected_version` None: it must not exist yet) or replaces it if the
     /// stored version equals `expected_version`; otherwise `Error::Conflict`. Returns the new
     /// version (stored version + 1).
@@ -154,6 +170,21 @@ pub trait Store: Send + Sync {
     /// Moves a message from `from` to the message's current status and fields, only if it is
     /// still in `from`. Returns false when someone else moved it first.
     async fn transition_message(&self, message: &Message, from: MessageStatus) -> Result<bool>;
+    /// Claims a queued message for sending, in one atomic step: `claimed` (status `sending`,
+    /// `attempts` one more than read) replaces the stored message only if that is still
+    /// `queued` with `claimed.attempts - 1` attempts (exactly the version the caller read, so
+    /// a stale copy cannot skip a retry's backoff) and, unless the message ignores
+    /// suppression, only if its number is not suppressed.
+    async fn claim_message(&self, claimed: &Message) -> Result<Claim>;
+    /// Records how a message ended: moves it from `from` to its current status and fields
+    /// and adds `stats` for its rule on the day of `message.updated_at`, together. Returns
+    /// false (and writes nothing) when it was no longer in `from`.
+    async fn finish_message(
+        &self,
+        message: &Message,
+        from: MessageStatus,
+        stats: &Counters,
+    ) -> Result<bool>;
 
     // Suppression (per phone number, survives customer deletion).
     async fn is_suppressed(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool>;

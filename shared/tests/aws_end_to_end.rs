@@ -8,7 +8,7 @@ mod common;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use common::moto;
+use common::moto::{self, passes_send_filter, StreamReader};
 use common::wire::{form, sms_attributes, sns_client, Recorder};
 use nudge_core::adapters::clock::ManualClock;
 use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
@@ -43,78 +43,6 @@ struct Deployment {
     sns_requests: Recorder,
 }
 
-/// Reads a table's stream as Lambda's event source mapping does, through the emulator's
-/// DynamoDB Streams API.
-struct StreamReader {
-    arn: String,
-    iterators: Vec<String>,
-}
-
-impl StreamReader {
-    async fn open(store: &DynamoStore) -> StreamReader {
-        let table = store
-            .client()
-            .describe_table()
-            .table_name(store.table())
-            .send()
-            .await
-            .unwrap();
-        let arn = table
-            .table()
-            .and_then(|t| t.latest_stream_arn())
-            .expect("the table has a stream")
-            .to_string();
-        let description = moto::json_call(
-            "DynamoDBStreams_20120810.DescribeStream",
-            json!({"StreamArn": arn}),
-        );
-        let iterators = description["StreamDescription"]["Shards"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|shard| {
-                moto::json_call(
-                    "DynamoDBStreams_20120810.GetShardIterator",
-                    json!({"StreamArn": arn, "ShardId": shard["ShardId"],
-                           "ShardIteratorType": "TRIM_HORIZON"}),
-                )["ShardIterator"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
-        StreamReader { arn, iterators }
-    }
-
-    /// The records written since the last read, as the Lambda event's `Records`.
-    fn read(&mut self) -> Vec<Value> {
-        let mut records = Vec::new();
-        for iterator in &mut self.iterators {
-            let page = moto::json_call(
-                "DynamoDBStreams_20120810.GetRecords",
-                json!({"ShardIterator": iterator}),
-            );
-            for mut record in page["Records"].as_array().cloned().unwrap_or_default() {
-                record["eventSourceARN"] = json!(self.arn);
-                records.push(record);
-            }
-            if let Some(next) = page["NextShardIterator"].as_str() {
-                *iterator = next.to_string();
-            }
-        }
-        records
-    }
-}
-
-/// The template's `FilterCriteria` of the send function's stream source: inserted or modified
-/// message items whose status is `queued`.
-fn passes_send_filter(record: &Value) -> bool {
-    let image = &record["dynamodb"]["NewImage"];
-    matches!(record["eventName"].as_str(), Some("INSERT" | "MODIFY"))
-        && image["kind"]["S"] == "message"
-        && image["status"]["S"] == "queued"
-}
-
 #[test]
 fn the_filter_here_is_the_one_in_the_template() {
     let template = repo_file("infra/template.yaml");
@@ -133,7 +61,7 @@ async fn deploy(start: DateTime<Utc>) -> Deployment {
     let table = moto::unique_name("nudge-e2e");
     create_table(&client, &table).await.unwrap();
     let store = Arc::new(DynamoStore::new(client, table));
-    let stream = StreamReader::open(&store).await;
+    let stream = StreamReader::open(store.client(), store.table()).await;
     let book = rulebook::parse(
         &repo_file("infra/rulebooks/saas-lifecycle.yaml"),
         "saas-lifecycle.yaml",

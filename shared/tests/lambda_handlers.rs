@@ -335,13 +335,21 @@ async fn throttled_sends_back_off_and_are_retried_by_the_schedule_sweep() {
     let retry_at = throttled.next_attempt_at.unwrap();
     assert!(retry_at > h.engine.now());
 
-    // The requeue is a MODIFY with status queued: the stream sees it, leaves it to backoff.
+    // A stale image arrives (the INSERT image — 0 attempts, no backoff — as a MODIFY, as a
+    // redelivered batch would bring it): the claim holds only for the stored version, so it
+    // does not skip the backoff.
     h.provider.answer("+8613800138000", Answer::Accept);
     let mut modify = event.clone();
     modify["Records"].as_array_mut().unwrap().truncate(1);
     modify["Records"][0]["eventName"] = json!("MODIFY");
     assert!(h.stream(&modify).await.is_empty());
     assert_eq!(h.provider.sent().len(), 2);
+    // The requeue's own image (1 attempt, backoff pending) is left to the sweep as well.
+    modify["Records"][0]["dynamodb"]["NewImage"]["body"]["S"] =
+        json!(serde_json::to_string(&throttled).unwrap());
+    assert!(h.stream(&modify).await.is_empty());
+    assert_eq!(h.provider.sent().len(), 2);
+    assert_eq!(h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await, throttled);
 
     // The schedule's sweep sends it once the backoff elapsed, within the budget.
     let schedule: EventBridgeEvent<Value> =

@@ -1,11 +1,12 @@
 //! The send function: DynamoDB Streams records of queued messages → the outbox.
 //!
 //! The stream (filtered to message items with `status = queued`) carries each message's new
-//! image. For each record the handler re-reads the message from the store — the image may be
-//! older than the item (a redelivered batch, a message requeued after a failed attempt) — and
-//! sends it only if it is still queued and its retry backoff has elapsed (backed-off retries
-//! are sent by the evaluate function's sweep). A redelivered record therefore sends nothing
-//! twice: the outbox's conditional claim (queued → sending) lets one sender through.
+//! image, which the handler sends from without reading the item again: the claim is
+//! conditional on the image being the stored version (still queued, same number of attempts),
+//! so an image older than the item (a redelivered batch, a message requeued after a failed
+//! attempt) sends nothing and cannot skip a retry's backoff. A queued image whose backoff has
+//! not elapsed is left to the evaluate function's sweep. A redelivered record therefore sends
+//! nothing twice: one sender wins the claim.
 //!
 //! Failures: an error worth retrying (store unavailable, a claim put back) makes that record a
 //! batch item failure, so Lambda redelivers from it. A record that can never be sent (no
@@ -144,22 +145,17 @@ async fn process_record<S: Store + ?Sized>(
             return Ok(());
         }
     };
-    let store = outbox.engine().store();
-    let Some(current) = store.get_message(&message.tenant, &message.id).await? else {
-        tracing::warn!(pk, sk, message = %message.id, "message not in the store, skipped");
-        return Ok(());
-    };
-    if current.status != MessageStatus::Queued {
-        tracing::debug!(message = %current.id, status = current.status.as_str(), "already handled");
+    if message.status != MessageStatus::Queued {
+        tracing::debug!(message = %message.id, status = message.status.as_str(), "not queued, nothing to send");
         return Ok(());
     }
     let now = outbox.engine().now();
-    if current.next_attempt_at.is_some_and(|at| at > now) {
-        tracing::debug!(message = %current.id, "retry not due yet; the sweep will send it");
+    if message.next_attempt_at.is_some_and(|at| at > now) {
+        tracing::debug!(message = %message.id, "retry not due yet; the sweep will send it");
         return Ok(());
     }
     budget.acquire().await;
-    outbox.send_message(current).await?;
+    outbox.send_message(message).await?;
     Ok(())
 }
 

@@ -2,15 +2,21 @@
 //! Safe to run twice for the same minute: sends are deduplicated by key, timer removal and
 //! checkpoint moves are idempotent.
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use std::collections::HashMap;
 
 use super::{message_id, DecisionRecord, Engine, Outcome};
-use crate::domain::{Customer, Message, MessageId, MessageStatus, SentEntry, Timer};
+use crate::domain::{
+    Customer, CustomerId, Message, MessageId, MessageStatus, SentEntry, TenantId, Timer,
+};
 use crate::error::{Error, Result};
 use crate::ports::{counters, CommitOutcome, Counters, SendCommit, Store};
 use crate::schedule::ceil_to_minute;
 
 /// Attempts at deciding one timer when the customer keeps changing underneath.
 const DECIDE_ATTEMPTS: usize = 5;
+
+/// Due timers whose customers are read together (one DynamoDB BatchGetItem holds 100 keys).
+const CUSTOMERS_PER_READ: usize = 100;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TickReport {
@@ -40,9 +46,30 @@ impl<S: Store + ?Sized> Engine<S> {
                 report.behind = true;
                 break;
             }
-            for timer in self.store.due_timers(minute).await? {
-                if let Some(decision) = self.process_timer(timer, None, now).await? {
-                    report.decisions.push(decision);
+            let mut due = self.store.due_timers(minute).await?.into_iter();
+            loop {
+                let batch: Vec<Timer> = due.by_ref().take(CUSTOMERS_PER_READ).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let ids: Vec<(TenantId, CustomerId)> = batch
+                    .iter()
+                    .map(|t| (t.tenant.clone(), t.customer_id.clone()))
+                    .collect();
+                let mut customers: HashMap<(TenantId, CustomerId), Customer> = self
+                    .store
+                    .get_customers(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|c| ((c.tenant.clone(), c.id.clone()), c))
+                    .collect();
+                for timer in batch {
+                    // A customer with two timers in the batch is read afresh for the second.
+                    let known =
+                        customers.remove(&(timer.tenant.clone(), timer.customer_id.clone()));
+                    if let Some(decision) = self.process_timer(timer, known, now).await? {
+                        report.decisions.push(decision);
+                    }
                 }
             }
             self.store.set_checkpoint(minute).await?;

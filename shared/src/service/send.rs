@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Engine;
 use crate::domain::{ConsentState, Message, MessageStatus};
 use crate::error::{Error, Result};
-use crate::ports::{counters, Counters, EventPublisher, OutboundEvent, SmsSender, Store};
+use crate::ports::{counters, Claim, Counters, EventPublisher, OutboundEvent, SmsSender, Store};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendReport {
@@ -86,22 +86,27 @@ impl<S: Store + ?Sized> Outbox<S> {
         if message.status != MessageStatus::Queued {
             return Ok(Delivery::LostClaim);
         }
-        let mut claimed = message;
+        let mut claimed = message.clone();
         claimed.status = MessageStatus::Sending;
         claimed.attempts += 1;
         claimed.updated_at = now;
         claimed.next_attempt_at = None;
-        if !store
-            .transition_message(&claimed, MessageStatus::Queued)
-            .await?
-        {
-            return Ok(Delivery::LostClaim);
-        }
-        if !claimed.ignores_suppression
-            && store.is_suppressed(&claimed.tenant, &claimed.phone).await?
-        {
-            self.skip_opted_out(claimed, now).await?;
-            return Ok(Delivery::Suppressed);
+        match store.claim_message(&claimed).await? {
+            Claim::Claimed => {}
+            Claim::Lost => return Ok(Delivery::LostClaim),
+            Claim::Suppressed => {
+                // Not claimed: the message is still queued as read, and ends here.
+                return Ok(
+                    if self
+                        .skip_opted_out(message, MessageStatus::Queued, now)
+                        .await?
+                    {
+                        Delivery::Suppressed
+                    } else {
+                        Delivery::LostClaim
+                    },
+                );
+            }
         }
         match self
             .sender
@@ -114,6 +119,7 @@ impl<S: Store + ?Sized> Outbox<S> {
                 done.provider_id = Some(sent.provider_id);
                 self.finish(
                     done,
+                    MessageStatus::Sending,
                     &[(counters::SENT.to_string(), 1)],
                     "message.sent",
                     now,
@@ -136,7 +142,8 @@ impl<S: Store + ?Sized> Outbox<S> {
                         .set_consent(&customer, ConsentState::OptedOut, now, "provider")
                         .await?;
                 }
-                self.skip_opted_out(claimed, now).await?;
+                self.skip_opted_out(claimed, MessageStatus::Sending, now)
+                    .await?;
                 Ok(Delivery::Suppressed)
             }
             Err(Error::Provider { retryable, message }) => {
@@ -156,6 +163,7 @@ impl<S: Store + ?Sized> Outbox<S> {
                     next.status = MessageStatus::Failed;
                     self.finish(
                         next,
+                        MessageStatus::Sending,
                         &[(counters::FAILED.to_string(), 1)],
                         "message.failed",
                         now,
@@ -165,25 +173,30 @@ impl<S: Store + ?Sized> Outbox<S> {
                 }
             }
             Err(other) => {
-                // Not the provider's answer (e.g. our own I/O): put the claim back for a retry.
-                let mut back = claimed;
-                back.status = MessageStatus::Queued;
-                back.next_attempt_at =
-                    Some(now + backoff(self.engine.config().retry_base_seconds, back.attempts));
+                // Not the provider's answer (our own I/O, configuration): the text never
+                // left. Put the message back exactly as it was read, so the redelivered
+                // record (or the sweep) claims it again.
                 store
-                    .transition_message(&back, MessageStatus::Sending)
+                    .transition_message(&message, MessageStatus::Sending)
                     .await?;
                 Err(other)
             }
         }
     }
 
-    async fn skip_opted_out(&self, claimed: Message, now: DateTime<Utc>) -> Result<()> {
-        let mut skipped = claimed;
+    /// Ends a message whose number opted out; false when it was no longer in `from`.
+    async fn skip_opted_out(
+        &self,
+        message: Message,
+        from: MessageStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut skipped = message;
         skipped.status = MessageStatus::Skipped;
         skipped.reason = Some("opted_out".into());
         self.finish(
             skipped,
+            from,
             &[(format!("{}opted_out", counters::SKIPPED_PREFIX), 1)],
             "message.skipped",
             now,
@@ -191,26 +204,28 @@ impl<S: Store + ?Sized> Outbox<S> {
         .await
     }
 
+    /// Records the result and its stats together, then announces it. False (nothing
+    /// recorded, nothing announced) when the message was no longer in `from`.
     async fn finish(
         &self,
         message: Message,
+        from: MessageStatus,
         stats: &[(String, i64)],
         detail_type: &str,
         now: DateTime<Utc>,
-    ) -> Result<()> {
-        let store = self.engine.store();
-        store
-            .transition_message(&message, MessageStatus::Sending)
-            .await?;
+    ) -> Result<bool> {
         let counters: Counters = stats.iter().cloned().collect();
-        store
-            .add_stats(
-                &message.tenant,
-                now.date_naive(),
-                message.rule.as_str(),
-                &counters,
-            )
-            .await?;
+        let mut message = message;
+        message.updated_at = now;
+        if !self
+            .engine
+            .store()
+            .finish_message(&message, from, &counters)
+            .await?
+        {
+            tracing::warn!(message = %message.id, from = from.as_str(), "result not recorded: the message moved meanwhile");
+            return Ok(false);
+        }
         tracing::info!(message = %message.id, rule = %message.rule, customer = %message.customer_id,
             status = message.status.as_str(), "send result");
         let event = OutboundEvent {
@@ -232,7 +247,7 @@ impl<S: Store + ?Sized> Outbox<S> {
             // The send itself is recorded; a lost notification must not resend the text.
             tracing::error!(error = %err, detail_type, "publishing the send result failed");
         }
-        Ok(())
+        Ok(true)
     }
 }
 

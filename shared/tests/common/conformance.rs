@@ -8,7 +8,9 @@ use nudge_core::domain::{
     Category, Customer, CustomerId, Event, EventId, Message, MessageId, MessageStatus, PhoneNumber,
     RuleId, SentEntry, TenantId, Timer,
 };
-use nudge_core::ports::{CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, Store};
+use nudge_core::ports::{
+    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, Store,
+};
 use nudge_core::Error;
 use serde_json::json;
 
@@ -433,6 +435,157 @@ pub async fn message_transitions_are_conditional(store: &dyn Store) {
     assert_eq!((got.status, got.attempts), (MessageStatus::Queued, 1));
 }
 
+pub async fn customers_are_read_together(store: &dyn Store) {
+    // More than one DynamoDB BatchGetItem holds.
+    let mut ids = Vec::new();
+    for i in 0..130 {
+        let c = stored(store, &customer(&format!("c{i:03}"), &format!("138{i:08}"))).await;
+        ids.push((c.tenant.clone(), c.id.clone()));
+    }
+    let c5 = customer("c005", "13800000005");
+    store.put_customer(&c5, Some(1)).await.unwrap();
+    ids.push((tenant(), CustomerId::parse("gone").unwrap()));
+    ids.push(ids[5].clone());
+    let other = TenantId::parse("other").unwrap();
+    ids.push((other, CustomerId::parse("c001").unwrap()));
+
+    let mut got = store.get_customers(&ids).await.unwrap();
+    got.sort_by(|a, b| a.id.cmp(&b.id));
+    let listed: Vec<String> = got.iter().map(|c| c.id.as_str().to_string()).collect();
+    let expected: Vec<String> = (0..130).map(|i| format!("c{i:03}")).collect();
+    assert_eq!(listed, expected, "every stored one once, none invented");
+    assert_eq!(got[5].version, 2, "the current version");
+    assert_eq!(got[0].version, 1);
+    assert_eq!(got[0].attributes["name"], json!("王芳"));
+    assert!(store.get_customers(&[]).await.unwrap().is_empty());
+}
+
+/// The message of `commit` as a sender claims it: one more attempt, status sending.
+fn claimed(read: &Message, now: DateTime<Utc>) -> Message {
+    let mut m = read.clone();
+    m.status = MessageStatus::Sending;
+    m.attempts += 1;
+    m.updated_at = now;
+    m.next_attempt_at = None;
+    m
+}
+
+pub async fn claims_hold_only_for_the_version_read(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 10, 0));
+    store.commit_send(&commit).await.unwrap();
+    let first = claimed(&commit.message, at(2, 10, 0));
+    assert_eq!(store.claim_message(&first).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        store.claim_message(&first).await.unwrap(),
+        Claim::Lost,
+        "claimed twice"
+    );
+    // The attempt failed and was requeued with a backoff.
+    let mut requeued = first.clone();
+    requeued.status = MessageStatus::Queued;
+    requeued.next_attempt_at = Some(at(2, 10, 5));
+    assert!(store
+        .transition_message(&requeued, MessageStatus::Sending)
+        .await
+        .unwrap());
+    // A stale copy (the first queued image, redelivered) cannot claim it past its backoff.
+    assert_eq!(
+        store.claim_message(&first).await.unwrap(),
+        Claim::Lost,
+        "a stale copy claimed"
+    );
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, requeued, "the lost claim changed nothing");
+    let second = claimed(&requeued, at(2, 10, 5));
+    assert_eq!(store.claim_message(&second).await.unwrap(), Claim::Claimed);
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.status, got.attempts), (MessageStatus::Sending, 2));
+}
+
+pub async fn claims_check_suppression(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 10, 0));
+    store.commit_send(&commit).await.unwrap();
+    store
+        .suppress(&tenant(), &c.phone, at(2, 9, 0), "reply")
+        .await
+        .unwrap();
+    let attempt = claimed(&commit.message, at(2, 10, 0));
+    assert_eq!(
+        store.claim_message(&attempt).await.unwrap(),
+        Claim::Suppressed
+    );
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, commit.message, "still queued as it was");
+
+    // A message that ignores suppression (the opt-out confirmation) is claimed anyway.
+    let mut confirmation = message(&c, "optout-confirmation", "r1", at(2, 10, 1));
+    confirmation.category = Category::Transactional;
+    confirmation.ignores_suppression = true;
+    store
+        .queue_message(&confirmation, &Counters::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_message(&claimed(&confirmation, at(2, 10, 1)))
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+}
+
+pub async fn results_are_recorded_with_their_stats(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 23, 59));
+    store.commit_send(&commit).await.unwrap();
+    let sending = claimed(&commit.message, at(2, 23, 59));
+    assert_eq!(store.claim_message(&sending).await.unwrap(), Claim::Claimed);
+    let mut sent = sending.clone();
+    sent.status = MessageStatus::Sent;
+    sent.provider_id = Some("sns-1".into());
+    sent.updated_at = at(3, 0, 0);
+    let counted = Counters::from([("sent".to_string(), 1)]);
+    assert!(store
+        .finish_message(&sent, MessageStatus::Sending, &counted)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .finish_message(&sent, MessageStatus::Sending, &counted)
+            .await
+            .unwrap(),
+        "recorded twice"
+    );
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, sent);
+    let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let rows = store.stats(&tenant(), day(2), day(3)).await.unwrap();
+    let sent_per_day: Vec<(NaiveDate, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.day, r.counters.get("sent").copied()))
+        .collect();
+    // Queued on the 2nd, sent (once) on the day of the result.
+    assert_eq!(sent_per_day, vec![(day(2), None), (day(3), Some(1))]);
+}
+
 pub async fn stats_add_up_per_day_and_rule(store: &dyn Store) {
     let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
     let add = |n: i64| Counters::from([("sent".to_string(), n), ("skipped_cap".to_string(), 1)]);
@@ -631,6 +784,10 @@ macro_rules! conformance_tests {
             many_large_timers_in_one_minute_are_all_returned,
             suppression_outlives_the_customer,
             message_transitions_are_conditional,
+            customers_are_read_together,
+            claims_hold_only_for_the_version_read,
+            claims_check_suppression,
+            results_are_recorded_with_their_stats,
             stats_add_up_per_day_and_rule,
             inbound_ids_are_recorded_once,
             reply_texts_are_counted_per_day_and_ranked,

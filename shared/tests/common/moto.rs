@@ -206,3 +206,84 @@ pub fn json_call(target: &str, input: serde_json::Value) -> serde_json::Value {
     assert_eq!(status, 200, "{target}: {body}");
     serde_json::from_str(&body).unwrap()
 }
+
+/// Reads a table's stream as Lambda's event source mapping does, through the emulator's
+/// DynamoDB Streams API.
+pub struct StreamReader {
+    arn: String,
+    iterators: Vec<String>,
+}
+
+impl StreamReader {
+    /// Reads from the oldest record the stream holds.
+    pub async fn open(client: &aws_sdk_dynamodb::Client, table: &str) -> StreamReader {
+        StreamReader::open_at(client, table, "TRIM_HORIZON").await
+    }
+
+    /// Reads from `position` (`TRIM_HORIZON`, or `LATEST` for what is written from now on).
+    pub async fn open_at(
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+        position: &str,
+    ) -> StreamReader {
+        let table = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+        let arn = table
+            .table()
+            .and_then(|t| t.latest_stream_arn())
+            .expect("the table has a stream")
+            .to_string();
+        let description = json_call(
+            "DynamoDBStreams_20120810.DescribeStream",
+            serde_json::json!({"StreamArn": arn}),
+        );
+        let iterators = description["StreamDescription"]["Shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|shard| {
+                json_call(
+                    "DynamoDBStreams_20120810.GetShardIterator",
+                    serde_json::json!({"StreamArn": arn, "ShardId": shard["ShardId"],
+                           "ShardIteratorType": position}),
+                )["ShardIterator"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        StreamReader { arn, iterators }
+    }
+
+    /// The records written since the last read, as the Lambda event's `Records`.
+    pub fn read(&mut self) -> Vec<serde_json::Value> {
+        let mut records = Vec::new();
+        for iterator in &mut self.iterators {
+            let page = json_call(
+                "DynamoDBStreams_20120810.GetRecords",
+                serde_json::json!({"ShardIterator": iterator}),
+            );
+            for mut record in page["Records"].as_array().cloned().unwrap_or_default() {
+                record["eventSourceARN"] = serde_json::json!(self.arn);
+                records.push(record);
+            }
+            if let Some(next) = page["NextShardIterator"].as_str() {
+                *iterator = next.to_string();
+            }
+        }
+        records
+    }
+}
+
+/// The template's `FilterCriteria` of the send function's stream source: inserted or modified
+/// message items whose status is `queued`.
+pub fn passes_send_filter(record: &serde_json::Value) -> bool {
+    let image = &record["dynamodb"]["NewImage"];
+    matches!(record["eventName"].as_str(), Some("INSERT" | "MODIFY"))
+        && image["kind"]["S"] == "message"
+        && image["status"]["S"] == "queued"
+}

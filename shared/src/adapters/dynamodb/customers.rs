@@ -26,6 +26,19 @@ impl DynamoStore {
             .transpose()
     }
 
+    /// BatchGetItem, 100 keys a request.
+    pub(super) async fn customers(&self, ids: &[(TenantId, CustomerId)]) -> Result<Vec<Customer>> {
+        let keys: Vec<Key> = ids
+            .iter()
+            .map(|(tenant, id)| keys::customer(tenant, id))
+            .collect();
+        paging::batch_get(&self.client, &self.table, &keys, &[])
+            .await?
+            .iter()
+            .map(items::body)
+            .collect()
+    }
+
     pub(super) async fn write_customer(&self, c: &Customer, expected: Option<u64>) -> Result<u64> {
         let version = expected.map_or(1, |v| v + 1);
         let condition = match expected {

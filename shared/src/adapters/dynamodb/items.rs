@@ -130,6 +130,7 @@ pub fn message_key(m: &Message) -> Key {
 pub fn message(m: &Message, shards: u8) -> Result<Item> {
     let mut item = with_body(&message_key(m), kind::MESSAGE, m)?;
     item.insert(keys::STATUS.into(), s(m.status.as_str()));
+    item.insert(keys::ATTEMPTS.into(), n(m.attempts));
     if m.status == MessageStatus::Queued {
         let shard = keys::shard_of(m.id.as_str(), shards);
         let next = m.next_attempt_at.unwrap_or(m.created_at);

@@ -11,6 +11,8 @@ pub const KIND: &str = "kind";
 pub const BODY: &str = "body";
 pub const STATUS: &str = "status";
 pub const VERSION: &str = "version";
+/// Send attempts of a message (N): the claim is conditional on it.
+pub const ATTEMPTS: &str = "attempts";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2PK: &str = "GSI2PK";

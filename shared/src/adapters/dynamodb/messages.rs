@@ -2,6 +2,7 @@
 //! outbox (sparse GSI2) and conditional status transitions.
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::errors::Cancelled;
 use super::items::{self, s, Item};
@@ -11,11 +12,14 @@ use super::tx::{Condition, Writes};
 use super::DynamoStore;
 use crate::domain::{CustomerId, Message, MessageId, MessageStatus, TenantId, Timer};
 use crate::error::{Error, Result};
-use crate::ports::{CommitOutcome, Counters, SendCommit};
+use crate::ports::{Claim, CommitOutcome, Counters, SendCommit};
 
 /// The first write of every message transaction: the dedupe key (send, queue) or the
 /// message's lookup item (skip). Its failed condition means "already done".
 const FIRST: usize = 0;
+
+/// Attempts at recording a send result whose transaction lost a race on the stats item.
+const FINISH_ATTEMPTS: u32 = 6;
 
 impl DynamoStore {
     /// The message item and its lookup item; the lookup is conditional so one id is never
@@ -182,6 +186,71 @@ impl DynamoStore {
         let item = items::message(m, self.shards)?;
         self.put(item, Some(Condition::status_is(from.as_str())))
             .await
+    }
+    /// One request: the conditional claim, and the suppression check as a condition of the
+    /// same transaction (a plain conditional put when the message ignores suppression).
+    pub(super) async fn claim(&self, claimed: &Message) -> Result<Claim> {
+        let item = items::message(claimed, self.shards)?;
+        let read = Condition::queued_after(claimed.attempts.saturating_sub(1));
+        if claimed.ignores_suppression {
+            let won = self.put(item, Some(read)).await?;
+            return Ok(if won { Claim::Claimed } else { Claim::Lost });
+        }
+        let mut writes = Writes::new(&self.table);
+        let message = writes.put(item, Some(read))?;
+        let suppression = keys::suppression(&claimed.tenant, &claimed.phone);
+        writes.check(&suppression, Condition::absent())?;
+        match self.transact("claim_message", writes).await? {
+            None => Ok(Claim::Claimed),
+            Some(Cancelled::Conditions(failed)) if failed.contains(&message) => Ok(Claim::Lost),
+            Some(Cancelled::Conditions(_)) => Ok(Claim::Suppressed),
+            // Another transaction had the message (or the suppression entry) in hand: the
+            // record is retried and finds out which way it went.
+            Some(Cancelled::Conflict) => Err(Error::Conflict(format!(
+                "message {} claimed concurrently",
+                claimed.id
+            ))),
+            Some(Cancelled::Other(code)) => {
+                Err(Error::Store(format!("dynamodb claim_message: {code}")))
+            }
+        }
+    }
+
+    /// One request: the message's new state and its stats. The stats item of a rule and day
+    /// is in every result of that rule, so concurrent senders can cancel each other; a
+    /// cancelled transaction wrote nothing, so it is simply tried again — the text is already
+    /// sent and its result must not be lost.
+    pub(super) async fn finish(
+        &self,
+        m: &Message,
+        from: MessageStatus,
+        stats: &Counters,
+    ) -> Result<bool> {
+        for attempt in 0..FINISH_ATTEMPTS {
+            let mut writes = Writes::new(&self.table);
+            writes.put(
+                items::message(m, self.shards)?,
+                Some(Condition::status_is(from.as_str())),
+            )?;
+            let key = keys::stats(&m.tenant, m.updated_at.date_naive(), m.rule.as_str());
+            writes.add_stats(&key, stats)?;
+            match self.transact("finish_message", writes).await? {
+                None => return Ok(true),
+                Some(Cancelled::Conditions(_)) => return Ok(false),
+                Some(Cancelled::Conflict) => {
+                    // Spread the retries of senders that collided.
+                    let jitter = u64::from(m.id.as_str().bytes().last().unwrap_or(0) % 16);
+                    tokio::time::sleep(Duration::from_millis((10 << attempt) + jitter)).await;
+                }
+                Some(Cancelled::Other(code)) => {
+                    return Err(Error::Store(format!("dynamodb finish_message: {code}")))
+                }
+            }
+        }
+        Err(Error::Conflict(format!(
+            "result of message {} kept conflicting with other writers",
+            m.id
+        )))
     }
 }
 

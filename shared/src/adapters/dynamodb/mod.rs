@@ -19,7 +19,7 @@
 //! | `customer` | `T#{tenant}#C#{id}` | `PROFILE` | `version` (N), `GSI1PK` = `T#{tenant}#P#{e164}`, `GSI1SK` = `C#{id}` |
 //! | `event` | `T#{tenant}#C#{id}` | `EV#{occurred_at}#{event_id}` | `expires_at` |
 //! | `evid` | `T#{tenant}#EVID#{event_id}` | `-` | `target_pk`, `expires_at` |
-//! | `message` | `T#{tenant}#C#{id}` | `MSG#{created_at}#{message_id}` | `status` (S); while queued `GSI2PK` = `OUTBOX#{shard}`, `GSI2SK` = `{next_attempt_at}#{created_at}#{id}` |
+//! | `message` | `T#{tenant}#C#{id}` | `MSG#{created_at}#{message_id}` | `status` (S), `attempts` (N); while queued `GSI2PK` = `OUTBOX#{shard}`, `GSI2SK` = `{next_attempt_at}#{created_at}#{id}` |
 //! | `message_ref` | `T#{tenant}#M#{message_id}` | `-` | `target_pk`, `target_sk` (the message) |
 //! | `dedupe` | `T#{tenant}#DD#{rule:customer:occurrence}` | `-` | `message_id` |
 //! | `timer` | `DUE#{yyyy-mm-ddThh:mm}#{shard}` | `{tenant}#{customer}#{rule}#{occurrence}` | |
@@ -37,13 +37,23 @@
 //!
 //! # Costs and limits
 //!
-//! A send decision is 2 requests: GetItem of the profile (1 RCU, strongly consistent) and one
-//! TransactWriteItems of 7 items (dedupe, profile, message, lookup, timer due item and
-//! pointer, stats) — about 14 WCU (transactions count double) plus 2 WCU for the GSI1 and
-//! GSI2 replicas (`cargo run -p nudge-core --example dynamo_costs`). The stats item of a
-//! (tenant, day, rule) is in every send transaction of that rule, so very concurrent sends
-//! of one rule may cancel each other (`TransactionConflict` → `CommitOutcome::Conflict`, and
-//! the caller decides again). `record_event` fits in one transaction only up to ~32 timers
+//! A sent text costs about 3 requests from decision to delivery (`cargo run -p nudge-core
+//! --example dynamo_costs`, which runs the tick and the send handler on the emulator):
+//!
+//! - **Decision** (evaluate tick): one TransactWriteItems of 7 items (dedupe, profile,
+//!   message, lookup, timer due item and pointer, stats) — about 14 WCU (transactions count
+//!   double) plus 2 WCU for the GSI1 and GSI2 replicas. The profiles of a minute's due timers
+//!   are read 100 at a time with BatchGetItem; the due Query per shard and the checkpoint
+//!   read and write are per minute, not per text.
+//! - **Send** (stream handler, from the record's image, no read): the claim — the message
+//!   put conditional on the version read, with the suppression entry's absence as a
+//!   ConditionCheck in the same transaction — and the result with its stats counters in a
+//!   second transaction: about 8 WCU.
+//!
+//! The stats item of a (tenant, day, rule) is in every send transaction of that rule, so very
+//! concurrent sends of one rule may cancel each other (`TransactionConflict`): a decision is
+//! then taken again (`CommitOutcome::Conflict`) and a result is written again after a short
+//! pause (it wrote nothing). `record_event` fits in one transaction only up to ~32 timers
 //! (100 items); more is a `Store` error.
 //!
 //! GSI reads are eventually consistent: a just-queued message may reach `sendable_messages` a
@@ -72,7 +82,8 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::ports::{
-    CommitOutcome, Counters, EventCommit, EventOutcome, ReplyTextCount, SendCommit, StatsRow, Store,
+    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, ReplyTextCount, SendCommit,
+    StatsRow, Store,
 };
 pub use errors::{classify as classify_cancellation, Cancelled};
 pub use items::size as item_size;
@@ -190,6 +201,10 @@ impl Store for DynamoStore {
         self.customer(tenant, id).await
     }
 
+    async fn get_customers(&self, ids: &[(TenantId, CustomerId)]) -> Result<Vec<Customer>> {
+        self.customers(ids).await
+    }
+
     async fn put_customer(
         &self,
         customer: &Customer,
@@ -293,6 +308,19 @@ impl Store for DynamoStore {
 
     async fn transition_message(&self, message: &Message, from: MessageStatus) -> Result<bool> {
         self.transition(message, from).await
+    }
+
+    async fn claim_message(&self, claimed: &Message) -> Result<Claim> {
+        self.claim(claimed).await
+    }
+
+    async fn finish_message(
+        &self,
+        message: &Message,
+        from: MessageStatus,
+        stats: &Counters,
+    ) -> Result<bool> {
+        self.finish(message, from, stats).await
     }
 
     async fn is_suppressed(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool> {

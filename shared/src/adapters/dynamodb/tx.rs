@@ -1,6 +1,6 @@
 //! Building TransactWriteItems requests: each write is one `TransactWriteItem`, whose index in
 //! the request is what a cancellation reason refers to.
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use std::collections::HashMap;
 
 use super::errors;
@@ -45,6 +45,24 @@ impl Condition {
             expression: "#st = :from".into(),
             names: HashMap::from([("#st".into(), keys::STATUS.into())]),
             values: Item::from([(":from".into(), s(status))]),
+        }
+    }
+
+    /// A queued message with exactly `attempts` attempts: the version a sender read.
+    pub fn queued_after(attempts: u32) -> Condition {
+        Condition {
+            expression: "#st = :queued AND #at = :attempts".into(),
+            names: HashMap::from([
+                ("#st".into(), keys::STATUS.into()),
+                ("#at".into(), keys::ATTEMPTS.into()),
+            ]),
+            values: Item::from([
+                (
+                    ":queued".into(),
+                    s(crate::domain::MessageStatus::Queued.as_str()),
+                ),
+                (":attempts".into(), n(attempts)),
+            ]),
         }
     }
 
@@ -103,6 +121,22 @@ impl Writes {
         let put = put.build().map_err(|e| errors::build("put", e))?;
         self.items
             .push(TransactWriteItem::builder().put(put).build());
+        Ok(self.items.len() - 1)
+    }
+
+    /// Adds a condition on another item, which the transaction does not write.
+    pub fn check(&mut self, key: &Key, c: Condition) -> Result<usize> {
+        self.sizes.push(0);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .condition_expression(c.expression)
+            .set_expression_attribute_names(Some(c.names))
+            .set_expression_attribute_values((!c.values.is_empty()).then_some(c.values))
+            .build()
+            .map_err(|e| errors::build("condition_check", e))?;
+        self.items
+            .push(TransactWriteItem::builder().condition_check(check).build());
         Ok(self.items.len() - 1)
     }
 

@@ -17,8 +17,8 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::ports::{
-    reply_text_key, CommitOutcome, Counters, EventCommit, EventOutcome, ReplyTextCount, SendCommit,
-    StatsRow, Store,
+    reply_text_key, Claim, CommitOutcome, Counters, EventCommit, EventOutcome, ReplyTextCount,
+    SendCommit, StatsRow, Store,
 };
 
 pub struct SqliteStore {
@@ -246,6 +246,33 @@ fn message_exists(tx: &Transaction, m: &Message) -> Result<bool> {
         .map_err(sql)
 }
 
+/// Replaces the stored message with `m` if it is still in `from`; false otherwise.
+fn replace_message(conn: &Connection, m: &Message, from: MessageStatus) -> Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE messages SET status = ?3, next_attempt_at = ?4, body = ?5
+             WHERE tenant = ?1 AND id = ?2 AND status = ?6",
+        )
+        .map_err(sql)?
+        .execute(params![
+            m.tenant.as_str(),
+            m.id.as_str(),
+            m.status.as_str(),
+            secs(m.next_attempt_at.unwrap_or(m.updated_at)),
+            to_json(m)?,
+            from.as_str()
+        ])
+        .map_err(sql)?;
+    Ok(changed == 1)
+}
+
+fn is_suppressed(conn: &Connection, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM suppression WHERE tenant = ?1 AND phone = ?2")
+        .map_err(sql)?
+        .exists(params![tenant.as_str(), phone.as_str()])
+        .map_err(sql)
+}
+
 fn add_counters(
     tx: &Transaction,
     tenant: &TenantId,
@@ -291,6 +318,23 @@ impl Store for SqliteStore {
                 params![tenant.as_str(), id.as_str()],
             )?;
             Ok(found.pop())
+        })
+    }
+
+    async fn get_customers(&self, ids: &[(TenantId, CustomerId)]) -> Result<Vec<Customer>> {
+        let mut unique: Vec<&(TenantId, CustomerId)> = ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        self.with_conn(|conn| {
+            let mut found = Vec::with_capacity(unique.len());
+            for (tenant, id) in unique {
+                found.extend(query_bodies::<Customer>(
+                    conn,
+                    "SELECT body FROM customers WHERE tenant = ?1 AND id = ?2",
+                    params![tenant.as_str(), id.as_str()],
+                )?);
+            }
+            Ok(found)
         })
     }
 
@@ -559,33 +603,54 @@ impl Store for SqliteStore {
     }
 
     async fn transition_message(&self, message: &Message, from: MessageStatus) -> Result<bool> {
-        self.with_conn(|conn| {
-            let changed = conn
+        self.with_conn(|conn| replace_message(conn, message, from))
+    }
+
+    async fn claim_message(&self, claimed: &Message) -> Result<Claim> {
+        self.with_tx(|tx| {
+            let read_attempts = claimed.attempts.saturating_sub(1);
+            let claimable = tx
                 .prepare_cached(
-                    "UPDATE messages SET status = ?3, next_attempt_at = ?4, body = ?5
-                     WHERE tenant = ?1 AND id = ?2 AND status = ?6",
+                    "SELECT 1 FROM messages WHERE tenant = ?1 AND id = ?2 AND status = ?3
+                     AND json_extract(body, '$.attempts') = ?4",
                 )
                 .map_err(sql)?
-                .execute(params![
-                    message.tenant.as_str(),
-                    message.id.as_str(),
-                    message.status.as_str(),
-                    secs(message.next_attempt_at.unwrap_or(message.updated_at)),
-                    to_json(message)?,
-                    from.as_str()
+                .exists(params![
+                    claimed.tenant.as_str(),
+                    claimed.id.as_str(),
+                    MessageStatus::Queued.as_str(),
+                    read_attempts
                 ])
                 .map_err(sql)?;
-            Ok(changed == 1)
+            if !claimable {
+                return Ok(Claim::Lost);
+            }
+            if !claimed.ignores_suppression && is_suppressed(tx, &claimed.tenant, &claimed.phone)? {
+                return Ok(Claim::Suppressed);
+            }
+            replace_message(tx, claimed, MessageStatus::Queued)?;
+            Ok(Claim::Claimed)
+        })
+    }
+
+    async fn finish_message(
+        &self,
+        message: &Message,
+        from: MessageStatus,
+        stats: &Counters,
+    ) -> Result<bool> {
+        self.with_tx(|tx| {
+            if !replace_message(tx, message, from)? {
+                return Ok(false);
+            }
+            let day = message.updated_at.date_naive();
+            add_counters(tx, &message.tenant, day, message.rule.as_str(), stats)?;
+            Ok(true)
         })
     }
 
     async fn is_suppressed(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool> {
-        self.with_conn(|conn| {
-            conn.prepare_cached("SELECT 1 FROM suppression WHERE tenant = ?1 AND phone = ?2")
-                .map_err(sql)?
-                .exists(params![tenant.as_str(), phone.as_str()])
-                .map_err(sql)
-        })
+        self.with_conn(|conn| is_suppressed(conn, tenant, phone))
     }
 
     async fn suppress(
