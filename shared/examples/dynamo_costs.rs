@@ -1,12 +1,14 @@
-//! What one "send" decision costs on DynamoDB: the decision path is `get_customer` then
-//! `commit_send` (dedupe + customer ledger + message + lookup + consumed timer + stats in one
-//! transaction). Commits N sends through the real adapter and prints requests and capacity
-//! units per sent message: as reported by the service (`ReturnConsumedCapacity::TOTAL`) and as
-//! computed from item sizes.
+//! What one sent text costs on DynamoDB, from decision to delivery, through the real code:
+//! N customers whose trial-day-7 reminder is due in one minute; the evaluate tick decides
+//! them (`Engine::tick`), then the send handler (`handle_stream`) gets the table's own stream
+//! records of the queued messages (read through the emulator's DynamoDB Streams API and
+//! filtered as the template filters them) and publishes with SNS on the emulator.
+//!
+//! Prints requests per text per operation, and capacity units: as reported by the service
+//! (`ReturnConsumedCapacity::TOTAL`) and as computed from item sizes.
 //!
 //! ```sh
 //! cargo run -p nudge-core --example dynamo_costs -- 200        # starts moto itself
-//! AWS_ENDPOINT_URL=http://127.0.0.1:5000 cargo run -p nudge-core --example dynamo_costs
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a measurement tool: failing loudly is fine
 
@@ -14,55 +16,43 @@
 mod moto;
 mod support;
 
-use chrono::{TimeDelta, TimeZone, Utc};
+use aws_lambda_events::dynamodb::Event as StreamEvent;
+use chrono::TimeDelta;
+use nudge_core::adapters::clock::ManualClock;
 use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
-use nudge_core::domain::{
-    Category, Customer, Message, MessageId, MessageStatus, RuleId, SentEntry, TenantId, Timer,
-};
-use nudge_core::ports::{CommitOutcome, Counters, SendCommit, Store};
+use nudge_core::adapters::eventbridge::EventBridgePublisher;
+use nudge_core::adapters::sns::SnsSender;
+use nudge_core::domain::{MessageStatus, TenantId};
+use nudge_core::lambda::{handle_stream, SendBudget};
+use nudge_core::ports::Store;
+use nudge_core::service::{Engine, Outbox};
+use serde_json::json;
 use std::sync::{Arc, Mutex};
-use support::{customer, emulator_config, metered_client, Meter};
+use support::{due_minute, emulator_config, metered_client, saas_rulebook, seed, Meter};
 
-fn decision(c: &Customer, timer: &Timer) -> SendCommit {
-    let now = timer.due;
-    let key = Message::dedupe_key(&timer.rule, &c.id, &timer.occurrence);
-    let mut updated = c.clone();
-    updated.record_send(
-        SentEntry {
-            at: now,
-            category: Category::Care,
-            rule: timer.rule.clone(),
-        },
-        now - TimeDelta::days(30),
+fn report(phase: &str, meter: &Meter, texts: usize) {
+    let per = |v: f64| v / texts as f64;
+    let operations: Vec<String> = meter
+        .operations
+        .iter()
+        .map(|(op, count)| format!("{op} {:.2}", per(*count as f64)))
+        .collect();
+    println!(
+        "  {phase:<6} {:>5.2} requests per text ({})",
+        per(meter.requests as f64),
+        operations.join(", ")
     );
-    SendCommit {
-        message: Message {
-            tenant: c.tenant.clone(),
-            id: MessageId::parse(nudge_core::service::message_id("m", &key)).unwrap(),
-            customer_id: c.id.clone(),
-            rule: timer.rule.clone(),
-            category: Category::Care,
-            occurrence: timer.occurrence.clone(),
-            phone: c.phone.clone(),
-            text: "【阿克米】王芳您好，试用已满7天，有问题回复1预约演示。回复TD退订".into(),
-            segments: 1,
-            status: MessageStatus::Queued,
-            reason: None,
-            created_at: now,
-            updated_at: now,
-            provider_id: None,
-            attempts: 0,
-            next_attempt_at: None,
-            ignores_suppression: false,
-        },
-        customer: updated,
-        expected_version: c.version,
-        timer: Some(timer.clone()),
-        stats: Counters::from([("queued".to_string(), 1)]),
-    }
+    println!(
+        "         computed: {:.2} WCU + {:.2} WCU GSI replicas, {:.2} RCU per text; reported: {:.2} WCU, {:.2} RCU",
+        per(meter.estimated_wcu),
+        per(meter.gsi_wcu),
+        per(meter.estimated_rcu),
+        per(meter.reported_wcu),
+        per(meter.reported_rcu)
+    );
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() {
     let n: usize = std::env::args()
         .nth(1)
@@ -73,72 +63,82 @@ async fn main() {
     let client = metered_client(&sdk, &meter);
     let table = moto::unique_name("nudge-costs");
     create_table(&client, &table).await.unwrap();
-    let store = DynamoStore::new(client, &table);
-    let tenant = TenantId::parse("acme").unwrap();
-    let due = Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 0).unwrap();
+    let store = Arc::new(DynamoStore::new(client, &table));
+    let tenant = TenantId::parse("cloudnote").unwrap();
+    seed(store.clone(), &tenant, n, n).await;
 
-    let mut timers = Vec::with_capacity(n);
-    for i in 0..n {
-        let c = customer(&tenant, i);
-        store.put_customer(&c, None).await.unwrap();
-        timers.push(Timer {
-            tenant: tenant.clone(),
-            customer_id: c.id.clone(),
-            rule: RuleId::parse("trial-day-7").unwrap(),
-            occurrence: "2026-03-01".into(),
-            due,
-            event: None,
-            deferrals: 0,
-        });
-    }
-    store.put_timers(&timers).await.unwrap();
+    let clock = Arc::new(ManualClock::new(due_minute() - TimeDelta::minutes(1)));
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        clock.clone(),
+        vec![saas_rulebook()],
+    ));
+    engine.tick().await.unwrap(); // sets the checkpoint to the minute before
+    clock.set(due_minute() + TimeDelta::seconds(5));
+    // The emulator's GetRecords slows down with the stream's length: read only the tick's.
+    let mut stream = moto::StreamReader::open_at(store.client(), &table, "LATEST").await;
+
     *meter.lock().unwrap() = Meter::default();
+    let decided = engine.tick().await.unwrap();
+    let tick = std::mem::take(&mut *meter.lock().unwrap());
+    let sends = decided
+        .decisions
+        .iter()
+        .filter(|d| d.outcome.kind() == "send")
+        .count();
+    assert_eq!(sends, n, "every due timer decided to send");
 
-    let mut sizes = (0, 0);
-    for timer in &timers {
-        let c = store
-            .get_customer(&tenant, &timer.customer_id)
-            .await
-            .unwrap()
-            .unwrap();
-        let commit = decision(&c, timer);
-        sizes = (
-            serde_json::to_string(&commit.customer).unwrap().len(),
-            serde_json::to_string(&commit.message).unwrap().len(),
-        );
-        assert_eq!(
-            store.commit_send(&commit).await.unwrap(),
-            CommitOutcome::Committed
-        );
+    let mut records = Vec::new();
+    loop {
+        let page = stream.read();
+        if page.is_empty() {
+            break;
+        }
+        records.extend(page.into_iter().filter(moto::passes_send_filter));
     }
-    let m = meter.lock().unwrap();
-    let per = |v: f64| v / n as f64;
-    println!("dynamo_costs: {n} sends (get_customer + commit_send with a consumed timer)");
-    println!(
-        "  customer body ≈ {} B, message body ≈ {} B",
-        sizes.0, sizes.1
+    assert_eq!(records.len(), n, "one queued message record per decision");
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let bus = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
+    let outbox = Outbox::new(
+        engine.clone(),
+        Arc::new(SnsSender::new(sns, Some("CLOUDNOTE".into()), None)),
+        Arc::new(bus),
     );
+    let event: StreamEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let response = handle_stream(&outbox, &SendBudget::unlimited(), event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let send = std::mem::take(&mut *meter.lock().unwrap());
+    for decision in &decided.decisions {
+        let messages = store
+            .customer_messages(&tenant, &decision.customer_id, 1)
+            .await
+            .unwrap();
+        assert_eq!(messages[0].status, MessageStatus::Sent);
+        assert!(messages[0].provider_id.is_some(), "SNS accepted it");
+    }
+
     println!(
-        "  requests per send:            {:.2}",
-        m.requests as f64 / n as f64
+        "dynamo_costs: {n} texts due in one minute, decided by one tick and sent from the stream"
     );
-    println!(
-        "  reported by the service:      {:.2} WCU, {:.2} RCU per send",
-        per(m.reported_wcu),
-        per(m.reported_rcu)
-    );
-    println!(
-        "  computed from item sizes:     {:.2} WCU (transactional, ×2) + {:.2} WCU GSI replicas, {:.2} RCU per send",
-        per(m.estimated_wcu),
-        per(m.gsi_wcu),
-        per(m.estimated_rcu)
-    );
-    if m.reported_wcu == 0.0 {
+    report("tick", &tick, n);
+    report("send", &send, n);
+    let mut total = tick;
+    total.requests += send.requests;
+    for (op, count) in send.operations {
+        *total.operations.entry(op).or_default() += count;
+    }
+    total.estimated_wcu += send.estimated_wcu;
+    total.gsi_wcu += send.gsi_wcu;
+    total.estimated_rcu += send.estimated_rcu;
+    total.reported_wcu += send.reported_wcu;
+    total.reported_rcu += send.reported_rcu;
+    report("total", &total, n);
+    if total.reported_wcu == 0.0 {
         println!(
-            "  note: the service reported no write capacity for TransactWriteItems (moto does \
-             not; it also reports a fixed 0.5 RCU per GetItem). Use the computed figures: \
-             1 WCU per KB per item written, doubled in transactions; GSI replica writes \
-             1 WCU per KB; 1 RCU per 4 KB strongly consistent read"
+            "  note: the emulator reports no write capacity for TransactWriteItems; use the computed \
+             figures: 1 WCU per KB per item written (condition checks, deletes and counter updates \
+             taken as 1 KB), doubled in transactions; GSI replicas 1 WCU per KB; 1 RCU per 4 KB \
+             strongly consistent read"
         );
     }
 }

@@ -18,74 +18,16 @@
 mod moto;
 mod support;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use nudge_core::adapters::clock::ManualClock;
 use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
 use nudge_core::adapters::sqlite::SqliteStore;
-use nudge_core::domain::{RuleId, TenantId, Timer};
+use nudge_core::domain::TenantId;
 use nudge_core::ports::Store;
-use nudge_core::rulebook;
 use nudge_core::service::Engine;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use support::{customer, emulator_config, metered_client, Meter};
-
-/// The measured minute: trial-day-7 of a trial started on 2026-03-02, 10:00 in Shanghai.
-fn due_minute() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 9, 2, 0, 0).unwrap()
-}
-
-/// Customer `i`: the first `due` start their trial on 03-02 (due in the measured minute), the
-/// others on one of the 200 following days.
-fn trial_start(i: usize, due: usize) -> NaiveDate {
-    let first = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-    if i < due {
-        first
-    } else {
-        first + TimeDelta::days(1 + (i % 200) as i64)
-    }
-}
-
-async fn seed(store: Arc<dyn Store>, tenant: &TenantId, due: usize, customers: usize) {
-    let rule = RuleId::parse("trial-day-7").unwrap();
-    let started = Instant::now();
-    let mut pending = tokio::task::JoinSet::new();
-    let mut timers = Vec::new();
-    for i in 0..customers {
-        let mut c = customer(tenant, i);
-        let start = trial_start(i, due);
-        c.attributes
-            .insert("trial_started_at".into(), start.to_string().into());
-        timers.push(Timer {
-            tenant: tenant.clone(),
-            customer_id: c.id.clone(),
-            rule: rule.clone(),
-            occurrence: (start + TimeDelta::days(7)).to_string(),
-            due: due_minute() + TimeDelta::days((start - trial_start(0, due)).num_days()),
-            event: None,
-            deferrals: 0,
-        });
-        let writer = store.clone();
-        pending.spawn(async move { writer.put_customer(&c, None).await.unwrap() });
-        if pending.len() >= 32 {
-            pending.join_next().await.unwrap().unwrap();
-        }
-        if timers.len() == 1_000 {
-            store
-                .put_timers(&std::mem::take(&mut timers))
-                .await
-                .unwrap();
-        }
-    }
-    while let Some(done) = pending.join_next().await {
-        done.unwrap();
-    }
-    store.put_timers(&timers).await.unwrap();
-    eprintln!(
-        "  seeded {customers} customers in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-}
+use support::{due_minute, emulator_config, metered_client, saas_rulebook, seed, Meter};
 
 async fn measure(kind: &str, due: usize, customers: usize) -> f64 {
     let tenant = TenantId::parse("cloudnote").unwrap();
@@ -105,11 +47,7 @@ async fn measure(kind: &str, due: usize, customers: usize) -> f64 {
         other => panic!("unknown store {other}: sqlite or dynamodb"),
     };
     seed(store.clone(), &tenant, due, customers).await;
-    let source = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/saas-lifecycle.yaml"),
-    )
-    .unwrap();
-    let book = rulebook::parse(&source, "saas-lifecycle.yaml").unwrap();
+    let book = saas_rulebook();
     let clock = Arc::new(ManualClock::new(due_minute() - TimeDelta::minutes(1)));
     let engine = Engine::new(store.clone(), clock.clone(), vec![book]);
     engine.tick().await.unwrap(); // sets the checkpoint to the minute before

@@ -1,5 +1,5 @@
 //! What the measurement examples share: a DynamoDB request and capacity meter (an SDK
-//! interceptor) and generated customers.
+//! interceptor), generated customers and their due timers.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // measurement tools: failing loudly is fine
 #![allow(dead_code)]
 
@@ -8,15 +8,22 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
 use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsInput, TransactWriteItemsOutput,
 };
-use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
-use chrono::{TimeZone, Utc};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use nudge_core::adapters::dynamodb::item_size;
-use nudge_core::domain::{Customer, CustomerId, PhoneNumber, TenantId};
+use nudge_core::domain::{Customer, CustomerId, PhoneNumber, RuleId, TenantId, Timer};
+use nudge_core::ports::Store;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Totals seen by the meter.
 #[derive(Debug, Default)]
@@ -31,8 +38,9 @@ pub struct Meter {
     pub gsi_wcu: f64,
 }
 
-/// Asks every GetItem and TransactWriteItems for its consumed capacity, and estimates the
-/// same from the sizes of the items written and read.
+/// Counts requests per operation, asks every GetItem and TransactWriteItems for its consumed
+/// capacity, and estimates capacity from the sizes of the items written and read. GSI
+/// replica writes of deleted or updated items are not estimated (they only leave an index).
 #[derive(Debug, Clone)]
 pub struct Metered(pub Arc<Mutex<Meter>>);
 
@@ -82,6 +90,16 @@ fn kb(bytes: usize, unit: usize) -> f64 {
     bytes.div_ceil(unit).max(1) as f64
 }
 
+/// WCU of writing `item` (1 per KB), and of its replicas in the indexes it is in.
+fn written(item: &std::collections::HashMap<String, AttributeValue>) -> (f64, f64) {
+    let wcu = kb(item_size(item), 1024);
+    let indexed = ["GSI1PK", "GSI2PK"]
+        .iter()
+        .filter(|a| item.contains_key(**a))
+        .count();
+    (wcu, indexed as f64 * wcu)
+}
+
 impl Intercept for Metered {
     fn name(&self) -> &'static str {
         "capacity-meter"
@@ -103,20 +121,23 @@ impl Intercept for Metered {
             tx.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
             for op in tx.transact_items.iter().flatten() {
                 // Transactions cost twice a standard write: 1 WCU per KB per item, × 2.
-                let (wcu, gsi) = if let Some(put) = &op.put {
-                    let size = item_size(&put.item);
-                    let indexed = ["GSI1PK", "GSI2PK"]
-                        .iter()
-                        .filter(|a| put.item.contains_key(**a))
-                        .count();
-                    (kb(size, 1024), indexed as f64 * kb(size, 1024))
-                } else {
-                    // Deletes and the stats update touch small items: 1 KB each.
-                    (1.0, 0.0)
+                let (wcu, gsi) = match &op.put {
+                    Some(put) => written(&put.item),
+                    // Deletes, updates (stats) and condition checks touch small items: 1 KB.
+                    None => (1.0, 0.0),
                 };
                 meter.estimated_wcu += 2.0 * wcu;
                 meter.gsi_wcu += gsi;
             }
+        } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
+            let (wcu, gsi) = put.item.as_ref().map_or((1.0, 0.0), written);
+            meter.estimated_wcu += wcu;
+            meter.gsi_wcu += gsi;
+        } else if input.downcast_ref::<UpdateItemInput>().is_some()
+            || input.downcast_ref::<DeleteItemInput>().is_some()
+        {
+            // The checkpoint and single-item deletes: small items.
+            meter.estimated_wcu += 1.0;
         }
         Ok(())
     }
@@ -138,6 +159,18 @@ impl Intercept for Metered {
                 .unwrap_or(0.0);
             // Strongly consistent: 1 RCU per 4 KB.
             meter.estimated_rcu += get.item().map_or(1.0, |i| kb(item_size(i), 4096));
+        } else if let Some(batch) = output.downcast_ref::<BatchGetItemOutput>() {
+            // Strongly consistent, each item rounded up to 4 KB on its own.
+            meter.estimated_rcu += batch
+                .responses()
+                .into_iter()
+                .flat_map(|tables| tables.values().flatten())
+                .map(|item| kb(item_size(item), 4096))
+                .sum::<f64>();
+        } else if let Some(query) = output.downcast_ref::<QueryOutput>() {
+            // A Query rounds the total size of what it read up to 4 KB.
+            let bytes: usize = query.items().iter().map(item_size).sum();
+            meter.estimated_rcu += kb(bytes, 4096);
         } else if let Some(tx) = output.downcast_ref::<TransactWriteItemsOutput>() {
             meter.reported_wcu += tx
                 .consumed_capacity()
@@ -193,4 +226,69 @@ pub fn customer(tenant: &TenantId, i: usize) -> Customer {
     }
     c.record_activity("app.opened", now);
     c
+}
+
+/// The sample SaaS lifecycle rulebook of `examples/`.
+pub fn saas_rulebook() -> nudge_core::rulebook::Rulebook {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/saas-lifecycle.yaml");
+    let source = std::fs::read_to_string(path).unwrap();
+    nudge_core::rulebook::parse(&source, "saas-lifecycle.yaml").unwrap()
+}
+
+/// The measured minute: trial-day-7 of a trial started on 2026-03-02, 10:00 in Shanghai.
+pub fn due_minute() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 9, 2, 0, 0).unwrap()
+}
+
+/// Customer `i`: the first `due` start their trial on 03-02 (due in the measured minute), the
+/// others on one of the 200 following days.
+pub fn trial_start(i: usize, due: usize) -> NaiveDate {
+    let first = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    if i < due {
+        first
+    } else {
+        first + TimeDelta::days(1 + (i % 200) as i64)
+    }
+}
+
+pub async fn seed(store: Arc<dyn Store>, tenant: &TenantId, due: usize, customers: usize) {
+    let rule = RuleId::parse("trial-day-7").unwrap();
+    let started = Instant::now();
+    let mut pending = tokio::task::JoinSet::new();
+    let mut timers = Vec::new();
+    for i in 0..customers {
+        let mut c = customer(tenant, i);
+        let start = trial_start(i, due);
+        c.attributes
+            .insert("trial_started_at".into(), start.to_string().into());
+        timers.push(Timer {
+            tenant: tenant.clone(),
+            customer_id: c.id.clone(),
+            rule: rule.clone(),
+            occurrence: (start + TimeDelta::days(7)).to_string(),
+            due: due_minute() + TimeDelta::days((start - trial_start(0, due)).num_days()),
+            event: None,
+            deferrals: 0,
+        });
+        let writer = store.clone();
+        pending.spawn(async move { writer.put_customer(&c, None).await.unwrap() });
+        if pending.len() >= 32 {
+            pending.join_next().await.unwrap().unwrap();
+        }
+        if timers.len() == 1_000 {
+            store
+                .put_timers(&std::mem::take(&mut timers))
+                .await
+                .unwrap();
+        }
+    }
+    while let Some(done) = pending.join_next().await {
+        done.unwrap();
+    }
+    store.put_timers(&timers).await.unwrap();
+    eprintln!(
+        "  seeded {customers} customers in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
