@@ -188,13 +188,17 @@ pub trait Store: Send + Sync {
 
     // Suppression (per phone number, survives customer deletion).
     async fn is_suppressed(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool>;
-    /// Returns false when the number was already suppressed.
+    /// Suppresses the number (`source`: where the request came from, e.g. `sms`). Returns
+    /// true when this call suppressed it — or an earlier call with the same `reference` (the
+    /// inbound message that asked), so a redelivered request finishes what it started — and
+    /// false when the number was already suppressed otherwise.
     async fn suppress(
         &self,
         tenant: &TenantId,
         phone: &PhoneNumber,
         at: DateTime<Utc>,
         source: &str,
+        reference: Option<&str>,
     ) -> Result<bool>;
     /// Returns false when the number was not suppressed.
     async fn unsuppress(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool>;

@@ -76,9 +76,17 @@ fn harness(start: DateTime<Utc>) -> Harness {
 }
 
 fn harness_with_sender(start: DateTime<Utc>, sender: Option<Arc<dyn SmsSender>>) -> Harness {
+    harness_on(start, sender, SqliteStore::in_memory().unwrap())
+}
+
+fn harness_on(
+    start: DateTime<Utc>,
+    sender: Option<Arc<dyn SmsSender>>,
+    store: SqliteStore,
+) -> Harness {
     let book = rulebook::parse(RULES, "acme.yaml").unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let store = Arc::new(store);
     let engine = Arc::new(Engine::new(store, clock.clone(), vec![book]));
     let outbox_lines = Captured::default();
     let events = Captured::default();
@@ -483,6 +491,75 @@ async fn opt_out_wins_over_everything_and_confirms_once() {
         .await
         .unwrap();
     assert!(again.is_opted_out());
+}
+
+/// Handling an opt-out fails after the number was suppressed (the store refuses to queue the
+/// confirmation): the provider's redelivery still confirms, once.
+#[tokio::test]
+async fn an_opt_out_cut_short_after_suppressing_confirms_on_redelivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nudge.db");
+    let h = harness_on(
+        at(2026, 3, 8, 0, 0),
+        None,
+        SqliteStore::open(&path).unwrap(),
+    );
+    h.engine
+        .upsert_customer(&h.tenant, trial_customer("c1", "13800138001"))
+        .await
+        .unwrap();
+    // Reply answers have ids `r_…`: the store fails to insert them until the trigger goes.
+    let admin = rusqlite::Connection::open(&path).unwrap();
+    admin
+        .execute_batch(
+            "CREATE TRIGGER refuse_answers BEFORE INSERT ON messages WHEN NEW.id LIKE 'r!_%' ESCAPE '!'
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
+        )
+        .unwrap();
+    let td = InboundSms {
+        from: "+8613800138001".into(),
+        to: "+8610690000".into(),
+        body: "TD".into(),
+        provider_id: "in-1".into(),
+        in_reply_to: None,
+    };
+    let failed = h
+        .engine
+        .handle_reply(&h.tenant, td.clone(), &*h.publisher)
+        .await;
+    assert!(failed.is_err());
+    let phone = PhoneNumber::parse("+8613800138001", None).unwrap();
+    assert!(
+        h.engine
+            .store()
+            .is_suppressed(&h.tenant, &phone)
+            .await
+            .unwrap(),
+        "cut short after suppressing"
+    );
+
+    admin.execute_batch("DROP TRIGGER refuse_answers").unwrap();
+    assert_eq!(
+        h.reply("+8613800138001", "TD", "in-1").await,
+        ReplyOutcome::OptedOut {
+            confirmation_queued: true
+        }
+    );
+    assert_eq!(
+        h.reply("+8613800138001", "TD", "in-1").await,
+        ReplyOutcome::Duplicate
+    );
+    // Another opt-out later is not confirmed again.
+    assert_eq!(
+        h.reply("+8613800138001", "退订", "in-2").await,
+        ReplyOutcome::OptedOut {
+            confirmation_queued: false
+        }
+    );
+    h.run_until(at(2026, 3, 8, 0, 5)).await;
+    let sent = h.outbox_lines.lines();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["text"], "【阿克米】已退订，回复START可恢复");
 }
 
 #[tokio::test]

@@ -33,3 +33,46 @@ mod on_disk {
 
     crate::conformance_tests!(fresh_file());
 }
+
+/// A store file written before suppression entries carried a reference opens, keeps its
+/// entries, and takes referenced ones from then on.
+#[tokio::test]
+async fn a_store_file_from_before_suppression_references_is_upgraded() {
+    use nudge_core::adapters::sqlite::SqliteStore;
+    use nudge_core::domain::{PhoneNumber, TenantId};
+    use nudge_core::ports::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nudge.db");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE suppression (tenant TEXT NOT NULL, phone TEXT NOT NULL,
+             at INTEGER NOT NULL, source TEXT NOT NULL, PRIMARY KEY (tenant, phone));
+         INSERT INTO suppression VALUES ('acme', '+8613800138001', 1772409600, 'sms');",
+    )
+    .unwrap();
+    drop(old);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let tenant = TenantId::parse("acme").unwrap();
+    let kept = PhoneNumber::parse("+8613800138001", None).unwrap();
+    let new = PhoneNumber::parse("+8613800138002", None).unwrap();
+    let at = common::conformance::at(2, 10, 0);
+    assert!(store.is_suppressed(&tenant, &kept).await.unwrap());
+    assert!(!store
+        .suppress(&tenant, &kept, at, "sms", Some("in-9"))
+        .await
+        .unwrap());
+    assert!(store
+        .suppress(&tenant, &new, at, "sms", Some("in-9"))
+        .await
+        .unwrap());
+    assert!(store
+        .suppress(&tenant, &new, at, "sms", Some("in-9"))
+        .await
+        .unwrap());
+    drop(store);
+    // Opening again finds the column there and changes nothing.
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(store.is_suppressed(&tenant, &new).await.unwrap());
+}

@@ -283,9 +283,17 @@ impl<S: Store + ?Sized> Engine<S> {
         publisher: &dyn EventPublisher,
     ) -> Result<ReplyOutcome> {
         let tenant = &reply.rulebook.tenant;
+        // Keyed on this inbound message: if handling it failed after the number was
+        // suppressed, its redelivery still confirms (the confirmation is queued once per id).
         let newly = self
             .store
-            .suppress(tenant, reply.phone, reply.now, "sms")
+            .suppress(
+                tenant,
+                reply.phone,
+                reply.now,
+                "sms",
+                Some(&reply.sms.provider_id),
+            )
             .await?;
         if let Some(customer) = reply.customer {
             self.set_consent(customer, ConsentState::OptedOut, reply.now, "sms")

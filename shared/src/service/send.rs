@@ -132,7 +132,7 @@ impl<S: Store + ?Sized> Outbox<S> {
                 // carrier): honour it everywhere so nothing else is queued for it.
                 tracing::warn!(message = %claimed.id, provider, "recipient opted out at the provider");
                 store
-                    .suppress(&claimed.tenant, &claimed.phone, now, "provider")
+                    .suppress(&claimed.tenant, &claimed.phone, now, "provider", None)
                     .await?;
                 if let Some(customer) = store
                     .get_customer(&claimed.tenant, &claimed.customer_id)

@@ -352,14 +352,22 @@ pub async fn many_large_timers_in_one_minute_are_all_returned(store: &dyn Store)
 pub async fn suppression_outlives_the_customer(store: &dyn Store) {
     let c = stored(store, &customer("c1", "13800138001")).await;
     assert!(!store.is_suppressed(&tenant(), &c.phone).await.unwrap());
-    assert!(store
-        .suppress(&tenant(), &c.phone, at(2, 10, 0), "sms")
-        .await
-        .unwrap());
-    assert!(!store
-        .suppress(&tenant(), &c.phone, at(2, 11, 0), "sms")
-        .await
-        .unwrap());
+    let suppress = |hour: u32, reference: Option<&'static str>| {
+        let phone = c.phone.clone();
+        async move {
+            store
+                .suppress(&tenant(), &phone, at(2, hour, 0), "sms", reference)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(suppress(10, Some("in-1")).await);
+    assert!(
+        suppress(11, Some("in-1")).await,
+        "the request that suppressed it, again"
+    );
+    assert!(!suppress(12, Some("in-2")).await, "another request");
+    assert!(!suppress(12, None).await);
     store
         .put_timers(&[timer("c1", "r1", "o1", at(5, 10, 0))])
         .await
@@ -516,7 +524,7 @@ pub async fn claims_check_suppression(store: &dyn Store) {
     let commit = send_commit(&c, "promo", "o", at(2, 10, 0));
     store.commit_send(&commit).await.unwrap();
     store
-        .suppress(&tenant(), &c.phone, at(2, 9, 0), "reply")
+        .suppress(&tenant(), &c.phone, at(2, 9, 0), "sms", None)
         .await
         .unwrap();
     let attempt = claimed(&commit.message, at(2, 10, 0));

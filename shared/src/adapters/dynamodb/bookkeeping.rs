@@ -1,4 +1,5 @@
-//! The scheduler checkpoint, the stats counters and the free-text reply counts.
+//! The scheduler checkpoint, the suppression list, the stats counters and the free-text reply
+//! counts.
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
@@ -9,7 +10,7 @@ use super::keys::{self, kind};
 use super::paging::{self, QuerySpec};
 use super::tx::stats_expression;
 use super::DynamoStore;
-use crate::domain::TenantId;
+use crate::domain::{PhoneNumber, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::{reply_text_key, Counters, ReplyTextCount, StatsRow};
 
@@ -50,6 +51,62 @@ impl DynamoStore {
                 ) =>
             {
                 Ok(())
+            }
+            Err(e) => Err(errors::store("update_item", e)),
+        }
+    }
+
+    /// One conditional UpdateItem: creates the entry, or — for the same `reference` — finds
+    /// it already made (keeping its first time and source).
+    pub(super) async fn suppress_number(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+        at: DateTime<Utc>,
+        source: &str,
+        reference: Option<&str>,
+    ) -> Result<bool> {
+        let mut names = HashMap::from([
+            ("#pk".to_string(), keys::PK.to_string()),
+            ("#k".into(), keys::KIND.into()),
+            ("#at".into(), "at".into()),
+            ("#src".into(), "source".into()),
+        ]);
+        let mut values = Item::from([
+            (":k".to_string(), s(kind::SUPPRESSION)),
+            (":at".into(), s(keys::ts(at))),
+            (":src".into(), s(source)),
+        ]);
+        let mut set =
+            "SET #k = :k, #at = if_not_exists(#at, :at), #src = if_not_exists(#src, :src)"
+                .to_string();
+        let mut condition = "attribute_not_exists(#pk)".to_string();
+        if let Some(reference) = reference {
+            names.insert("#ref".into(), keys::REFERENCE.into());
+            values.insert(":ref".into(), s(reference));
+            set.push_str(", #ref = :ref");
+            condition.push_str(" OR #ref = :ref");
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::suppression(tenant, phone))))
+            .update_expression(set)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
             }
             Err(e) => Err(errors::store("update_item", e)),
         }

@@ -180,13 +180,6 @@ pub fn target(item: &Item) -> Option<Key> {
     })
 }
 
-pub fn suppression(key: &Key, at: DateTime<Utc>, source: &str) -> Item {
-    let mut item = base(key, kind::SUPPRESSION);
-    item.insert("at".into(), s(keys::ts(at)));
-    item.insert("source".into(), s(source));
-    item
-}
-
 pub fn inbound(key: &Key, at: DateTime<Utc>) -> Item {
     let mut item = base(key, kind::INBOUND);
     item.insert("at".into(), s(keys::ts(at)));

@@ -13,6 +13,8 @@ pub const STATUS: &str = "status";
 pub const VERSION: &str = "version";
 /// Send attempts of a message (N): the claim is conditional on it.
 pub const ATTEMPTS: &str = "attempts";
+/// What asked for a suppression (S): the inbound message id of an opt-out.
+pub const REFERENCE: &str = "reference";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2PK: &str = "GSI2PK";

@@ -25,7 +25,7 @@
 //! | `timer` | `DUE#{yyyy-mm-ddThh:mm}#{shard}` | `{tenant}#{customer}#{rule}#{occurrence}` | |
 //! | `timer_ref` | `T#{tenant}#C#{id}` | `TIMER#{rule}#{occurrence}` | `target_pk`, `target_sk` (its `timer` item); `body` too |
 //! | `checkpoint` | `SCHED` | `CHECKPOINT` | `minute` (N, epoch seconds) |
-//! | `suppression` | `T#{tenant}#OPTOUT#{e164}` | `-` | `at`, `source` |
+//! | `suppression` | `T#{tenant}#OPTOUT#{e164}` | `-` | `at`, `source`, `reference` (the inbound message id of an opt-out) |
 //! | `stats` | `T#{tenant}#STATS#{yyyy-mm-dd}` | `{rule}` | one N attribute per counter |
 //! | `inbound` | `T#{tenant}#IN#{provider_id}` | `-` | `at`, `expires_at` |
 //! | `reply_text` | `T#{tenant}#REPLYTEXT#{yyyy-mm-dd}` | `TEXT#{normalised text, ≤ 160 chars}` | `count` (N), `expires_at` |
@@ -333,9 +333,10 @@ impl Store for DynamoStore {
         phone: &PhoneNumber,
         at: DateTime<Utc>,
         source: &str,
+        reference: Option<&str>,
     ) -> Result<bool> {
-        let item = items::suppression(&keys::suppression(tenant, phone), at, source);
-        self.put(item, Some(Condition::absent())).await
+        self.suppress_number(tenant, phone, at, source, reference)
+            .await
     }
 
     async fn unsuppress(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool> {

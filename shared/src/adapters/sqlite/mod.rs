@@ -55,6 +55,7 @@ impl SqliteStore {
         )
         .map_err(sql)?;
         conn.execute_batch(schema::SCHEMA).map_err(sql)?;
+        add_missing_columns(&conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -102,6 +103,26 @@ impl SqliteStore {
             Ok(value)
         })
     }
+}
+
+/// Brings a store file created by an earlier version up to the current tables.
+fn add_missing_columns(conn: &Connection) -> Result<()> {
+    for (table, column, definition) in schema::ADDED_COLUMNS {
+        let present = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+            ))
+            .map_err(sql)?
+            .exists([column])
+            .map_err(sql)?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))
+            .map_err(sql)?;
+        }
+    }
+    Ok(())
 }
 
 fn sql(e: rusqlite::Error) -> Error {
@@ -659,16 +680,28 @@ impl Store for SqliteStore {
         phone: &PhoneNumber,
         at: DateTime<Utc>,
         source: &str,
+        reference: Option<&str>,
     ) -> Result<bool> {
-        self.with_conn(|conn| {
-            let inserted = conn
+        self.with_tx(|tx| {
+            let inserted = tx
                 .execute(
-                    "INSERT INTO suppression (tenant, phone, at, source) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT DO NOTHING",
-                    params![tenant.as_str(), phone.as_str(), secs(at), source],
+                    "INSERT INTO suppression (tenant, phone, at, source, reference)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    params![tenant.as_str(), phone.as_str(), secs(at), source, reference],
                 )
                 .map_err(sql)?;
-            Ok(inserted == 1)
+            if inserted == 1 {
+                return Ok(true);
+            }
+            let Some(reference) = reference else {
+                return Ok(false);
+            };
+            tx.prepare_cached(
+                "SELECT 1 FROM suppression WHERE tenant = ?1 AND phone = ?2 AND reference = ?3",
+            )
+            .map_err(sql)?
+            .exists(params![tenant.as_str(), phone.as_str(), reference])
+            .map_err(sql)
         })
     }
 

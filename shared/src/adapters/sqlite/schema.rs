@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS suppression (
     phone TEXT NOT NULL,
     at INTEGER NOT NULL,
     source TEXT NOT NULL,
+    reference TEXT,
     PRIMARY KEY (tenant, phone)
 );
 
@@ -101,3 +102,7 @@ CREATE TABLE IF NOT EXISTS inbound (
     PRIMARY KEY (tenant, provider_id)
 );
 "#;
+
+/// Columns added after a table was first released: (table, column, definition). A store
+/// file created before gets them when it is opened.
+pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("suppression", "reference", "TEXT")];
