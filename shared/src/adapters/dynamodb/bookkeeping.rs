@@ -1,6 +1,5 @@
 //! The scheduler checkpoint, the suppression list, the stats counters and the free-text reply
 //! counts.
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 
@@ -42,18 +41,7 @@ impl DynamoStore {
             ])))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(errors::store("update_item", e)),
-        }
+        errors::written("update_item", result).map(|_| ())
     }
 
     /// One conditional UpdateItem: creates the entry, or — for the same `reference` — finds
@@ -98,18 +86,7 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(errors::store("update_item", e)),
-        }
+        errors::written("update_item", result)
     }
 
     pub(super) async fn add_counters(

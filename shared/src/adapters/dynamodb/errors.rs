@@ -1,6 +1,6 @@
 //! SDK errors → `nudge_core::Error`: short texts (operation + error kind), never the SDK's
 //! Debug output; transaction cancellations classified by item.
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::CancellationReason;
 use std::fmt::Display;
@@ -13,6 +13,24 @@ pub fn store<E: Display, R>(op: &str, err: SdkError<E, R>) -> Error {
     match err.as_service_error() {
         Some(service) => Error::Store(format!("dynamodb {op}: {service}")),
         None => Error::Store(format!("dynamodb {op}: {err}")),
+    }
+}
+
+/// A conditional write's answer: true when it was written, false when its condition failed
+/// (an expected outcome, not an error).
+pub fn written<T, E, R>(op: &str, result: Result<T, SdkError<E, R>>) -> Result<bool, Error>
+where
+    E: ProvideErrorMetadata + Display,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(store(op, e)),
     }
 }
 
@@ -138,5 +156,37 @@ mod tests {
             matches!(&err, Error::Store(m) if m == "dynamodb commit_send: transaction cancelled: ValidationError"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_failed_condition_is_an_answer_other_failures_are_errors() {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::error::{
+            ConditionalCheckFailedException, ProvisionedThroughputExceededException,
+        };
+        // As the SDK deserializes it: the code is in the error's metadata.
+        let meta = |code: &str| {
+            aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                .code(code)
+                .build()
+        };
+        let failed = UpdateItemError::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder()
+                .message("The conditional request failed")
+                .meta(meta("ConditionalCheckFailedException"))
+                .build(),
+        );
+        let result: Result<(), _> = Err(SdkError::<_, ()>::service_error(failed, ()));
+        assert!(!written("update_item", result).unwrap());
+        assert!(written("update_item", Ok::<_, SdkError<UpdateItemError, ()>>(())).unwrap());
+        let throttled = UpdateItemError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder()
+                .message("slow down")
+                .meta(meta("ProvisionedThroughputExceededException"))
+                .build(),
+        );
+        let result: Result<(), _> = Err(SdkError::<_, ()>::service_error(throttled, ()));
+        let err = written("update_item", result).unwrap_err();
+        assert!(matches!(err, Error::Store(_)), "{err}");
     }
 }

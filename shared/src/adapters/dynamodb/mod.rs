@@ -71,7 +71,6 @@ mod timers;
 mod tx;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -150,18 +149,7 @@ impl DynamoStore {
                 .set_expression_attribute_names(Some(c.names))
                 .set_expression_attribute_values((!c.values.is_empty()).then_some(c.values));
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(errors::store("put_item", e)),
-        }
+        errors::written("put_item", request.send().await)
     }
 
     /// DeleteItem; true when the item existed.
