@@ -279,3 +279,40 @@ async fn one_shard_partition_beyond_a_page_is_read_to_the_end() {
     );
     assert!(page.items().len() < 130);
 }
+
+#[tokio::test]
+async fn a_rules_counters_are_spread_over_items_and_read_as_one_row() {
+    let store = fresh().await;
+    for i in 0..24 {
+        let c = stored(&*store, &customer(&format!("c{i}"), &format!("138{i:08}"))).await;
+        assert_eq!(
+            store.commit_send(&send(&c, "promo", 0)).await.unwrap(),
+            CommitOutcome::Committed
+        );
+    }
+    let items = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S("T#acme#STATS#2026-03-02".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert!(
+        items.len() > 1,
+        "concurrent writers would all meet on one item"
+    );
+    assert!(items
+        .iter()
+        .all(|i| text(i, "SK").unwrap().starts_with("promo#")));
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let rows = store.stats(&tenant(), day, day).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].rule.as_str(), rows[0].counters["queued"]),
+        ("promo", 24)
+    );
+}

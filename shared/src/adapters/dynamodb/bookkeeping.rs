@@ -1,7 +1,8 @@
 //! The scheduler checkpoint, the suppression list, the stats counters and the free-text reply
 //! counts.
 use chrono::{DateTime, NaiveDate, Utc};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 
 use super::errors;
 use super::items::{self, key_map, n, s, Item};
@@ -100,10 +101,12 @@ impl DynamoStore {
             return Ok(());
         }
         let (expression, names, values) = stats_expression(counters);
+        // Writers of one process take the items in turn.
+        let turn = self.stats_turn.fetch_add(1, Ordering::Relaxed).to_string();
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key_map(&keys::stats(tenant, day, rule))))
+            .set_key(Some(key_map(&keys::stats(tenant, day, rule, &turn))))
             .update_expression(expression)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
@@ -113,7 +116,8 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// One Query per day of the range (a day's partition holds one item per rule, in rule order).
+    /// One Query per day of the range (a day's partition holds the spread items of each rule);
+    /// rows in rule order, each the sum of its rule's items.
     pub(super) async fn stats_rows(
         &self,
         tenant: &TenantId,
@@ -123,9 +127,19 @@ impl DynamoStore {
         let mut rows = Vec::new();
         for day in from.iter_days().take_while(|d| *d <= to) {
             let spec = QuerySpec::partition(&keys::stats_pk(tenant, day));
+            let mut per_rule: BTreeMap<String, Counters> = BTreeMap::new();
             for item in paging::query(&self.client, &self.table, spec, |_| false).await? {
-                rows.push(stats_row(day, &item)?);
+                let (rule, counters) = stats_item(&item)?;
+                let sums = per_rule.entry(rule).or_default();
+                for (name, value) in counters {
+                    *sums.entry(name).or_default() += value;
+                }
             }
+            rows.extend(per_rule.into_iter().map(|(rule, counters)| StatsRow {
+                day,
+                rule,
+                counters,
+            }));
         }
         Ok(rows)
     }
@@ -201,10 +215,9 @@ impl DynamoStore {
 }
 
 /// Every numeric attribute of a stats item is a counter.
-fn stats_row(day: NaiveDate, item: &Item) -> Result<StatsRow> {
-    let rule = items::get_s(item, keys::SK)
-        .ok_or_else(|| Error::store("stats item without rule"))?
-        .to_string();
+/// The rule and counters of one stats item.
+fn stats_item(item: &Item) -> Result<(String, Counters)> {
+    let sk = items::get_s(item, keys::SK).ok_or_else(|| Error::store("stats item without rule"))?;
     let mut counters = Counters::new();
     for (name, value) in item {
         if let Ok(number) = value.as_n() {
@@ -214,9 +227,5 @@ fn stats_row(day: NaiveDate, item: &Item) -> Result<StatsRow> {
             counters.insert(name.clone(), number);
         }
     }
-    Ok(StatsRow {
-        day,
-        rule,
-        counters,
-    })
+    Ok((keys::stats_rule(sk).to_string(), counters))
 }

@@ -207,8 +207,21 @@ pub fn stats_pk(tenant: &TenantId, day: NaiveDate) -> String {
     format!("T#{tenant}#STATS#{}", day.format("%Y-%m-%d"))
 }
 
-pub fn stats(tenant: &TenantId, day: NaiveDate, rule: &str) -> Key {
-    Key::new(stats_pk(tenant, day), rule)
+/// The counters of a rule and day are spread over this many items, so that concurrent writers
+/// (send results from several stream shards, decisions of concurrent webhook calls) seldom
+/// hold the same item in their transactions; reading a day sums them.
+pub const STATS_SPREAD: u8 = 8;
+
+/// One of the [`STATS_SPREAD`] items of a rule and day: `{rule}#{n}`, `n` picked by `spread`
+/// (any text that varies between writers: a message id, a counter).
+pub fn stats(tenant: &TenantId, day: NaiveDate, rule: &str, spread: &str) -> Key {
+    let n = shard_of(spread, STATS_SPREAD);
+    Key::new(stats_pk(tenant, day), format!("{rule}#{n}"))
+}
+
+/// The rule a stats item counts for, from its sort key (rule ids never contain `#`).
+pub fn stats_rule(sk: &str) -> &str {
+    sk.rsplit_once('#').map_or(sk, |(rule, _)| rule)
 }
 
 pub fn reply_texts_pk(tenant: &TenantId, day: NaiveDate) -> String {
@@ -298,7 +311,13 @@ mod tests {
         assert_eq!(api_key("k1").pk, "KEY#k1");
         assert_eq!(inbound(&t(), "p1").pk, "T#acme#IN#p1");
         let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-        assert_eq!(stats(&t(), day, "promo").pk, "T#acme#STATS#2026-03-02");
+        let counted = stats(&t(), day, "promo", "m_1");
+        assert_eq!(counted.pk, "T#acme#STATS#2026-03-02");
+        assert_eq!(stats_rule(&counted.sk), "promo");
+        let spread: std::collections::BTreeSet<String> = (0..100)
+            .map(|i| stats(&t(), day, "promo", &format!("m_{i}")).sk)
+            .collect();
+        assert_eq!(spread.len(), usize::from(STATS_SPREAD), "{spread:?}");
         let text = reply_text(&t(), day, "几点发货");
         assert_eq!(
             (text.pk.as_str(), text.sk.as_str()),

@@ -31,7 +31,8 @@ impl DynamoStore {
     }
 
     fn stats_writes(&self, writes: &mut Writes, m: &Message, stats: &Counters) -> Result<()> {
-        let key = keys::stats(&m.tenant, m.created_at.date_naive(), m.rule.as_str());
+        let day = m.created_at.date_naive();
+        let key = keys::stats(&m.tenant, day, m.rule.as_str(), m.id.as_str());
         writes.add_stats(&key, stats).map(|_| ())
     }
 
@@ -232,7 +233,8 @@ impl DynamoStore {
                 items::message(m, self.shards)?,
                 Some(Condition::status_is(from.as_str())),
             )?;
-            let key = keys::stats(&m.tenant, m.updated_at.date_naive(), m.rule.as_str());
+            let day = m.updated_at.date_naive();
+            let key = keys::stats(&m.tenant, day, m.rule.as_str(), m.id.as_str());
             writes.add_stats(&key, stats)?;
             match self.transact("finish_message", writes).await? {
                 None => return Ok(true),

@@ -26,7 +26,7 @@
 //! | `timer_ref` | `T#{tenant}#C#{id}` | `TIMER#{rule}#{occurrence}` | `target_pk`, `target_sk` (its `timer` item); `body` too |
 //! | `checkpoint` | `SCHED` | `CHECKPOINT` | `minute` (N, epoch seconds) |
 //! | `suppression` | `T#{tenant}#OPTOUT#{e164}` | `-` | `at`, `source`, `reference` (the inbound message id of an opt-out) |
-//! | `stats` | `T#{tenant}#STATS#{yyyy-mm-dd}` | `{rule}` | one N attribute per counter |
+//! | `stats` | `T#{tenant}#STATS#{yyyy-mm-dd}` | `{rule}#{0–7}` | one N attribute per counter; a rule's 8 items are summed when read |
 //! | `inbound` | `T#{tenant}#IN#{provider_id}` | `-` | `at`, `expires_at` |
 //! | `reply_text` | `T#{tenant}#REPLYTEXT#{yyyy-mm-dd}` | `TEXT#{normalised text, ≤ 160 chars}` | `count` (N), `expires_at` |
 //! | `api_key` | `KEY#{id}` | `-` | |
@@ -50,10 +50,11 @@
 //!   ConditionCheck in the same transaction — and the result with its stats counters in a
 //!   second transaction: about 8 WCU.
 //!
-//! The stats item of a (tenant, day, rule) is in every send transaction of that rule, so very
-//! concurrent sends of one rule may cancel each other (`TransactionConflict`): a decision is
-//! then taken again (`CommitOutcome::Conflict`) and a result is written again after a short
-//! pause (it wrote nothing). `record_event` fits in one transaction only up to ~32 timers
+//! The counters of a (tenant, day, rule) are in the decision and result transactions of that
+//! rule; they are spread over 8 items (picked by message id) so that concurrent writers seldom
+//! meet. When two do (`TransactionConflict`), a decision is taken again
+//! (`CommitOutcome::Conflict`) and a result is written again after a short pause (the
+//! cancelled transaction wrote nothing). `record_event` fits in one transaction only up to ~32 timers
 //! (100 items); more is a `Store` error.
 //!
 //! GSI reads are eventually consistent: a just-queued message may reach `sendable_messages` a
@@ -74,6 +75,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::atomic::AtomicU64;
 
 use crate::domain::{
     ApiKey, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
@@ -95,6 +97,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     shards: u8,
+    /// Which spread stats item the next plain counter update goes to.
+    stats_turn: AtomicU64,
 }
 
 impl DynamoStore {
@@ -105,6 +109,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             shards: keys::DEFAULT_SHARDS,
+            stats_turn: AtomicU64::new(0),
         }
     }
 
