@@ -9,7 +9,9 @@ use common::conformance::{at, customer, event, message, stored, tenant, timer};
 use common::moto;
 use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
 use nudge_core::domain::{Customer, MessageStatus};
-use nudge_core::ports::{CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, Store};
+use nudge_core::ports::{
+    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, Store,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -315,4 +317,28 @@ async fn a_rules_counters_are_spread_over_items_and_read_as_one_row() {
         (rows[0].rule.as_str(), rows[0].counters["queued"]),
         ("promo", 24)
     );
+}
+
+#[tokio::test]
+async fn a_message_queued_before_items_carried_attempts_is_still_claimed_once() {
+    let store = fresh().await;
+    let c = stored(&*store, &customer("c1", "13800138001")).await;
+    let commit = send(&c, "promo", 0);
+    store.commit_send(&commit).await.unwrap();
+    let sk = format!("MSG#2026-03-02T10:00:00Z#{}", commit.message.id);
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S("T#acme#C#c1".into()))
+        .key("SK", AttributeValue::S(sk))
+        .update_expression("REMOVE attempts")
+        .send()
+        .await
+        .unwrap();
+    let mut claimed = commit.message.clone();
+    claimed.status = MessageStatus::Sending;
+    claimed.attempts = 1;
+    assert_eq!(store.claim_message(&claimed).await.unwrap(), Claim::Claimed);
+    assert_eq!(store.claim_message(&claimed).await.unwrap(), Claim::Lost);
 }

@@ -48,10 +48,11 @@ impl Condition {
         }
     }
 
-    /// A queued message with exactly `attempts` attempts: the version a sender read.
+    /// A queued message with exactly `attempts` attempts: the version a sender read. (An item
+    /// written before messages carried `attempts` is claimed on its status alone.)
     pub fn queued_after(attempts: u32) -> Condition {
         Condition {
-            expression: "#st = :queued AND #at = :attempts".into(),
+            expression: "#st = :queued AND (#at = :attempts OR attribute_not_exists(#at))".into(),
             names: HashMap::from([
                 ("#st".into(), keys::STATUS.into()),
                 ("#at".into(), keys::ATTEMPTS.into()),
