@@ -214,8 +214,7 @@ impl DynamoStore {
     }
 }
 
-/// Every numeric attribute of a stats item is a counter.
-/// The rule and counters of one stats item.
+/// The rule and counters of one stats item: every numeric attribute is a counter.
 fn stats_item(item: &Item) -> Result<(String, Counters)> {
     let sk = items::get_s(item, keys::SK).ok_or_else(|| Error::store("stats item without rule"))?;
     let mut counters = Counters::new();

@@ -1,6 +1,6 @@
 //! Messages: the send transaction (dedupe + customer ledger + message + timer + stats), the
 //! outbox (sparse GSI2) and conditional status transitions.
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -30,8 +30,14 @@ impl DynamoStore {
         Ok(())
     }
 
-    fn stats_writes(&self, writes: &mut Writes, m: &Message, stats: &Counters) -> Result<()> {
-        let day = m.created_at.date_naive();
+    /// The counters of `m`'s rule on `day`, in the spread item `m`'s id picks.
+    fn stats_writes(
+        &self,
+        writes: &mut Writes,
+        m: &Message,
+        day: NaiveDate,
+        stats: &Counters,
+    ) -> Result<()> {
         let key = keys::stats(&m.tenant, day, m.rule.as_str(), m.id.as_str());
         writes.add_stats(&key, stats).map(|_| ())
     }
@@ -48,7 +54,7 @@ impl DynamoStore {
         if let Some(timer) = &commit.timer {
             self.consume_timer(&mut writes, timer)?;
         }
-        self.stats_writes(&mut writes, m, &commit.stats)?;
+        self.stats_writes(&mut writes, m, m.created_at.date_naive(), &commit.stats)?;
         match self.transact("commit_send", writes).await? {
             None => Ok(CommitOutcome::Committed),
             Some(Cancelled::Conditions(failed)) if failed.contains(&FIRST) => {
@@ -66,7 +72,7 @@ impl DynamoStore {
         let mut writes = Writes::new(&self.table);
         writes.put(items::dedupe(m), Some(Condition::absent()))?;
         self.message_writes(&mut writes, m)?;
-        self.stats_writes(&mut writes, m, stats)?;
+        self.stats_writes(&mut writes, m, m.created_at.date_naive(), stats)?;
         match self.transact("queue_message", writes).await? {
             None => Ok(CommitOutcome::Committed),
             Some(Cancelled::Conditions(failed)) if failed.contains(&FIRST) => {
@@ -93,7 +99,7 @@ impl DynamoStore {
         if let Some(timer) = timer {
             self.consume_timer(&mut writes, timer)?;
         }
-        self.stats_writes(&mut writes, m, stats)?;
+        self.stats_writes(&mut writes, m, m.created_at.date_naive(), stats)?;
         match self.transact("record_skip", writes).await? {
             None => Ok(()),
             Some(Cancelled::Conditions(failed)) if failed.contains(&FIRST) => Ok(()),
@@ -188,6 +194,7 @@ impl DynamoStore {
         self.put(item, Some(Condition::status_is(from.as_str())))
             .await
     }
+
     /// One request: the conditional claim, and the suppression check as a condition of the
     /// same transaction (a plain conditional put when the message ignores suppression).
     pub(super) async fn claim(&self, claimed: &Message) -> Result<Claim> {
@@ -233,9 +240,7 @@ impl DynamoStore {
                 items::message(m, self.shards)?,
                 Some(Condition::status_is(from.as_str())),
             )?;
-            let day = m.updated_at.date_naive();
-            let key = keys::stats(&m.tenant, day, m.rule.as_str(), m.id.as_str());
-            writes.add_stats(&key, stats)?;
+            self.stats_writes(&mut writes, m, m.updated_at.date_naive(), stats)?;
             match self.transact("finish_message", writes).await? {
                 None => return Ok(true),
                 Some(Cancelled::Conditions(_)) => return Ok(false),

@@ -54,8 +54,8 @@
 //! rule; they are spread over 8 items (picked by message id) so that concurrent writers seldom
 //! meet. When two do (`TransactionConflict`), a decision is taken again
 //! (`CommitOutcome::Conflict`) and a result is written again after a short pause (the
-//! cancelled transaction wrote nothing). `record_event` fits in one transaction only up to ~32 timers
-//! (100 items); more is a `Store` error.
+//! cancelled transaction wrote nothing). `record_event` fits in one transaction only up to
+//! ~32 timers (100 items); more is a `Store` error.
 //!
 //! GSI reads are eventually consistent: a just-queued message may reach `sendable_messages` a
 //! moment later (claiming is conditional, so a stale entry is harmless), and

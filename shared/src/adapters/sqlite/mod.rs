@@ -329,17 +329,19 @@ fn query_bodies<T: DeserializeOwned>(
     bodies.iter().map(|b| from_json(b)).collect()
 }
 
+fn customer_row(conn: &Connection, tenant: &TenantId, id: &CustomerId) -> Result<Option<Customer>> {
+    let mut found: Vec<Customer> = query_bodies(
+        conn,
+        "SELECT body FROM customers WHERE tenant = ?1 AND id = ?2",
+        params![tenant.as_str(), id.as_str()],
+    )?;
+    Ok(found.pop())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn get_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<Option<Customer>> {
-        self.with_conn(|conn| {
-            let mut found: Vec<Customer> = query_bodies(
-                conn,
-                "SELECT body FROM customers WHERE tenant = ?1 AND id = ?2",
-                params![tenant.as_str(), id.as_str()],
-            )?;
-            Ok(found.pop())
-        })
+        self.with_conn(|conn| customer_row(conn, tenant, id))
     }
 
     async fn get_customers(&self, ids: &[(TenantId, CustomerId)]) -> Result<Vec<Customer>> {
@@ -349,11 +351,7 @@ impl Store for SqliteStore {
         self.with_conn(|conn| {
             let mut found = Vec::with_capacity(unique.len());
             for (tenant, id) in unique {
-                found.extend(query_bodies::<Customer>(
-                    conn,
-                    "SELECT body FROM customers WHERE tenant = ?1 AND id = ?2",
-                    params![tenant.as_str(), id.as_str()],
-                )?);
+                found.extend(customer_row(conn, tenant, id)?);
             }
             Ok(found)
         })
