@@ -2,7 +2,8 @@
 //! 127.0.0.1 port, started on first use and stopped when the process exits. Tests isolate
 //! themselves by resource names (a table per test), so they run in parallel on one server.
 //!
-//! `MOTO_SERVER_CMD` replaces the default command `PYTHON -m moto.server` (it gets
+//! `MOTO_SERVER_CMD` replaces the default command `PYTHON tests/common/moto_server.py` (moto's
+//! server with one request at a time inside the emulator, see that file; it gets
 //! `-H 127.0.0.1 -p PORT` appended); PYTHON is `$MOTO_PYTHON`, else the workspace's
 //! `.venv/bin/python` (what `./scripts/test` installs), else `python3`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
@@ -77,8 +78,12 @@ fn start() -> Result<u16, String> {
     let hint = "the AWS emulator (moto) could not be started; run ./scripts/test, which installs \
                 it, or set MOTO_SERVER_CMD";
     let port = free_port().map_err(|e| format!("{hint}: no free port: {e}"))?;
-    let command = std::env::var("MOTO_SERVER_CMD")
-        .unwrap_or_else(|_| format!("'{}' -m moto.server", python()));
+    let command = std::env::var("MOTO_SERVER_CMD").unwrap_or_else(|_| {
+        // Every crate including this harness sits one level below the workspace root.
+        let launcher = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/tests/common/moto_server.py");
+        format!("'{}' '{}'", python(), launcher.display())
+    });
     let log = std::env::temp_dir().join(format!("nudge-moto-{port}.log"));
     // A watchdog shell stops moto when this process exits (Rust runs no destructors for
     // statics, and moto does not stop by itself): its stdin is a pipe whose write end only
