@@ -4,14 +4,14 @@
 //!
 //! cargo run --release -p nudge-cli --example load_events -- --events 20000 --concurrency 16
 use anyhow::{bail, Context, Result};
-use nudge_core::adapters::clock::SystemClock;
-use nudge_core::adapters::console::ConsolePublisher;
-use nudge_core::adapters::sqlite::SqliteStore;
+use nudge_core::clock::SystemClock;
 use nudge_core::domain::{Scope, TenantId};
-use nudge_core::http::{generate_key, router, AppState, HttpConfig};
 use nudge_core::ports::{Clock, Store};
 use nudge_core::rulebook;
 use nudge_core::service::{CustomerInput, Engine, EventInput};
+use nudge_http::{generate_key, router, AppState, HttpConfig};
+use nudge_local::console::ConsolePublisher;
+use nudge_sqlite::SqliteStore;
 use serde_json::{json, Map};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,13 +2,13 @@
 //! the deployed DynamoDB table (`--table`, for the ingest function).
 use anyhow::{anyhow, bail, Result};
 use clap::{Args as ClapArgs, Subcommand};
-use nudge_core::adapters::clock::SystemClock;
-use nudge_core::adapters::dynamodb::DynamoStore;
-use nudge_core::adapters::sqlite::SqliteStore;
+use nudge_aws::sdk_config;
+use nudge_core::clock::SystemClock;
 use nudge_core::domain::{Scope, TenantId};
-use nudge_core::http::generate_key;
-use nudge_core::lambda::sdk_config;
 use nudge_core::ports::{Clock, Store};
+use nudge_dynamodb::DynamoStore;
+use nudge_http::generate_key;
+use nudge_sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

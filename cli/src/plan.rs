@@ -2,8 +2,8 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args as ClapArgs;
-use nudge_core::service::simulation::Simulation;
 use nudge_core::service::CustomerInput;
+use nudge_local::simulation::Simulation;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -3,11 +3,11 @@
 use anyhow::{bail, Result};
 use chrono::{NaiveDate, TimeDelta};
 use clap::Args as ClapArgs;
-use nudge_core::adapters::clock::SystemClock;
-use nudge_core::adapters::sqlite::SqliteStore;
+use nudge_core::clock::SystemClock;
 use nudge_core::ports::Clock;
 use nudge_core::service::report::{check_range, MAX_TOP_TEXTS};
 use nudge_core::service::{Engine, RepliesReport, RuleReplies};
+use nudge_sqlite::SqliteStore;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

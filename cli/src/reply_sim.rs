@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use clap::Args as ClapArgs;
 use nudge_core::domain::{CustomerId, Message, MessageId, MessageStatus, PhoneNumber, RuleId};
 use nudge_core::ports::{Counters, Store};
-use nudge_core::service::simulation::Simulation;
 use nudge_core::service::{message_id, CustomerInput, InboundSms};
+use nudge_local::simulation::Simulation;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,7 +102,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             provider_id: "reply-1".into(),
             in_reply_to: answered.is_some().then(|| "simulated".to_string()),
         };
-        let publisher = nudge_core::adapters::console::ConsolePublisher::discard();
+        let publisher = nudge_local::console::ConsolePublisher::discard();
         let report = engine.handle_reply(&tenant, sms, &publisher).await?;
         let phone = PhoneNumber::parse(&args.from, region.as_deref())?;
         let answers: Vec<String> = match engine

@@ -1,8 +1,8 @@
 //! The simulation report: per rule outcomes, per-customer pressure and a daily chart.
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
-use nudge_core::service::simulation::SimulationResult;
 use nudge_core::service::Outcome;
+use nudge_local::simulation::SimulationResult;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;

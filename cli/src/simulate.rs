@@ -3,7 +3,7 @@ use anyhow::Result;
 use chrono::{NaiveDate, NaiveTime};
 use clap::Args as ClapArgs;
 use indicatif::{ProgressBar, ProgressStyle};
-use nudge_core::service::simulation::Simulation;
+use nudge_local::simulation::Simulation;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -202,9 +202,9 @@ fn a_bad_customer_file_names_row_and_field_and_imports_nothing() {
 
 /// A store file with a week of reply stats and free-text replies for tenant freshmart.
 fn seeded_store(dir: &Path) -> PathBuf {
-    use nudge_core::adapters::sqlite::SqliteStore;
     use nudge_core::domain::TenantId;
     use nudge_core::ports::{Counters, Store};
+    use nudge_sqlite::SqliteStore;
     let path = dir.join("nudge.db");
     let store = SqliteStore::open(&path).unwrap();
     let tenant = TenantId::parse("freshmart").unwrap();

@@ -5,8 +5,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "../../shared/tests/common/moto.rs"]
-mod moto;
+use nudge_tests::moto;
 
 const NUDGE: &str = env!("CARGO_BIN_EXE_nudge");
 
@@ -131,8 +130,8 @@ fn dev_serves_the_api_with_its_printed_key() {
 /// `nudge keys` on the deployed table, as a cloud team creates keys for the ingest function.
 #[tokio::test]
 async fn keys_are_created_in_and_revoked_from_the_dynamodb_table() {
-    use nudge_core::adapters::dynamodb::{create_table, DynamoStore};
     use nudge_core::ports::Store;
+    use nudge_dynamodb::{create_table, DynamoStore};
     let client = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
     let table = moto::unique_name("nudge-keys");
     create_table(&client, &table).await.unwrap();

@@ -1,17 +1,18 @@
 //! Lambda `nudge-evaluate`: every minute (EventBridge schedule) decide the due timers, then
-//! send queued retries whose backoff elapsed. Configuration: see `nudge_core::lambda::config`.
+//! send queued retries whose backoff elapsed. Configuration: see `nudge_lambda::config`.
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, LambdaEvent};
-use nudge_core::lambda::{
-    dynamo_store, engine_and_outbox, handle_schedule, init_logging, sdk_config, Config, SendBudget,
-};
+use nudge_evaluate::handle_schedule;
+use nudge_lambda::{dynamo_store, engine, init_logging, sdk_config, Config};
+use nudge_send::{sns_outbox, SendBudget};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_logging();
     let config = Config::from_env()?;
     let sdk = sdk_config().await?;
-    let (engine, outbox) = engine_and_outbox(&sdk, &config, dynamo_store(&sdk, &config))?;
+    let engine = engine(&config, dynamo_store(&sdk, &config))?;
+    let outbox = sns_outbox(&sdk, &config, engine.clone());
     let budget = SendBudget::new(config.send_mps);
     let (engine, sweep) = (&engine, config.retry_sweep.then_some((&outbox, &budget)));
     run(service_fn(

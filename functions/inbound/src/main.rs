@@ -1,11 +1,10 @@
 //! Lambda `nudge-inbound`: two-way SMS replies (AWS End User Messaging → SNS topic) → the
 //! reply service: opt-out/in, help, keyword menus, free text. Answers are queued in the
-//! outbox and sent by `nudge-send`. Configuration: see `nudge_core::lambda::config`.
+//! outbox and sent by `nudge-send`. Configuration: see `nudge_lambda::config`.
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{run, service_fn, LambdaEvent};
-use nudge_core::lambda::{
-    dynamo_store, engine, event_publisher, handle_sns, init_logging, sdk_config, Config,
-};
+use nudge_inbound::handle_sns;
+use nudge_lambda::{dynamo_store, engine, event_publisher, init_logging, sdk_config, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

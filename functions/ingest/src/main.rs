@@ -1,11 +1,9 @@
 //! Lambda `nudge-ingest`: the HTTP API (customers, events, preview, messages, stats, reports,
 //! inbound SMS webhooks) behind API Gateway HTTP API, payload format 2.0. Configuration: see
-//! `nudge_core::lambda::config` and `nudge_core::lambda::ingest`.
-use nudge_core::http::{router, AppState};
-use nudge_core::lambda::{
-    api_gateway_app, dynamo_store, engine, event_publisher, http_config_from_env, init_logging,
-    sdk_config, Config,
-};
+//! `nudge_lambda::config` and `nudge_ingest`.
+use nudge_http::{router, AppState};
+use nudge_ingest::{api_gateway_app, http_config_from_env};
+use nudge_lambda::{dynamo_store, engine, event_publisher, init_logging, sdk_config, Config};
 use std::sync::Arc;
 
 #[tokio::main]

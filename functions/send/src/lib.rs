@@ -1,0 +1,250 @@
+//! The send function: DynamoDB Streams records of queued messages → the outbox.
+//!
+//! The stream (filtered to message items with `status = queued`) carries each message's new
+//! image, which the handler sends from without reading the item again: the claim is
+//! conditional on the image being the stored version (still queued, same number of attempts),
+//! so an image older than the item (a redelivered batch, a message requeued after a failed
+//! attempt) sends nothing and cannot skip a retry's backoff. A queued image whose backoff has
+//! not elapsed is left to the evaluate function's sweep. A redelivered record therefore sends
+//! nothing twice: one sender wins the claim.
+//!
+//! Failures: an error worth retrying (store unavailable, a claim put back) makes that record a
+//! batch item failure, so Lambda redelivers from it. A record that can never be sent (no
+//! body, bad JSON, not a message item) is logged with its keys and skipped so it does not
+//! block the shard, and a `message.failed` event is published when its message id is
+//! readable. Provider answers (throttling, invalid number) are the outbox's business: it
+//! requeues with backoff or marks the message failed.
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use nudge_core::domain::{Message, MessageStatus, TenantId};
+use nudge_core::error::Result;
+use nudge_core::ports::{OutboundEvent, Store};
+use nudge_core::service::{Engine, Outbox};
+use nudge_lambda::{event_publisher, Config};
+use nudge_sns::SnsSender;
+
+/// A messages-per-second budget: sends are spaced `1 s / per_second` apart, so no window of
+/// one second holds more than `per_second` sends. Kept across invocations of a warm function
+/// (one budget per stream shard being processed; the account-wide rate is the budget times
+/// the number of concurrent shards).
+#[derive(Debug)]
+pub struct SendBudget {
+    interval: Option<Duration>,
+    next: Mutex<Option<Instant>>,
+}
+
+impl SendBudget {
+    /// `per_second` = 0 means no limit.
+    pub fn new(per_second: u32) -> Self {
+        SendBudget {
+            interval: (per_second > 0).then(|| Duration::from_secs(1) / per_second),
+            next: Mutex::new(None),
+        }
+    }
+
+    pub fn unlimited() -> Self {
+        SendBudget::new(0)
+    }
+
+    /// Waits until the next send is within budget, and books it.
+    pub async fn acquire(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let at = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let at = match *next {
+                Some(slot) if slot > now => slot,
+                _ => now,
+            };
+            *next = Some(at + interval);
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// Handles one batch of stream records; returns the records Lambda must redeliver.
+pub async fn handle_stream<S: Store + ?Sized>(
+    outbox: &Outbox<S>,
+    budget: &SendBudget,
+    event: Event,
+) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in &event.records {
+        // Streams identify a record to retry by its sequence number.
+        let identifier = record
+            .change
+            .sequence_number
+            .clone()
+            .unwrap_or_else(|| record.event_id.clone());
+        match process_record(outbox, budget, record).await {
+            Ok(()) => {}
+            Err(err) if err.is_retryable() => {
+                tracing::warn!(error = %err, event_id = %record.event_id, "record will be retried");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(identifier);
+                response.batch_item_failures.push(failure);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, event_id = %record.event_id, "record dropped: permanent error");
+            }
+        }
+    }
+    response
+}
+
+fn string_attr<'a>(image: &'a Value, name: &str) -> Option<&'a str> {
+    image.get(name)?.get("S")?.as_str()
+}
+
+async fn process_record<S: Store + ?Sized>(
+    outbox: &Outbox<S>,
+    budget: &SendBudget,
+    record: &EventRecord,
+) -> Result<()> {
+    if record.event_name == "REMOVE" {
+        return Ok(());
+    }
+    let image = serde_json::to_value(&record.change.new_image).unwrap_or(Value::Null);
+    let pk = string_attr(&image, "PK").unwrap_or("?");
+    let sk = string_attr(&image, "SK").unwrap_or("?");
+    let skip = |why: &str| {
+        tracing::warn!(pk, sk, event_id = %record.event_id, why, "malformed stream record skipped");
+    };
+    match string_attr(&image, "kind") {
+        Some("message") => {}
+        Some(_) | None => {
+            skip("not a message item");
+            return Ok(());
+        }
+    }
+    if let Some(status) = string_attr(&image, "status") {
+        if status != MessageStatus::Queued.as_str() {
+            tracing::debug!(pk, sk, status, "not queued, nothing to send");
+            return Ok(());
+        }
+    }
+    let Some(body) = string_attr(&image, "body") else {
+        skip("no body");
+        return Ok(());
+    };
+    let Ok(body) = serde_json::from_str::<Value>(body) else {
+        skip("body is not JSON");
+        return Ok(());
+    };
+    let message: Message = match serde_json::from_value(body.clone()) {
+        Ok(message) => message,
+        Err(_) => {
+            skip("body is not a message");
+            report_unreadable(outbox, &body, pk).await;
+            return Ok(());
+        }
+    };
+    if message.status != MessageStatus::Queued {
+        tracing::debug!(message = %message.id, status = message.status.as_str(), "not queued, nothing to send");
+        return Ok(());
+    }
+    let now = outbox.engine().now();
+    if message.next_attempt_at.is_some_and(|at| at > now) {
+        tracing::debug!(message = %message.id, "retry not due yet; the sweep will send it");
+        return Ok(());
+    }
+    budget.acquire().await;
+    outbox.send_message(message).await?;
+    Ok(())
+}
+
+/// Publishes `message.failed` for a message item whose body cannot be read, when its id can.
+async fn report_unreadable<S: Store + ?Sized>(outbox: &Outbox<S>, body: &Value, pk: &str) {
+    let Some(id) = body.get("id").and_then(Value::as_str) else {
+        return;
+    };
+    // The tenant from the body, else from the key `T#{tenant}#…`.
+    let tenant = body.get("tenant").and_then(Value::as_str).or_else(|| {
+        pk.strip_prefix("T#")
+            .and_then(|rest| rest.split('#').next())
+    });
+    let Some(Ok(tenant)) = tenant.map(TenantId::parse) else {
+        return;
+    };
+    let event = OutboundEvent {
+        detail_type: "message.failed".into(),
+        tenant,
+        time: outbox.engine().now(),
+        detail: json!({"message_id": id, "status": "failed", "reason": "malformed_record"}),
+    };
+    if let Err(err) = outbox.publisher().publish(&[event]).await {
+        tracing::error!(error = %err, message = id, "publishing message.failed failed");
+    }
+}
+
+/// The outbox of the deployed functions: texts through SNS (the configured sender id and
+/// price cap), `message.*` events on EventBridge.
+pub fn sns_outbox<S: Store + ?Sized>(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    engine: Arc<Engine<S>>,
+) -> Outbox<S> {
+    let sender = SnsSender::new(
+        aws_sdk_sns::Client::new(sdk),
+        config.sms_sender_id.clone(),
+        config.sms_max_price.clone(),
+    );
+    Outbox::new(
+        engine,
+        Arc::new(sender),
+        Arc::new(event_publisher(sdk, config)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn budget_spaces_sends() {
+        let budget = SendBudget::new(4);
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..9 {
+            budget.acquire().await;
+            times.push(start.elapsed());
+        }
+        // 4 per second: one every 250 ms, the first at once.
+        assert_eq!(times[0], Duration::ZERO);
+        assert_eq!(times[4], Duration::from_millis(1000));
+        assert_eq!(times[8], Duration::from_millis(2000));
+        for window in times.windows(5) {
+            assert!(window[4] - window[0] >= Duration::from_secs(1));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_time_is_not_banked() {
+        let budget = SendBudget::new(2);
+        budget.acquire().await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let start = Instant::now();
+        budget.acquire().await;
+        budget.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_never_waits() {
+        let budget = SendBudget::unlimited();
+        let start = Instant::now();
+        for _ in 0..1000 {
+            budget.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}

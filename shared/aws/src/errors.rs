@@ -1,0 +1,125 @@
+//! What the AWS adapters share: turning an SDK error into `Error::Provider` with a retry
+//! decision and a short message (the error code, never the SDK's Debug text).
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use nudge_core::error::Error;
+
+/// Error codes that mean "too fast" or "the service had a problem": trying later may work.
+const RETRYABLE_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "Throttled",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "KMSThrottlingException",
+    "KMSThrottling",
+    "InternalError",
+    "InternalErrorException",
+    "InternalFailure",
+    "InternalException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Whether an error answer from a service may succeed when retried, from its code and HTTP
+/// status: throttling and internal errors (any 5xx) are retryable, the rest is permanent.
+pub fn is_retryable_answer(code: Option<&str>, status: Option<u16>) -> bool {
+    if let Some(code) = code {
+        if RETRYABLE_CODES.contains(&code) {
+            return true;
+        }
+    }
+    matches!(status, Some(500..=599) | Some(429))
+}
+
+/// Whether an error code or message says the destination number opted out of texts.
+pub fn is_opted_out(code: Option<&str>, message: Option<&str>) -> bool {
+    let mentions = |text: &str| {
+        let lower = text.to_ascii_lowercase();
+        lower.contains("opted out") || lower.contains("optedout") || lower.contains("opted-out")
+    };
+    code.is_some_and(mentions) || message.is_some_and(mentions)
+}
+
+/// Maps an SDK error to `Error::Provider`, or to `Error::RecipientOptedOut` when the
+/// service says the destination opted out. `service` names the provider in the message
+/// (`"sns"`, `"eventbridge"`). Timeouts, dispatch (connection) failures and unreadable
+/// responses are retryable; a request that could not be built is not.
+pub fn provider_error<E>(service: &str, err: &SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata,
+{
+    if let SdkError::ServiceError(ctx) = err {
+        if is_opted_out(ctx.err().code(), ctx.err().message()) {
+            return Error::RecipientOptedOut {
+                provider: service.to_string(),
+            };
+        }
+    }
+    let (retryable, what) = match err {
+        SdkError::ConstructionFailure(_) => (false, "request construction failed".to_string()),
+        SdkError::TimeoutError(_) => (true, "timeout".to_string()),
+        SdkError::DispatchFailure(_) => (true, "dispatch failure".to_string()),
+        SdkError::ResponseError(_) => (true, "unreadable response".to_string()),
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code();
+            let status = ctx.raw().status().as_u16();
+            let retryable = is_retryable_answer(code, Some(status));
+            let what = match code {
+                Some(code) => code.to_string(),
+                None => format!("http {status}"),
+            };
+            (retryable, what)
+        }
+        // `SdkError` is non-exhaustive: an unknown kind is treated as transient.
+        _ => (true, "unknown error".to_string()),
+    };
+    Error::Provider {
+        retryable,
+        message: format!("{service}: {what}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable() {
+        assert!(is_retryable_answer(Some("ThrottledException"), Some(400)));
+        assert!(is_retryable_answer(Some("Throttling"), Some(400)));
+        assert!(is_retryable_answer(
+            Some("KMSThrottlingException"),
+            Some(400)
+        ));
+        assert!(is_retryable_answer(Some("InternalError"), Some(500)));
+        assert!(is_retryable_answer(None, Some(503)));
+        assert!(is_retryable_answer(Some("Whatever"), Some(502)));
+    }
+
+    #[test]
+    fn client_errors_are_permanent() {
+        assert!(!is_retryable_answer(Some("InvalidParameter"), Some(400)));
+        assert!(!is_retryable_answer(
+            Some("InvalidParameterValue"),
+            Some(400)
+        ));
+        assert!(!is_retryable_answer(Some("AuthorizationError"), Some(403)));
+        assert!(!is_retryable_answer(None, Some(404)));
+    }
+
+    #[test]
+    fn opted_out_is_recognised_in_code_or_message() {
+        assert!(is_opted_out(Some("OptedOut"), None));
+        assert!(is_opted_out(
+            Some("InvalidParameter"),
+            Some("Phone number is opted out")
+        ));
+        assert!(!is_opted_out(Some("InvalidParameter"), Some("bad number")));
+    }
+}

@@ -1,0 +1,7 @@
+//! Inbound replies: normalisation and classification (opt-out / opt-in / help / keyword / free
+//! text).
+mod classify;
+mod normalize;
+
+pub use classify::{classify, is_reserved, Classification, Classifier, ReplyKind};
+pub use normalize::normalize;

@@ -1,0 +1,125 @@
+//! The use cases, generic over the ports: ingest (customers, events), evaluate (the tick that
+//! decides due timers), send (the outbox). Everything reads time from the injected clock.
+mod decide;
+mod evaluate;
+mod ingest;
+mod reply;
+pub mod report;
+mod send;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::domain::{CustomerId, PhoneNumber, RuleId, TenantId};
+use crate::error::{Error, Result};
+use crate::ports::{Clock, Store};
+use crate::rulebook::Rulebook;
+
+pub use decide::{decide, message_id, Outcome};
+pub use evaluate::TickReport;
+pub use ingest::{
+    validate_customer_input, validate_event_input, CustomerInput, EventInput, IngestReport,
+};
+pub use reply::{
+    check_provider_id, classifier_for, InboundSms, ReplyOutcome, ReplyReport, MAX_REPLY_CHARS,
+    UNATTRIBUTED_REPLIES,
+};
+pub use report::{RepliesReport, RuleReplies};
+pub use send::{Outbox, SendReport};
+
+/// Tunables of the engine; the defaults suit production.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Most minutes one tick processes when catching up (the next tick resumes).
+    pub max_minutes_per_tick: u32,
+    /// Attempts before a retryable send failure becomes `failed`.
+    pub max_send_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    pub retry_base_seconds: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_minutes_per_tick: 24 * 60,
+            max_send_attempts: 5,
+            retry_base_seconds: 30,
+        }
+    }
+}
+
+/// One decision about one rule occurrence for one customer, as logged and reported.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DecisionRecord {
+    pub tenant: TenantId,
+    pub customer_id: CustomerId,
+    pub rule: RuleId,
+    pub occurrence: String,
+    pub due: DateTime<Utc>,
+    pub decided_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The engine: a store, a clock and the tenants' rulebooks.
+pub struct Engine<S: Store + ?Sized> {
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+    rulebooks: HashMap<TenantId, Arc<Rulebook>>,
+    config: EngineConfig,
+}
+
+impl<S: Store + ?Sized> Engine<S> {
+    pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, rulebooks: Vec<Rulebook>) -> Self {
+        let rulebooks = rulebooks
+            .into_iter()
+            .map(|r| (r.tenant.clone(), Arc::new(r)))
+            .collect();
+        Engine {
+            store,
+            clock,
+            rulebooks,
+            config: EngineConfig::default(),
+        }
+    }
+
+    pub fn with_config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The tenant an inbound text to `number` belongs to: the rulebook listing the number in
+    /// `numbers`, or the only rulebook of a single-tenant deployment.
+    pub fn tenant_for_number(&self, number: &str) -> Option<TenantId> {
+        let owner = PhoneNumber::parse(number, None).ok().and_then(|phone| {
+            self.rulebooks
+                .values()
+                .find(|book| book.numbers.contains(&phone))
+                .map(|b| b.tenant.clone())
+        });
+        owner.or_else(|| match self.rulebooks.len() {
+            1 => self.rulebooks.keys().next().cloned(),
+            _ => None,
+        })
+    }
+
+    pub fn rulebook(&self, tenant: &TenantId) -> Result<&Arc<Rulebook>> {
+        self.rulebooks
+            .get(tenant)
+            .ok_or_else(|| Error::NotFound(format!("tenant {tenant} has no rulebook")))
+    }
+}

@@ -1,0 +1,153 @@
+//! Reading a request: authenticate, check the content type, read the body within the size
+//! limit, verify the webhook signature, and parse JSON naming the failing field's path.
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::auth::{authenticate, verify_signature, Caller, SIGNATURE_HEADER};
+use super::problem::{too_large, ItemError, Problem};
+use super::{AppState, MAX_BODY_BYTES};
+use nudge_core::domain::Scope;
+use nudge_core::ports::Store;
+
+/// An authenticated request with its raw body.
+pub struct Accepted {
+    pub caller: Caller,
+    pub body: Bytes,
+}
+
+/// Authenticates (401/403), checks the content type when a JSON body is expected (415), reads
+/// at most [`MAX_BODY_BYTES`] (413) and verifies the tenant's signature if it has one (401).
+pub async fn accept<S: Store + ?Sized>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    body: Body,
+    scope: Scope,
+    json_body: bool,
+) -> Result<Accepted, Problem> {
+    let caller = authenticate(state, headers, scope).await?;
+    if json_body && !is_json(headers) {
+        return Err(unsupported_media_type("application/json"));
+    }
+    let body = read_body(headers, body).await?;
+    if let Some(secret) = state.config.webhook_secrets.get(caller.tenant()) {
+        let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        verify_signature(secret, signature, &body, state.engine.now())?;
+    }
+    Ok(Accepted { caller, body })
+}
+
+/// 415, telling the content type to send.
+pub fn unsupported_media_type(expected: &str) -> Problem {
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported media type",
+    )
+    .detail(format!("send the body as Content-Type: {expected}"))
+}
+
+/// Reads at most [`MAX_BODY_BYTES`] (413 beyond, whether declared or streamed).
+pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|err| {
+            let limited = std::error::Error::source(&err)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if limited {
+                too_large()
+            } else {
+                Problem::bad_request("unreadable-body", "the request body could not be read")
+            }
+        })
+}
+
+/// Whether the content type's essence (without parameters) is `essence`.
+pub fn content_type_is(headers: &HeaderMap, essence: &str) -> bool {
+    content_type_essence(headers).is_some_and(|e| e == essence)
+}
+
+fn content_type_essence(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+pub fn is_json(headers: &HeaderMap) -> bool {
+    content_type_essence(headers).is_some_and(|essence| {
+        essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"))
+    })
+}
+
+/// Parses a whole body; a syntax error or a wrong shape is a 400 naming the field's path.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = field_path(&err.path().to_string(), err.inner());
+        let problem = shape_problem(err.inner());
+        match path {
+            Some(path) => problem.field(path),
+            None => problem,
+        }
+    })?;
+    de.end().map_err(|err| shape_problem(&err))?;
+    Ok(value)
+}
+
+/// Parses one item of a batch; errors name `items[i].field`.
+pub fn parse_item<T: DeserializeOwned>(
+    value: serde_json::Value,
+    index: usize,
+) -> Result<T, ItemError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let field = match field_path(&err.path().to_string(), err.inner()) {
+            Some(path) => format!("items[{index}].{path}"),
+            None => format!("items[{index}]"),
+        };
+        ItemError {
+            field,
+            detail: err.inner().to_string(),
+            status: 400,
+        }
+    })
+}
+
+fn shape_problem(err: &serde_json::Error) -> Problem {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            Problem::bad_request("invalid-json", format!("the body is not valid JSON: {err}"))
+        }
+        Category::Data => Problem::bad_request("invalid-body", err.to_string()),
+    }
+}
+
+/// The failing field: the path where deserialization stopped, plus the missing field's name
+/// for "missing field" errors (which serde reports at the enclosing object).
+fn field_path(path: &str, err: &serde_json::Error) -> Option<String> {
+    let message = err.to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let base = (path != ".").then_some(path);
+    match (base, missing) {
+        (Some(base), Some(field)) => Some(format!("{base}.{field}")),
+        (None, Some(field)) => Some(field.to_string()),
+        (Some(base), None) => Some(base.to_string()),
+        (None, None) => None,
+    }
+}

@@ -1,0 +1,195 @@
+//! RFC 9457 problem details: every error response is `application/problem+json`, naming the
+//! offending field. The request id is filled in by the request-context middleware, which also
+//! logs internal details that never reach the body.
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use nudge_core::error::Error;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+const TYPE_BASE: &str = "https://nudge.dev/problems/";
+
+/// One failing item of a batch (or one failing field of a single object).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ItemError {
+    pub field: String,
+    pub detail: String,
+    pub status: u16,
+}
+
+/// A problem response (boxed: it travels in every handler's `Err`).
+#[derive(Clone, Debug)]
+pub struct Problem(Box<ProblemData>);
+
+#[derive(Clone, Debug)]
+pub struct ProblemData {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub field: Option<String>,
+    pub errors: Vec<ItemError>,
+    /// For the log only (store or provider error text); never serialized.
+    pub internal: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &'static str, title: &'static str) -> Self {
+        Problem(Box::new(ProblemData {
+            status,
+            slug,
+            title,
+            detail: title.to_string(),
+            field: None,
+            errors: Vec::new(),
+            internal: None,
+        }))
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn errors(mut self, errors: Vec<ItemError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn bad_request(slug: &'static str, detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, slug, "Bad request").detail(detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized").detail(detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").detail(detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(detail)
+    }
+
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid field",
+        )
+        .detail(detail)
+        .field(field)
+    }
+
+    pub fn internal(log: impl Into<String>) -> Self {
+        let mut p = Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+        )
+        .detail("the request failed on our side; quote the request id when reporting it");
+        p.internal = Some(log.into());
+        p
+    }
+
+    /// The generic problem for a status produced outside the handlers (axum rejections).
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Problem::not_found("no such resource"),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                Problem::new(status, "method-not-allowed", "Method not allowed")
+                    .detail("this route does not accept that method; see the Allow header")
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+            s if s.is_server_error() => Problem::internal(format!("status {s} without a problem")),
+            s => Problem::new(s, "bad-request", "Bad request")
+                .detail(s.canonical_reason().unwrap_or("request rejected")),
+        }
+    }
+
+    /// The JSON body, with the request id.
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "type": format!("{TYPE_BASE}{}", self.slug),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let Some(map) = body.as_object_mut() {
+            if let Some(field) = &self.field {
+                map.insert("field".into(), field.clone().into());
+            }
+            if !self.errors.is_empty() {
+                map.insert("errors".into(), serde_json::json!(self.errors));
+            }
+            map.insert("request_id".into(), request_id.into());
+        }
+        body
+    }
+}
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemData;
+    fn deref(&self) -> &ProblemData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemData {
+        &mut self.0
+    }
+}
+
+pub fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
+        "Request body too large",
+    )
+    .detail("the request body is larger than 1 MB")
+}
+
+impl From<Error> for Problem {
+    fn from(err: Error) -> Self {
+        let status =
+            StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match err {
+            Error::Invalid { field, message } => Problem::invalid(field, message),
+            Error::NotFound(what) => Problem::not_found(format!("{what} not found")),
+            Error::Conflict(what) => {
+                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(what)
+            }
+            other => {
+                let mut p = Problem::internal(other.to_string());
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    p.status = status;
+                    p.slug = "unavailable";
+                    p.title = "Service unavailable";
+                    p.detail = "a dependency is unavailable; retry later".into();
+                }
+                p
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    /// The body is rendered by the middleware, which knows the request id; the problem travels
+    /// in the response extensions until then.
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response.extensions_mut().insert(self);
+        response
+    }
+}

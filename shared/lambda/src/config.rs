@@ -1,0 +1,218 @@
+//! The functions' configuration, read once at cold start from environment variables.
+//!
+//! | variable | used by | meaning |
+//! |---|---|---|
+//! | `TABLE_NAME` | all | the DynamoDB table (required) |
+//! | `RULEBOOK_PATH` | all | a rulebook file, or a directory of `*.yaml` rulebooks (one per tenant), bundled with the function |
+//! | `RULEBOOK` | all | the rulebook YAML itself (instead of `RULEBOOK_PATH`; exactly one of the two) |
+//! | `EVENT_BUS_NAME` | all | the EventBridge bus for `message.*` events (required) |
+//! | `SMS_SENDER_ID` | evaluate, send | SNS `AWS.SNS.SMS.SenderID` (optional) |
+//! | `SMS_MAX_PRICE` | evaluate, send | SNS `AWS.SNS.SMS.MaxPrice` in USD (optional) |
+//! | `SEND_MPS` | evaluate, send | messages per second (per stream shard, and for the retry sweep); `0` = no limit (default 20) |
+//! | `RETRY_SWEEP` | evaluate | `true` (default) to also send queued retries whose backoff elapsed |
+//! | `WEBHOOK_SECRETS` | ingest | tenants whose requests must be signed: see the ingest function |
+//!
+//! The AWS region and endpoint come from the standard variables (`AWS_REGION`,
+//! `AWS_ENDPOINT_URL`), read by `aws-config`.
+use std::path::{Path, PathBuf};
+
+use nudge_core::error::{Error, Result};
+use nudge_core::rulebook::{self, Rulebook};
+
+pub const DEFAULT_SEND_MPS: u32 = 20;
+
+/// Where the rulebooks come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RulebookSource {
+    Path(PathBuf),
+    Inline(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub rulebooks: RulebookSource,
+    pub event_bus_name: String,
+    pub sms_sender_id: Option<String>,
+    pub sms_max_price: Option<String>,
+    pub send_mps: u32,
+    pub retry_sweep: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests). Empty
+    /// values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required =
+            |name: &str| get(name).ok_or_else(|| Error::Config(format!("{name} is not set")));
+        let rulebooks = match (get("RULEBOOK_PATH"), get("RULEBOOK")) {
+            (Some(path), None) => RulebookSource::Path(PathBuf::from(path)),
+            (None, Some(yaml)) => RulebookSource::Inline(yaml),
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "set either RULEBOOK_PATH or RULEBOOK, not both".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(Error::Config(
+                    "RULEBOOK_PATH or RULEBOOK must be set".into(),
+                ))
+            }
+        };
+        let send_mps = match get("SEND_MPS") {
+            None => DEFAULT_SEND_MPS,
+            Some(text) => text.trim().parse().map_err(|_| {
+                Error::Config(format!("SEND_MPS must be a whole number, not {text:?}"))
+            })?,
+        };
+        let retry_sweep = match get("RETRY_SWEEP").as_deref().map(str::trim) {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "RETRY_SWEEP must be true or false, not {other:?}"
+                )))
+            }
+        };
+        Ok(Config {
+            table_name: required("TABLE_NAME")?,
+            rulebooks,
+            event_bus_name: required("EVENT_BUS_NAME")?,
+            sms_sender_id: get("SMS_SENDER_ID"),
+            sms_max_price: get("SMS_MAX_PRICE"),
+            send_mps,
+            retry_sweep,
+        })
+    }
+
+    /// Parses and validates the rulebooks; every problem is in the error.
+    pub fn load_rulebooks(&self) -> Result<Vec<Rulebook>> {
+        match &self.rulebooks {
+            RulebookSource::Inline(yaml) => Ok(vec![parse(yaml, "RULEBOOK")?]),
+            RulebookSource::Path(path) if path.is_dir() => {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+                    .filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.extension()
+                            .is_some_and(|ext| ext == "yaml" || ext == "yml")
+                    })
+                    .collect();
+                files.sort();
+                if files.is_empty() {
+                    return Err(Error::Config(format!(
+                        "{}: no *.yaml rulebook in the directory",
+                        path.display()
+                    )));
+                }
+                files.iter().map(|file| read(file)).collect()
+            }
+            RulebookSource::Path(path) => Ok(vec![read(path)?]),
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Rulebook> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    parse(&source, &path.display().to_string())
+}
+
+fn parse(source: &str, name: &str) -> Result<Rulebook> {
+    rulebook::parse(source, name).map_err(|errors| Error::Config(errors.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let c = config(&[
+            ("TABLE_NAME", "nudge"),
+            ("RULEBOOK_PATH", "rulebooks"),
+            ("EVENT_BUS_NAME", "nudge-bus"),
+            ("SMS_SENDER_ID", "ACME"),
+            ("SMS_MAX_PRICE", "0.50"),
+            ("SEND_MPS", "5"),
+            ("RETRY_SWEEP", "false"),
+        ])
+        .unwrap();
+        assert_eq!(c.table_name, "nudge");
+        assert_eq!(c.rulebooks, RulebookSource::Path("rulebooks".into()));
+        assert_eq!(c.event_bus_name, "nudge-bus");
+        assert_eq!(c.sms_sender_id.as_deref(), Some("ACME"));
+        assert_eq!(c.sms_max_price.as_deref(), Some("0.50"));
+        assert_eq!(c.send_mps, 5);
+        assert!(!c.retry_sweep);
+    }
+
+    #[test]
+    fn defaults_and_empty_values() {
+        let c = config(&[
+            ("TABLE_NAME", "t"),
+            ("RULEBOOK", "tenant: a"),
+            ("EVENT_BUS_NAME", "b"),
+            ("SMS_SENDER_ID", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.sms_sender_id, None);
+        assert_eq!(c.send_mps, DEFAULT_SEND_MPS);
+        assert!(c.retry_sweep);
+        assert_eq!(c.rulebooks, RulebookSource::Inline("tenant: a".into()));
+    }
+
+    #[test]
+    fn rejects_missing_ambiguous_and_bad_values() {
+        let base = [("TABLE_NAME", "t"), ("EVENT_BUS_NAME", "b")];
+        let err = config(&base).unwrap_err().to_string();
+        assert!(err.contains("RULEBOOK_PATH or RULEBOOK"), "{err}");
+        let mut both = base.to_vec();
+        both.extend([("RULEBOOK", "x"), ("RULEBOOK_PATH", "y")]);
+        assert!(config(&both).unwrap_err().to_string().contains("not both"));
+        let err = config(&[("RULEBOOK", "x"), ("EVENT_BUS_NAME", "b")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TABLE_NAME"), "{err}");
+        let mut bad = base.to_vec();
+        bad.extend([("RULEBOOK", "x"), ("SEND_MPS", "fast")]);
+        assert!(config(&bad).unwrap_err().to_string().contains("SEND_MPS"));
+    }
+
+    #[test]
+    fn loads_the_bundled_examples() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let c = config(&[
+            ("TABLE_NAME", "t"),
+            ("EVENT_BUS_NAME", "b"),
+            ("RULEBOOK_PATH", dir.to_str().unwrap()),
+        ])
+        .unwrap();
+        let books = c.load_rulebooks().unwrap();
+        assert!(books.len() >= 2, "one rulebook per example file");
+        let single = Config {
+            rulebooks: RulebookSource::Path(dir.join("saas-lifecycle.yaml")),
+            ..c.clone()
+        };
+        assert_eq!(single.load_rulebooks().unwrap().len(), 1);
+        let broken = Config {
+            rulebooks: RulebookSource::Inline("tenant: [".into()),
+            ..c
+        };
+        assert!(matches!(broken.load_rulebooks(), Err(Error::Config(_))));
+    }
+}

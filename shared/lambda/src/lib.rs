@@ -1,0 +1,10 @@
+//! What nudge's Lambda functions share: their configuration (read once from the environment
+//! at cold start), JSON logging, and the wiring of the DynamoDB store, the engine and the
+//! EventBridge publisher. Each function's handler lives in its own crate under `functions/`,
+//! so a function links only the adapters it uses.
+pub mod config;
+mod wiring;
+
+pub use config::{Config, RulebookSource, DEFAULT_SEND_MPS};
+pub use nudge_aws::sdk_config;
+pub use wiring::{dynamo_store, engine, event_publisher, init_logging};

@@ -1,0 +1,48 @@
+//! Cold-start wiring shared by the functions: logging, one `SdkConfig`, the store, the
+//! engine and the event publisher.
+use aws_config::SdkConfig;
+use std::sync::Arc;
+
+use super::Config;
+use nudge_core::clock::SystemClock;
+use nudge_core::error::Result;
+use nudge_core::ports::Store;
+use nudge_core::service::Engine;
+use nudge_dynamodb::DynamoStore;
+use nudge_eventbridge::EventBridgePublisher;
+
+/// JSON logs without timestamps (CloudWatch adds them), level from `RUST_LOG` (default info).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .without_time()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
+
+/// The DynamoDB store on the configured table.
+pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> Arc<DynamoStore> {
+    Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        config.table_name.clone(),
+    ))
+}
+
+/// The engine over `store`: the system clock and the configured rulebooks.
+pub fn engine<S: Store + ?Sized>(config: &Config, store: Arc<S>) -> Result<Arc<Engine<S>>> {
+    Ok(Arc::new(Engine::new(
+        store,
+        Arc::new(SystemClock),
+        config.load_rulebooks()?,
+    )))
+}
+
+/// The publisher of `message.*`, `reply.*`, `customer.*` and `keyword.*` events.
+pub fn event_publisher(sdk: &SdkConfig, config: &Config) -> EventBridgePublisher {
+    EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(sdk),
+        config.event_bus_name.clone(),
+    )
+}

@@ -1,9 +1,0 @@
-//! Inbound replies: normalisation and classification (opt-out / opt-in / help / keyword / free
-//! text).
-mod classify;
-mod normalize;
-mod providers;
-
-pub use classify::{classify, is_reserved, Classification, Classifier, ReplyKind};
-pub use normalize::normalize;
-pub use providers::parse_eum_message;

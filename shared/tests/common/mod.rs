@@ -1,3 +1,0 @@
-pub mod conformance;
-pub mod moto;
-pub mod wire;

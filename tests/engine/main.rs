@@ -1,0 +1,4 @@
+//! The engine end to end on the embedded store: scenarios driven by a manual clock, and
+//! properties of whole simulated runs.
+mod properties;
+mod scenarios;

@@ -1,0 +1,559 @@
+//! The Lambda handlers on the embedded store, driven by the sample events in `infra/events/`
+//! (the same files `sam local invoke` uses).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+use async_trait::async_trait;
+use aws_lambda_events::dynamodb::Event as StreamEvent;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sns::SnsEvent;
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use nudge_core::clock::ManualClock;
+use nudge_core::domain::{
+    Category, CustomerId, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
+};
+use nudge_core::ports::{Counters, Sent, SmsSender, Store};
+use nudge_core::service::{CustomerInput, Engine, Outbox};
+use nudge_core::{rulebook, Error, Result};
+use nudge_evaluate::handle_schedule;
+use nudge_inbound::handle_sns;
+use nudge_local::console::ConsolePublisher;
+use nudge_send::{handle_stream, SendBudget};
+use nudge_sqlite::SqliteStore;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const RULES: &str = r#"
+tenant: acme
+brand: 阿克米
+timezone: Asia/Shanghai
+phone_region: CN
+attributes: [name, plan, trial_started_at]
+policy:
+  window: {start: "09:00", end: "20:00"}
+  opt_out_footer: "回复TD退订"
+rules:
+  - id: trial-day-7
+    category: care
+    trigger: {date: trial_started_at, offset: 7d, at: "10:00"}
+    when: customer.plan == "trial"
+    template: "{{name}}您好，试用已满7天，有问题回复1预约演示。"
+"#;
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../infra/events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+}
+
+/// What the provider answers for a number: accept, throttle, or fail in our own I/O.
+#[derive(Clone, Copy, PartialEq)]
+enum Answer {
+    Accept,
+    Throttle,
+    LocalFailure,
+}
+
+/// An SMS sender recording every accepted text, answering per number as told.
+#[derive(Default)]
+struct Provider {
+    sent: Mutex<Vec<(String, String, Category)>>,
+    answers: Mutex<Vec<(String, Answer)>>,
+}
+
+impl Provider {
+    fn answer(&self, phone: &str, answer: Answer) {
+        self.answers
+            .lock()
+            .unwrap()
+            .push((phone.to_string(), answer));
+    }
+
+    fn sent(&self) -> Vec<(String, String, Category)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl SmsSender for Provider {
+    async fn send(&self, to: &PhoneNumber, text: &str, category: Category) -> Result<Sent> {
+        let answer = self
+            .answers
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(phone, _)| phone == to.as_str())
+            .map(|(_, a)| *a)
+            .unwrap_or(Answer::Accept);
+        match answer {
+            Answer::Accept => {
+                let mut sent = self.sent.lock().unwrap();
+                sent.push((to.as_str().to_string(), text.to_string(), category));
+                Ok(Sent {
+                    provider_id: format!("sns-{}", sent.len()),
+                })
+            }
+            Answer::Throttle => Err(Error::Provider {
+                retryable: true,
+                message: "sns: Throttling".into(),
+            }),
+            Answer::LocalFailure => Err(Error::Store("connection reset".into())),
+        }
+    }
+}
+
+use captured::Captured;
+use nudge_tests::captured;
+
+struct Harness {
+    engine: Arc<Engine<SqliteStore>>,
+    clock: Arc<ManualClock>,
+    outbox: Outbox<SqliteStore>,
+    provider: Arc<Provider>,
+    events: Captured,
+    tenant: TenantId,
+}
+
+fn harness(start: DateTime<Utc>) -> Harness {
+    let clock = Arc::new(ManualClock::new(start));
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let book = rulebook::parse(RULES, "acme.yaml").unwrap();
+    let engine = Arc::new(Engine::new(store, clock.clone(), vec![book]));
+    let provider = Arc::new(Provider::default());
+    let events = Captured::default();
+    let outbox = Outbox::new(
+        engine.clone(),
+        provider.clone(),
+        Arc::new(ConsolePublisher::new(Box::new(events.clone()))),
+    );
+    Harness {
+        engine,
+        clock,
+        outbox,
+        provider,
+        events,
+        tenant: TenantId::parse("acme").unwrap(),
+    }
+}
+
+impl Harness {
+    /// Queues the messages of the stream fixture in the store, as the evaluate tick would.
+    async fn queue_fixture_messages(&self, event: &Value) -> Vec<Message> {
+        let mut messages = Vec::new();
+        for record in event["Records"].as_array().unwrap() {
+            let body = record["dynamodb"]["NewImage"]["body"]["S"]
+                .as_str()
+                .unwrap();
+            let message: Message = serde_json::from_str(body).unwrap();
+            self.engine
+                .store()
+                .queue_message(&message, &Counters::new())
+                .await
+                .unwrap();
+            messages.push(message);
+        }
+        messages
+    }
+
+    async fn status(&self, id: &str) -> Message {
+        self.engine
+            .store()
+            .get_message(&self.tenant, &MessageId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn stream(&self, event: &Value) -> Vec<String> {
+        let event: StreamEvent = serde_json::from_value(event.clone()).unwrap();
+        let response = handle_stream(&self.outbox, &SendBudget::unlimited(), event).await;
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier.unwrap())
+            .collect()
+    }
+}
+
+fn sequence_number(event: &Value, i: usize) -> String {
+    event["Records"][i]["dynamodb"]["SequenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn sample_events_have_the_real_shapes() {
+    let schedule: EventBridgeEvent<Value> =
+        serde_json::from_value(fixture("schedule.json")).unwrap();
+    assert_eq!(schedule.detail_type, "Scheduled Event");
+    assert_eq!(schedule.source, "aws.events");
+
+    let stream: StreamEvent = serde_json::from_value(fixture("dynamodb-stream.json")).unwrap();
+    assert_eq!(stream.records.len(), 3);
+    for record in &stream.records {
+        assert_eq!(record.event_name, "INSERT");
+        assert!(record.change.sequence_number.is_some());
+        let image = serde_json::to_value(&record.change.new_image).unwrap();
+        assert_eq!(image["kind"]["S"], "message");
+        assert_eq!(image["status"]["S"], "queued");
+        let message: Message = serde_json::from_str(image["body"]["S"].as_str().unwrap()).unwrap();
+        assert_eq!(message.status, MessageStatus::Queued);
+        assert!(image["SK"]["S"]
+            .as_str()
+            .unwrap()
+            .ends_with(message.id.as_str()));
+    }
+
+    let sns: SnsEvent = serde_json::from_value(fixture("sns-inbound-sms.json")).unwrap();
+    let inbound: Value = serde_json::from_str(&sns.records[0].sns.message).unwrap();
+    for key in [
+        "originationNumber",
+        "destinationNumber",
+        "messageBody",
+        "inboundMessageId",
+        "previousPublishedMessageId",
+    ] {
+        assert!(inbound[key].is_string(), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn a_stream_batch_sends_each_message_once_even_when_redelivered() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let event = fixture("dynamodb-stream.json");
+    let messages = h.queue_fixture_messages(&event).await;
+
+    assert!(h.stream(&event).await.is_empty());
+    let sent = h.provider.sent();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].0, "+8613800138000");
+    assert_eq!(sent[0].1, "【阿克米】王芳您好，订单A100已付款。");
+    assert_eq!(sent[0].2, Category::Transactional);
+    assert_eq!(sent[1].2, Category::Care);
+    for message in &messages {
+        let stored = h.status(message.id.as_str()).await;
+        assert_eq!(stored.status, MessageStatus::Sent);
+        assert!(stored.provider_id.is_some());
+    }
+
+    // Lambda delivers the same batch again (a timeout after the sends, a bisect…).
+    assert!(h.stream(&event).await.is_empty());
+    assert_eq!(h.provider.sent().len(), 3, "nothing sent twice");
+    assert_eq!(h.events.count("message.sent"), 3);
+}
+
+#[tokio::test]
+async fn malformed_records_are_skipped_and_reported() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let mut event = fixture("dynamodb-stream.json");
+    h.queue_fixture_messages(&event).await;
+    let records = event["Records"].as_array_mut().unwrap();
+    // A message item whose body is not JSON.
+    records[0]["dynamodb"]["NewImage"]["body"]["S"] = json!("{not json");
+    // A message item whose body is JSON but not a message: its id is readable.
+    records[1]["dynamodb"]["NewImage"]["body"]["S"] =
+        json!(r#"{"tenant":"acme","id":"m_8e7d6c5b4a39281706f5e4d3","text":42}"#);
+    // Not a message item at all, and a message item without a body.
+    let mut other = records[2].clone();
+    other["dynamodb"]["NewImage"]["kind"]["S"] = json!("customer");
+    let mut bodiless = records[2].clone();
+    bodiless["dynamodb"]["NewImage"]
+        .as_object_mut()
+        .unwrap()
+        .remove("body");
+    records.insert(0, other);
+    records.insert(0, bodiless);
+
+    let failures = h.stream(&event).await;
+    assert!(
+        failures.is_empty(),
+        "malformed records do not block the shard"
+    );
+    let sent = h.provider.sent();
+    assert_eq!(sent.len(), 1, "only the well-formed record is sent");
+    assert_eq!(sent[0].0, "+14255550182");
+    let failed: Vec<Value> = h
+        .events
+        .lines()
+        .into_iter()
+        .filter(|e| e["detail_type"] == "message.failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["tenant"], "acme");
+    assert_eq!(
+        failed[0]["detail"]["message_id"],
+        "m_8e7d6c5b4a39281706f5e4d3"
+    );
+    assert_eq!(failed[0]["detail"]["reason"], "malformed_record");
+}
+
+#[tokio::test]
+async fn a_retryable_failure_fails_exactly_its_record() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let event = fixture("dynamodb-stream.json");
+    h.queue_fixture_messages(&event).await;
+    h.provider.answer("+8613900139000", Answer::LocalFailure);
+
+    let failures = h.stream(&event).await;
+    assert_eq!(failures, vec![sequence_number(&event, 1)]);
+    assert_eq!(h.provider.sent().len(), 2);
+    let failed = h.status("m_8e7d6c5b4a39281706f5e4d3").await;
+    assert_eq!(
+        failed.status,
+        MessageStatus::Queued,
+        "the claim is put back"
+    );
+
+    // Lambda redelivers from the failed record on; now the provider is reachable.
+    h.provider.answer("+8613900139000", Answer::Accept);
+    h.clock.advance(TimeDelta::minutes(5));
+    let mut redelivery = event.clone();
+    redelivery["Records"].as_array_mut().unwrap().remove(0);
+    assert!(h.stream(&redelivery).await.is_empty());
+    let sent = h.provider.sent();
+    assert_eq!(sent.len(), 3, "the failed one sent, the others not again");
+    assert_eq!(sent[2].0, "+8613900139000");
+}
+
+#[tokio::test]
+async fn throttled_sends_back_off_and_are_retried_by_the_schedule_sweep() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let event = fixture("dynamodb-stream.json");
+    h.queue_fixture_messages(&event).await;
+    h.provider.answer("+8613800138000", Answer::Throttle);
+
+    // The outbox requeues with backoff: not a batch failure (that would retry at once).
+    assert!(h.stream(&event).await.is_empty());
+    let throttled = h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await;
+    assert_eq!(throttled.status, MessageStatus::Queued);
+    assert_eq!(throttled.attempts, 1);
+    let retry_at = throttled.next_attempt_at.unwrap();
+    assert!(retry_at > h.engine.now());
+
+    // A stale image arrives (the INSERT image — 0 attempts, no backoff — as a MODIFY, as a
+    // redelivered batch would bring it): the claim holds only for the stored version, so it
+    // does not skip the backoff.
+    h.provider.answer("+8613800138000", Answer::Accept);
+    let mut modify = event.clone();
+    modify["Records"].as_array_mut().unwrap().truncate(1);
+    modify["Records"][0]["eventName"] = json!("MODIFY");
+    assert!(h.stream(&modify).await.is_empty());
+    assert_eq!(h.provider.sent().len(), 2);
+    // The requeue's own image (1 attempt, backoff pending) is left to the sweep as well.
+    modify["Records"][0]["dynamodb"]["NewImage"]["body"]["S"] =
+        json!(serde_json::to_string(&throttled).unwrap());
+    assert!(h.stream(&modify).await.is_empty());
+    assert_eq!(h.provider.sent().len(), 2);
+    assert_eq!(h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await, throttled);
+
+    // The schedule's sweep sends it once the backoff elapsed, within the budget.
+    let schedule: EventBridgeEvent<Value> =
+        serde_json::from_value(fixture("schedule.json")).unwrap();
+    let budget = SendBudget::new(10);
+    h.clock.set(retry_at + TimeDelta::seconds(1));
+    let summary = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule)
+        .await
+        .unwrap();
+    let sweep = summary.sweep.unwrap();
+    assert_eq!((sweep.attempted, sweep.sent), (1, 1));
+    let sent = h.provider.sent();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[2].0, "+8613800138000");
+    assert_eq!(
+        h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await.status,
+        MessageStatus::Sent
+    );
+}
+
+#[tokio::test]
+async fn the_schedule_ticks_and_summarises_decisions() {
+    let h = harness(at(2026, 3, 9, 1, 0, 0));
+    let customer: CustomerInput = serde_json::from_value(json!({
+        "id": "c-1002", "phone": "13900139000",
+        "attributes": {"name": "李雷", "plan": "trial", "trial_started_at": "2026-03-02"}
+    }))
+    .unwrap();
+    h.engine.upsert_customer(&h.tenant, customer).await.unwrap();
+    let schedule =
+        || -> EventBridgeEvent<Value> { serde_json::from_value(fixture("schedule.json")).unwrap() };
+    let first = handle_schedule(&h.engine, None, schedule()).await.unwrap();
+    assert_eq!(first.minutes, 1);
+    assert!(first.decisions.is_empty());
+
+    // 10:00 in Shanghai: the trial-day-7 text is decided (queued for the stream).
+    h.clock.set(at(2026, 3, 9, 2, 0, 10));
+    let budget = SendBudget::unlimited();
+    let summary = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule())
+        .await
+        .unwrap();
+    assert_eq!(summary.minutes, 60);
+    assert_eq!(summary.decisions.get("send"), Some(&1));
+    assert!(!summary.behind);
+    let sweep = summary.sweep.clone().unwrap();
+    assert_eq!(sweep.attempted, 0, "fresh first attempts are the stream's");
+    assert!(h.provider.sent().is_empty());
+    let as_json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(
+        as_json,
+        json!({"minutes": 60, "decisions": {"send": 1}, "behind": false,
+               "sweep": {"attempted": 0, "sent": 0}})
+    );
+
+    // A first attempt the stream never delivered is swept after a while.
+    h.clock.advance(TimeDelta::minutes(6));
+    let later = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule())
+        .await
+        .unwrap();
+    assert_eq!(later.sweep.unwrap().sent, 1);
+    assert_eq!(h.provider.sent()[0].0, "+8613900139000");
+}
+
+/// The sample SNS notification with its End User Messaging `Message` fields replaced.
+fn sns_reply(fields: Value) -> SnsEvent {
+    let mut event = fixture("sns-inbound-sms.json");
+    let mut message: Value =
+        serde_json::from_str(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    for (key, value) in fields.as_object().unwrap() {
+        message[key] = value.clone();
+    }
+    event["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    serde_json::from_value(event).unwrap()
+}
+
+/// An SNS notification whose `Message` is exactly `raw`.
+fn sns_raw(raw: &str) -> SnsEvent {
+    let mut event = fixture("sns-inbound-sms.json");
+    event["Records"][0]["Sns"]["Message"] = json!(raw);
+    serde_json::from_value(event).unwrap()
+}
+
+impl Harness {
+    async fn customer(&self, id: &str, phone: &str) {
+        let customer: CustomerInput = serde_json::from_value(json!({
+            "id": id, "phone": phone,
+            "attributes": {"name": "李雷", "plan": "trial", "trial_started_at": "2026-03-02"}
+        }))
+        .unwrap();
+        self.engine
+            .upsert_customer(&self.tenant, customer)
+            .await
+            .unwrap();
+    }
+
+    async fn inbound(&self, event: SnsEvent) -> Value {
+        let publisher = ConsolePublisher::new(Box::new(self.events.clone()));
+        let summary = handle_sns(&self.engine, &publisher, event).await.unwrap();
+        serde_json::to_value(summary).unwrap()["actions"].clone()
+    }
+
+    async fn opted_out(&self, phone: &str) -> bool {
+        let phone = PhoneNumber::parse(phone, None).unwrap();
+        self.engine
+            .store()
+            .is_suppressed(&self.tenant, &phone)
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_sample_reply_opts_out_once_however_often_sns_delivers_it() {
+    let h = harness(at(2026, 3, 9, 2, 5, 0));
+    h.customer("c-1001", "13800138000").await;
+    let sample =
+        || -> SnsEvent { serde_json::from_value(fixture("sns-inbound-sms.json")).unwrap() };
+    assert_eq!(h.inbound(sample()).await, json!({"opted_out": 1}));
+    assert!(h.opted_out("+8613800138000").await);
+    // SNS delivers at least once: the same inbound message id again is a duplicate.
+    assert_eq!(h.inbound(sample()).await, json!({"duplicate": 1}));
+    let outbox = h.outbox.send_due(10).await.unwrap();
+    assert_eq!(outbox.sent, 1, "one confirmation");
+    let sent = h.provider.sent();
+    assert_eq!(sent[0].0, "+8613800138000");
+    assert!(sent[0].1.contains("退订"), "{}", sent[0].1);
+    assert_eq!(h.events.count("customer.opted_out"), 1);
+}
+
+#[tokio::test]
+async fn opt_out_spellings_from_the_handset_all_opt_out() {
+    for (n, body) in [
+        "ＴＤ",
+        "td ",
+        "退订。",
+        "Stop!",
+        "STOPALL",
+        "退 订",
+        "TD😊",
+        " t ",
+        "Unsubscribe",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let h = harness(at(2026, 3, 9, 2, 5, 0));
+        h.customer("c-1001", "13800138000").await;
+        let event = sns_reply(json!({"messageBody": body, "inboundMessageId": format!("in-{n}")}));
+        assert_eq!(h.inbound(event).await, json!({"opted_out": 1}), "{body:?}");
+        assert!(h.opted_out("+8613800138000").await, "{body:?}");
+    }
+}
+
+#[tokio::test]
+async fn out_of_order_deliveries_act_in_arrival_order_once_each() {
+    let h = harness(at(2026, 3, 9, 2, 5, 0));
+    h.customer("c-1001", "13800138000").await;
+    // The customer sent TD, then START; SNS delivers START first, then TD, then START again.
+    let td = || sns_reply(json!({"messageBody": "TD", "inboundMessageId": "in-a"}));
+    let start = || sns_reply(json!({"messageBody": "START", "inboundMessageId": "in-b"}));
+    assert_eq!(h.inbound(start()).await, json!({"opted_in": 1}));
+    assert!(!h.opted_out("+8613800138000").await);
+    assert_eq!(h.inbound(td()).await, json!({"opted_out": 1}));
+    assert_eq!(h.inbound(start()).await, json!({"duplicate": 1}));
+    assert_eq!(h.inbound(td()).await, json!({"duplicate": 1}));
+    // The redelivered START is not applied a second time: the number stays opted out.
+    assert!(h.opted_out("+8613800138000").await);
+}
+
+#[tokio::test]
+async fn bad_notifications_are_rejected_without_failing_or_changing_the_store() {
+    let h = harness(at(2026, 3, 9, 2, 5, 0));
+    h.customer("c-1001", "13800138000").await;
+    let before = h
+        .engine
+        .store()
+        .get_customer(&h.tenant, &CustomerId::parse("c-1001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let cases = [
+        sns_raw("TD"),
+        sns_raw("{\"originationNumber\": \"+8613800138000\"}"),
+        sns_raw(""),
+        sns_reply(json!({"inboundMessageId": ""})),
+        sns_reply(json!({"originationNumber": "not a number", "inboundMessageId": "in-1"})),
+        sns_reply(json!({"messageBody": "TD".repeat(2_500), "inboundMessageId": "in-2"})),
+        sns_reply(json!({"messageBody": 42, "inboundMessageId": "in-3"})),
+    ];
+    for (n, event) in cases.into_iter().enumerate() {
+        assert_eq!(h.inbound(event).await, json!({"rejected": 1}), "case {n}");
+    }
+    // Control characters are not an error: they are stripped and the rest is read.
+    let bell =
+        sns_reply(json!({"messageBody": "\u{7}\u{0}hello\u{1b}", "inboundMessageId": "in-4"}));
+    assert_eq!(h.inbound(bell).await, json!({"free_text": 1}));
+    let after = h
+        .engine
+        .store()
+        .get_customer(&h.tenant, &CustomerId::parse("c-1001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.consent, before.consent);
+    assert!(!h.opted_out("+8613800138000").await);
+}
