@@ -79,9 +79,9 @@ fn start() -> Result<u16, String> {
                 it, or set MOTO_SERVER_CMD";
     let port = free_port().map_err(|e| format!("{hint}: no free port: {e}"))?;
     let command = std::env::var("MOTO_SERVER_CMD").unwrap_or_else(|_| {
-        // Every crate including this harness sits one level below the workspace root.
-        let launcher = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("harness/moto_server.py");
+        // This harness sits one level below the workspace root.
+        let launcher =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/moto_server.py");
         format!("'{}' '{}'", python(), launcher.display())
     });
     let log = std::env::temp_dir().join(format!("nudge-moto-{port}.log"));
