@@ -9,7 +9,10 @@ use crate::domain::{
     Customer, CustomerId, Message, MessageId, MessageStatus, SentEntry, TenantId, Timer,
 };
 use crate::error::{Error, Result};
-use crate::ports::{counters, CommitOutcome, Counters, SendCommit, Store};
+use crate::ports::{
+    counters, CommitOutcome, CounterStore, Counters, CustomerStore, DueIndex, MessageStore,
+    SendCommit,
+};
 use crate::schedule::ceil_to_minute;
 
 /// Attempts at deciding one timer when the customer keeps changing underneath.
@@ -31,7 +34,7 @@ fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t)
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<S> {
     /// Processes every minute after the checkpoint up to the current one.
     pub async fn tick(&self) -> Result<TickReport> {
         let now = self.now();

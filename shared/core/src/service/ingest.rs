@@ -9,7 +9,10 @@ use crate::domain::{
     parse_zone, ConsentState, Customer, CustomerId, Event, EventId, PhoneNumber, TenantId, Timer,
 };
 use crate::error::{Error, Result};
-use crate::ports::{EventCommit, EventOutcome, Store};
+use crate::ports::{
+    CounterStore, CustomerStore, DueIndex, EventCommit, EventLog, EventOutcome, MessageStore,
+    SuppressionList,
+};
 use crate::rulebook::{Rulebook, Trigger};
 use crate::schedule::{self, attribute_date, ceil_to_minute};
 
@@ -58,7 +61,16 @@ pub struct IngestReport {
     pub decisions: Vec<DecisionRecord>,
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<
+        S: CustomerStore
+            + EventLog
+            + DueIndex
+            + MessageStore
+            + SuppressionList
+            + CounterStore
+            + ?Sized,
+    > Engine<S>
+{
     /// Validates and stores a customer, then re-arms its timers.
     pub async fn upsert_customer(
         &self,
@@ -167,7 +179,10 @@ impl<S: Store + ?Sized> Engine<S> {
         }
         Ok(report)
     }
+}
 
+/// Timers, which decisions, events and consent changes all re-arm.
+impl<S: DueIndex + ?Sized> Engine<S> {
     /// Recomputes the customer's state-driven timers (date, anniversary, inactive, every) and
     /// moves them in the due index. Returns how many were written.
     pub(crate) async fn rearm_state_timers(

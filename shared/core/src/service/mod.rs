@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::domain::{CustomerId, PhoneNumber, RuleId, TenantId};
 use crate::error::{Error, Result};
-use crate::ports::{Clock, Store};
+use crate::ports::Clock;
 use crate::rulebook::Rulebook;
 
 pub use decide::{decide, message_id, Outcome};
@@ -64,14 +64,14 @@ pub struct DecisionRecord {
 }
 
 /// The engine: a store, a clock and the tenants' rulebooks.
-pub struct Engine<S: Store + ?Sized> {
+pub struct Engine<S: ?Sized> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     rulebooks: HashMap<TenantId, Arc<Rulebook>>,
     config: EngineConfig,
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<S: ?Sized> Engine<S> {
     pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, rulebooks: Vec<Rulebook>) -> Self {
         let rulebooks = rulebooks
             .into_iter()

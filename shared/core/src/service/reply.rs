@@ -12,7 +12,10 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::policy;
-use crate::ports::{counters, Counters, EventPublisher, OutboundEvent, Store};
+use crate::ports::{
+    counters, CounterStore, Counters, CustomerStore, DueIndex, EventLog, EventPublisher,
+    InboundLog, MessageStore, OutboundEvent, SuppressionList,
+};
 use crate::reply::{Classifier, ReplyKind};
 use crate::rulebook::{Rule, Rulebook};
 
@@ -102,7 +105,17 @@ pub fn classifier_for(rulebook: &Rulebook) -> Classifier {
     Classifier::new(Some(&rulebook.replies), keywords)
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<S> Engine<S>
+where
+    S: CustomerStore
+        + EventLog
+        + DueIndex
+        + MessageStore
+        + SuppressionList
+        + CounterStore
+        + InboundLog
+        + ?Sized,
+{
     pub async fn handle_reply(
         &self,
         tenant: &TenantId,
@@ -429,7 +442,10 @@ impl<S: Store + ?Sized> Engine<S> {
         let outcome = self.store.queue_message(&message, &stats).await?;
         Ok(outcome == crate::ports::CommitOutcome::Committed)
     }
+}
 
+/// Changes to a stored customer: consent (with its timers) and attributes.
+impl<S: CustomerStore + DueIndex + ?Sized> Engine<S> {
     /// Records the customer's consent (`source`: where it came from, e.g. `sms`) and re-arms
     /// their timers: opting out cancels pending ones, opting in arms them again.
     pub(super) async fn set_consent(

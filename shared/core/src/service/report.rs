@@ -10,7 +10,7 @@ use super::reply::UNATTRIBUTED_REPLIES;
 use super::Engine;
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
-use crate::ports::{counters, Counters, ReplyTextCount, Store};
+use crate::ports::{counters, CounterStore, Counters, ReplyTextCount};
 
 /// Most days one report (or stats request) covers.
 pub const MAX_REPORT_DAYS: i64 = 366;
@@ -96,7 +96,7 @@ pub struct RepliesReport {
     pub top_free_text: Vec<ReplyTextCount>,
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<S: CounterStore + ?Sized> Engine<S> {
     /// Builds the reply report of `tenant` from `from` to `to`, listing at most `top` free-text
     /// replies (capped at [`MAX_TOP_TEXTS`]).
     pub async fn replies_report(

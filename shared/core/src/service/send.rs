@@ -7,7 +7,10 @@ use std::sync::Arc;
 use super::Engine;
 use crate::domain::{ConsentState, Message, MessageStatus};
 use crate::error::{Error, Result};
-use crate::ports::{counters, Claim, Counters, EventPublisher, OutboundEvent, SmsSender, Store};
+use crate::ports::{
+    counters, Claim, Counters, CustomerStore, DueIndex, EventPublisher, MessageStore,
+    OutboundEvent, SmsSender, SuppressionList,
+};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendReport {
@@ -20,7 +23,7 @@ pub struct SendReport {
 }
 
 /// Sends what the engine queued.
-pub struct Outbox<S: Store + ?Sized> {
+pub struct Outbox<S: ?Sized> {
     engine: Arc<Engine<S>>,
     sender: Arc<dyn SmsSender>,
     publisher: Arc<dyn EventPublisher>,
@@ -34,7 +37,7 @@ enum Delivery {
     LostClaim,
 }
 
-impl<S: Store + ?Sized> Outbox<S> {
+impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outbox<S> {
     pub fn new(
         engine: Arc<Engine<S>>,
         sender: Arc<dyn SmsSender>,
