@@ -21,7 +21,7 @@ fn window(start: &str, end: &str) -> Window {
     }
 }
 
-/// The DESIGN.md example policy.
+/// The example policy of the README's rulebook section.
 fn policy() -> Policy {
     Policy {
         window: window("09:00", "20:00"),

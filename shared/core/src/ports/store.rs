@@ -170,7 +170,9 @@ pub trait MessageStore: Send + Sync {
         customer: &CustomerId,
         limit: usize,
     ) -> Result<Vec<Message>>;
-    /// Queued messages whose next attempt is due (local outbox; production uses the stream).
+    /// Queued messages whose next attempt is due, oldest first: what `nudge dev` sends every
+    /// second, and what the evaluate function's sweep re-sends (retries whose backoff elapsed,
+    /// first attempts whose stream record was lost); fresh texts on AWS come from the stream.
     async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>>;
     /// Moves a message from `from` to the message's current status and fields, only if it is
     /// still in `from`. Returns false when someone else moved it first.
