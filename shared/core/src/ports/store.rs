@@ -170,7 +170,7 @@ pub trait MessageStore: Send + Sync {
         customer: &CustomerId,
         limit: usize,
     ) -> Result<Vec<Message>>;
-    /// Queued messages whose next attempt is due, oldest first: what `nudge dev` sends every
+    /// Queued messages whose next attempt is due, the earliest first: what `nudge dev` sends every
     /// second, and what the evaluate function's sweep re-sends (retries whose backoff elapsed,
     /// first attempts whose stream record was lost); fresh texts on AWS come from the stream.
     async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>>;
