@@ -72,6 +72,7 @@ impl SendBudget {
 }
 
 /// Handles one batch of stream records; returns the records Lambda must redeliver.
+#[tracing::instrument(name = "send", skip_all, fields(records = event.records.len()))]
 pub async fn handle_stream<S: Store + ?Sized>(
     outbox: &Outbox<S>,
     budget: &SendBudget,
