@@ -43,21 +43,3 @@ pub struct OutboundEvent {
 pub trait EventPublisher: Send + Sync {
     async fn publish(&self, events: &[OutboundEvent]) -> Result<()>;
 }
-
-/// Stats field names shared by every writer and reader.
-pub mod counters {
-    pub const QUEUED: &str = "queued";
-    pub const SENT: &str = "sent";
-    pub const DELIVERED: &str = "delivered";
-    pub const FAILED: &str = "failed";
-    pub const DEFERRED: &str = "deferred";
-    pub const REPLIED: &str = "replied";
-    pub const OPTED_OUT: &str = "opted_out";
-    /// Replies that matched no keyword of the text they answer.
-    pub const FREE_TEXT: &str = "free_text";
-    /// Prefix of keyword counters: `keyword_1`, `keyword_Y`, …
-    pub const KEYWORD_PREFIX: &str = "keyword_";
-    pub const HELD_OUT: &str = "held_out";
-    /// Prefix of skip counters: `skipped_cap`, `skipped_window`, …
-    pub const SKIPPED_PREFIX: &str = "skipped_";
-}

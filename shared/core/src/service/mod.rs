@@ -1,10 +1,15 @@
 //! The use cases, generic over the ports: ingest (customers, events), evaluate (the tick that
 //! decides due timers), send (the outbox). Everything reads time from the injected clock.
+//! What they decide, count and announce is typed: [`Outcome`] (with the policy reasons),
+//! [`Counter`] and [`DetailType`].
+pub mod counter;
 mod decide;
 mod evaluate;
 mod ingest;
+mod outbound;
 mod reply;
 pub mod report;
+mod retry;
 mod send;
 
 use chrono::{DateTime, Utc};
@@ -17,14 +22,16 @@ use crate::error::{Error, Result};
 use crate::ports::Clock;
 use crate::rulebook::Rulebook;
 
+pub use counter::Counter;
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
 pub use ingest::{
     validate_customer_input, validate_event_input, CustomerInput, EventInput, IngestReport,
 };
+pub use outbound::DetailType;
 pub use reply::{
-    check_provider_id, classifier_for, InboundSms, ReplyOutcome, ReplyReport, MAX_REPLY_CHARS,
-    UNATTRIBUTED_REPLIES,
+    check_provider_id, classifier_for, InboundSms, RejectReason, ReplyOutcome, ReplyReport,
+    MAX_REPLY_CHARS, UNATTRIBUTED_REPLIES,
 };
 pub use report::{RepliesReport, RuleReplies};
 pub use send::{Outbox, SendReport};
