@@ -146,7 +146,9 @@ impl<S: Store + ?Sized> Outbox<S> {
                     .await?;
                 Ok(Delivery::Suppressed)
             }
-            Err(Error::Provider { retryable, message }) => {
+            Err(Error::Provider {
+                retryable, message, ..
+            }) => {
                 let config = self.engine.config();
                 let mut next = claimed;
                 next.reason = Some(message);
