@@ -1,5 +1,7 @@
-//! The use cases, generic over the ports: ingest (customers, events), evaluate (the tick that
-//! decides due timers), send (the outbox). Everything reads time from the injected clock.
+//! The use cases, generic over the ports: ingest (customers, events, all-or-nothing batches of
+//! them), evaluate (the tick that decides due timers), send (the outbox). Everything reads
+//! time from the injected clock.
+mod batch;
 mod decide;
 mod evaluate;
 mod ingest;
@@ -17,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::ports::{Clock, Store};
 use crate::rulebook::Rulebook;
 
+pub use batch::{check_customers, Batch, CustomerWritten, ItemError, ItemFault, Refusal};
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
 pub use ingest::{
