@@ -11,9 +11,9 @@ use nudge_core::error::{Chain, Error};
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const TYPE_BASE: &str = "https://nudge.dev/problems/";
 
-/// One failing item of a batch (or one failing field of a single object).
+/// One entry of a problem's `errors`: a failing item of a batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ItemError {
+pub struct ItemProblem {
     pub field: String,
     pub detail: String,
     pub status: u16,
@@ -30,7 +30,7 @@ pub struct ProblemData {
     pub title: &'static str,
     pub detail: String,
     pub field: Option<String>,
-    pub errors: Vec<ItemError>,
+    pub errors: Vec<ItemProblem>,
     /// For the log only (an error and its sources); never serialized.
     pub internal: Option<String>,
 }
@@ -58,7 +58,7 @@ impl Problem {
         self
     }
 
-    pub fn errors(mut self, errors: Vec<ItemError>) -> Self {
+    pub fn errors(mut self, errors: Vec<ItemProblem>) -> Self {
         self.errors = errors;
         self
     }
@@ -128,24 +128,32 @@ impl Problem {
     }
 
     /// The JSON body, with the request id.
-    pub fn body(&self, request_id: &str) -> serde_json::Value {
-        let mut body = serde_json::json!({
-            "type": format!("{TYPE_BASE}{}", self.slug),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        });
-        if let Some(map) = body.as_object_mut() {
-            if let Some(field) = &self.field {
-                map.insert("field".into(), field.clone().into());
-            }
-            if !self.errors.is_empty() {
-                map.insert("errors".into(), serde_json::json!(self.errors));
-            }
-            map.insert("request_id".into(), request_id.into());
+    pub fn body<'a>(&'a self, request_id: &'a str) -> ProblemBody<'a> {
+        ProblemBody {
+            problem_type: format!("{TYPE_BASE}{}", self.slug),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            field: self.field.as_deref(),
+            errors: &self.errors,
+            request_id,
         }
-        body
     }
+}
+
+/// What a problem response's body holds.
+#[derive(Debug, Serialize)]
+pub struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: &'a str,
+    pub status: u16,
+    pub detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub errors: &'a [ItemProblem],
+    pub request_id: &'a str,
 }
 
 impl std::ops::Deref for Problem {
@@ -225,7 +233,10 @@ mod tests {
             Some("store error: dynamodb get_item: dispatch failure: connection refused")
         );
         let body = serde_json::to_string(&problem.body("r-1")).unwrap();
-        assert!(!body.contains("dynamodb") && !body.contains("refused"), "{body}");
+        assert!(
+            !body.contains("dynamodb") && !body.contains("refused"),
+            "{body}"
+        );
         let throttled = Problem::from(Error::Provider {
             retryable: true,
             message: "sns: Throttling".into(),
