@@ -633,6 +633,7 @@ impl SmsSender for Flaky {
             return Err(Error::Provider {
                 retryable: self.retryable,
                 message: "throttled".into(),
+                source: None,
             });
         }
         Ok(Sent {

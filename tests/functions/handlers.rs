@@ -101,6 +101,7 @@ impl SmsSender for Provider {
             Answer::Throttle => Err(Error::Provider {
                 retryable: true,
                 message: "sns: Throttling".into(),
+                source: None,
             }),
             Answer::LocalFailure => Err(Error::Store("connection reset".into())),
         }

@@ -1,7 +1,8 @@
-//! The use cases, generic over the ports: ingest (customers, events), evaluate (the tick that
-//! decides due timers), send (the outbox). Everything reads time from the injected clock.
-//! What they decide, count and announce is typed: [`Outcome`] (with the policy reasons),
-//! [`Counter`] and [`DetailType`].
+//! The use cases, generic over the ports: ingest (customers, events, all-or-nothing batches of
+//! them), evaluate (the tick that decides due timers), send (the outbox). Everything reads
+//! time from the injected clock. What they decide, count and announce is typed: [`Outcome`]
+//! (with the policy reasons), [`Counter`] and [`DetailType`].
+mod batch;
 pub mod counter;
 mod decide;
 mod evaluate;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::ports::Clock;
 use crate::rulebook::Rulebook;
 
+pub use batch::{check_customers, Batch, CustomerWritten, ItemError, ItemFault, Refusal};
 pub use counter::Counter;
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;

@@ -151,7 +151,9 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                     .await?;
                 Ok(Delivery::Suppressed)
             }
-            Err(Error::Provider { retryable, message }) => {
+            Err(Error::Provider {
+                retryable, message, ..
+            }) => {
                 let config = self.engine.config();
                 let mut next = claimed;
                 next.reason = Some(message);
