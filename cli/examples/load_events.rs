@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use nudge_core::clock::SystemClock;
 use nudge_core::domain::{Scope, TenantId};
-use nudge_core::ports::{Clock, Store};
+use nudge_core::ports::{ApiKeyStore, Clock};
 use nudge_core::rulebook;
 use nudge_core::service::{CustomerInput, Engine, EventInput};
 use nudge_http::{generate_key, router, AppState, HttpConfig};

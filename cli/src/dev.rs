@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use clap::Args as ClapArgs;
 use nudge_core::clock::SystemClock;
 use nudge_core::domain::{Category, PhoneNumber, Scope, TenantId};
-use nudge_core::ports::{Clock, Sent, SmsSender, Store};
+use nudge_core::ports::{ApiKeyStore, Clock, Sent, SmsSender};
 use nudge_core::rulebook::Trigger;
 use nudge_core::service::{Engine, Outbox};
 use nudge_http::keys::{parse_key, secret_matches};

@@ -1,9 +1,10 @@
 //! Reading customers (CSV or JSON lines) and events (JSON lines) from files. Every problem is
 //! reported as `FILE:LINE: field: message`, all of them at once, and nothing is imported
-//! unless the whole file is valid.
+//! unless the whole file is valid. Customers are checked by the engine's batch rule, the one
+//! `POST /v1/customers:batch` applies.
 use anyhow::{bail, Context, Result};
 use nudge_core::rulebook::Rulebook;
-use nudge_core::service::{validate_customer_input, CustomerInput, EventInput};
+use nudge_core::service::{check_customers, CustomerInput, EventInput, ItemError, ItemFault};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -36,28 +37,46 @@ pub fn load_customers(path: &Path, rulebook: &Rulebook) -> Result<Vec<CustomerIn
     } else {
         read_json_lines(path, &name)?
     };
-    let mut problems = Vec::new();
+    // Rows that parsed, with their lines; the problems of the others, by line.
+    let mut problems: Vec<(usize, String)> = Vec::new();
+    let mut lines = Vec::with_capacity(rows.len());
     let mut customers = Vec::with_capacity(rows.len());
-    let mut seen = std::collections::HashMap::new();
     for (line, row) in rows {
         match row {
-            Err(problem) => problems.push(problem),
+            Err(problem) => problems.push((line, problem)),
             Ok(customer) => {
-                if let Err(err) = validate_customer_input(rulebook, &customer) {
-                    problems.push(format!("{name}:{line}: {err}"));
-                } else if let Some(first) = seen.insert(customer.id.clone(), line) {
-                    problems.push(format!(
-                        "{name}:{line}: id: {:?} repeats line {first}",
-                        customer.id
-                    ));
-                } else {
-                    customers.push(customer);
-                }
+                lines.push(line);
+                customers.push(customer);
             }
         }
     }
-    fail(problems)?;
+    for error in check_customers(rulebook, &customers)? {
+        problems.push((
+            lines[error.index],
+            item_problem(&name, &lines, &customers, &error),
+        ));
+    }
+    problems.sort_by_key(|(line, _)| *line);
+    fail(problems.into_iter().map(|(_, problem)| problem).collect())?;
     Ok(customers)
+}
+
+/// `FILE:LINE: field: message` for one customer the batch rule refused.
+fn item_problem(
+    name: &str,
+    lines: &[usize],
+    customers: &[CustomerInput],
+    error: &ItemError<ItemFault>,
+) -> String {
+    let line = lines[error.index];
+    let field = &error.field;
+    match &error.fault {
+        ItemFault::Invalid(message) => format!("{name}:{line}: {field}: {message}"),
+        ItemFault::Repeated { previous } => format!(
+            "{name}:{line}: {field}: {:?} repeats line {}",
+            customers[error.index].id, lines[*previous]
+        ),
+    }
 }
 
 type Row<T> = (usize, Result<T, String>);

@@ -3,7 +3,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args as ClapArgs;
 use nudge_core::domain::{CustomerId, Message, MessageId, MessageStatus, PhoneNumber, RuleId};
-use nudge_core::ports::{Counters, Store};
+use nudge_core::ports::{Counters, CustomerStore, MessageStore, Store, SuppressionList};
 use nudge_core::service::{message_id, CustomerInput, InboundSms};
 use nudge_local::simulation::Simulation;
 use serde_json::json;

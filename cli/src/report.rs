@@ -76,7 +76,7 @@ impl Summary {
                     Outcome::Send { .. } => stats.sent += 1,
                     Outcome::Defer { .. } => stats.deferred += 1,
                     Outcome::Skip { reason, .. } => {
-                        *stats.skipped.entry(reason.clone()).or_default() += 1
+                        *stats.skipped.entry(reason.code().to_string()).or_default() += 1
                     }
                 }
             }

@@ -1,5 +1,6 @@
 //! The `nudge` binary as a user runs it: exit codes, error locations, JSON outputs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+use nudge_core::ports::CounterStore;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -203,7 +204,7 @@ fn a_bad_customer_file_names_row_and_field_and_imports_nothing() {
 /// A store file with a week of reply stats and free-text replies for tenant freshmart.
 fn seeded_store(dir: &Path) -> PathBuf {
     use nudge_core::domain::TenantId;
-    use nudge_core::ports::{Counters, Store};
+    use nudge_core::ports::Counters;
     use nudge_sqlite::SqliteStore;
     let path = dir.join("nudge.db");
     let store = SqliteStore::open(&path).unwrap();

@@ -1,5 +1,6 @@
 //! `nudge keys` and `nudge dev` as a user runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+use nudge_core::ports::ApiKeyStore;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -130,7 +131,6 @@ fn dev_serves_the_api_with_its_printed_key() {
 /// `nudge keys` on the deployed table, as a cloud team creates keys for the ingest function.
 #[tokio::test]
 async fn keys_are_created_in_and_revoked_from_the_dynamodb_table() {
-    use nudge_core::ports::Store;
     use nudge_dynamodb::{create_table, DynamoStore};
     let client = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
     let table = moto::unique_name("nudge-keys");

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use nudge_core::domain::{Category, MessageStatus};
-use nudge_core::ports::Store;
+use nudge_core::ports::MessageStore;
 use nudge_core::rulebook;
 use nudge_core::service::{CustomerInput, EventInput, Outcome};
 use nudge_local::simulation::Simulation;

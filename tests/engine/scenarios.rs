@@ -4,7 +4,9 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{Category, CustomerId, MessageStatus, PhoneNumber, TenantId};
-use nudge_core::ports::{Sent, SmsSender, Store};
+use nudge_core::ports::{
+    CounterStore, CustomerStore, DueIndex, MessageStore, Sent, SmsSender, SuppressionList,
+};
 use nudge_core::service::{
     CustomerInput, Engine, EventInput, InboundSms, Outbox, Outcome, ReplyOutcome,
 };
@@ -631,6 +633,7 @@ impl SmsSender for Flaky {
             return Err(Error::Provider {
                 retryable: self.retryable,
                 message: "throttled".into(),
+                source: None,
             });
         }
         Ok(Sent {

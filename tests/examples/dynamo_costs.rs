@@ -12,6 +12,7 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a measurement tool: failing loudly is fine
 
+use nudge_core::ports::MessageStore;
 use nudge_tests::moto;
 mod support;
 
@@ -19,7 +20,6 @@ use aws_lambda_events::dynamodb::Event as StreamEvent;
 use chrono::TimeDelta;
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{MessageStatus, TenantId};
-use nudge_core::ports::Store;
 use nudge_core::service::{Engine, Outbox};
 use nudge_dynamodb::{create_table, DynamoStore};
 use nudge_eventbridge::EventBridgePublisher;

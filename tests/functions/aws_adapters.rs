@@ -81,7 +81,9 @@ async fn sns_rejection_is_permanent_and_short() {
         .await
         .unwrap_err();
     match err {
-        Error::Provider { retryable, message } => {
+        Error::Provider {
+            retryable, message, ..
+        } => {
             assert!(!retryable);
             assert_eq!(message, "sns: InvalidParameter");
         }
@@ -108,7 +110,9 @@ async fn sns_unreachable_endpoint_is_retryable() {
         .await
         .unwrap_err();
     match err {
-        Error::Provider { retryable, message } => {
+        Error::Provider {
+            retryable, message, ..
+        } => {
             assert!(retryable);
             assert_eq!(message, "sns: dispatch failure");
         }
@@ -296,7 +300,9 @@ async fn eventbridge_retries_rejected_entries_then_reports_them() {
     let events = vec![event(1, "message.sent"), event(2, "")];
     let err = publisher.publish(&events).await.unwrap_err();
     match err {
-        Error::Provider { retryable, message } => {
+        Error::Provider {
+            retryable, message, ..
+        } => {
             assert!(retryable);
             assert!(message.contains("1 of 2 events failed"), "{message}");
             assert!(message.contains("InvalidArgument"), "{message}");

@@ -9,7 +9,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{CustomerId, MessageStatus, TenantId};
-use nudge_core::ports::Store;
+use nudge_core::ports::{DueIndex, MessageStore};
 use nudge_core::rulebook;
 use nudge_core::service::{CustomerInput, Engine, Outbox};
 use nudge_dynamodb::{create_table, DynamoStore};

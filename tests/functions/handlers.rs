@@ -10,7 +10,7 @@ use nudge_core::clock::ManualClock;
 use nudge_core::domain::{
     Category, CustomerId, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
 };
-use nudge_core::ports::{Counters, Sent, SmsSender, Store};
+use nudge_core::ports::{Counters, CustomerStore, MessageStore, Sent, SmsSender, SuppressionList};
 use nudge_core::service::{CustomerInput, Engine, Outbox};
 use nudge_core::{rulebook, Error, Result};
 use nudge_evaluate::handle_schedule;
@@ -101,6 +101,7 @@ impl SmsSender for Provider {
             Answer::Throttle => Err(Error::Provider {
                 retryable: true,
                 message: "sns: Throttling".into(),
+                source: None,
             }),
             Answer::LocalFailure => Err(Error::Store("connection reset".into())),
         }

@@ -6,7 +6,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use nudge_core::domain::{Customer, MessageStatus};
 use nudge_core::ports::{
-    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, Store,
+    Claim, CommitOutcome, CounterStore, Counters, CustomerStore, DueIndex, EventCommit, EventLog,
+    EventOutcome, MessageStore, SendCommit,
 };
 use nudge_dynamodb::{create_table, DynamoStore};
 use nudge_tests::conformance::{at, customer, event, message, stored, tenant, timer};
@@ -272,7 +273,8 @@ async fn one_shard_partition_beyond_a_page_is_read_to_the_end() {
             .expression_attribute_values(":pk", AttributeValue::S("DUE#2026-03-02T10:00#0".into()))
             .send()
     };
-    nudge_tests::conformance::many_large_timers_in_one_minute_are_all_returned(&store).await;
+    nudge_tests::conformance::due_index::many_large_timers_in_one_minute_are_all_returned(&store)
+        .await;
     let page = first_page(&store).await.unwrap();
     assert!(
         page.last_evaluated_key().is_some(),

@@ -37,7 +37,7 @@ mod on_disk {
 #[tokio::test]
 async fn a_store_file_from_before_suppression_references_is_upgraded() {
     use nudge_core::domain::{PhoneNumber, TenantId};
-    use nudge_core::ports::Store;
+    use nudge_core::ports::SuppressionList;
     use nudge_sqlite::SqliteStore;
 
     let dir = tempfile::tempdir().unwrap();

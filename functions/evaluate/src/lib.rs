@@ -46,6 +46,7 @@ pub struct SweepSummary {
 ///
 /// The event's own time is only logged: which minutes are due is decided by the engine's
 /// clock and checkpoint, so a late or repeated invocation is safe.
+#[tracing::instrument(name = "evaluate", skip_all, fields(event_id = ?event.id))]
 pub async fn handle_schedule<S: Store + ?Sized>(
     engine: &Engine<S>,
     sweep: Option<(&Outbox<S>, &SendBudget)>,

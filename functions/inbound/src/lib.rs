@@ -31,6 +31,7 @@ impl InboundSummary {
 
 /// Handles one SNS event (normally one record). Returns an error only when retrying the
 /// invocation may succeed; replies already handled are deduplicated on the retry.
+#[tracing::instrument(name = "inbound", skip_all, fields(records = event.records.len()))]
 pub async fn handle_sns<S: Store + ?Sized>(
     engine: &Engine<S>,
     publisher: &dyn EventPublisher,

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use nudge_core::domain::{Message, MessageStatus, TenantId};
 use nudge_core::error::Result;
 use nudge_core::ports::{OutboundEvent, Store};
-use nudge_core::service::{Engine, Outbox};
+use nudge_core::service::{DetailType, Engine, Outbox};
 use nudge_lambda::{event_publisher, Config};
 use nudge_sns::SnsSender;
 
@@ -72,6 +72,7 @@ impl SendBudget {
 }
 
 /// Handles one batch of stream records; returns the records Lambda must redeliver.
+#[tracing::instrument(name = "send", skip_all, fields(records = event.records.len()))]
 pub async fn handle_stream<S: Store + ?Sized>(
     outbox: &Outbox<S>,
     budget: &SendBudget,
@@ -175,12 +176,12 @@ async fn report_unreadable<S: Store + ?Sized>(outbox: &Outbox<S>, body: &Value, 
     let Some(Ok(tenant)) = tenant.map(TenantId::parse) else {
         return;
     };
-    let event = OutboundEvent {
-        detail_type: "message.failed".into(),
+    let event = OutboundEvent::new(
+        DetailType::MessageFailed,
         tenant,
-        time: outbox.engine().now(),
-        detail: json!({"message_id": id, "status": "failed", "reason": "malformed_record"}),
-    };
+        outbox.engine().now(),
+        json!({"message_id": id, "status": "failed", "reason": "malformed_record"}),
+    );
     if let Err(err) = outbox.publisher().publish(&[event]).await {
         tracing::error!(error = %err, message = id, "publishing message.failed failed");
     }

@@ -1,8 +1,10 @@
 //! What the AWS adapters share: turning an SDK error into `Error::Provider` with a retry
-//! decision and a short message (the error code, never the SDK's Debug text).
+//! decision and a short message (the error code, never the SDK's Debug text), the SDK's own
+//! error chain kept as the source for the logs.
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::fmt;
 
 use nudge_core::error::Error;
 
@@ -52,7 +54,7 @@ pub fn is_opted_out(code: Option<&str>, message: Option<&str>) -> bool {
 /// responses are retryable; a request that could not be built is not.
 pub fn provider_error<E>(service: &str, err: &SdkError<E, HttpResponse>) -> Error
 where
-    E: ProvideErrorMetadata,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     if let SdkError::ServiceError(ctx) = err {
         if is_opted_out(ctx.err().code(), ctx.err().message()) {
@@ -79,9 +81,47 @@ where
         // `SdkError` is non-exhaustive: an unknown kind is treated as transient.
         _ => (true, "unknown error".to_string()),
     };
+    // A service's answer is its own error; any other failure is the SDK's (with the
+    // connector's error, say, as its source).
+    let cause = match err {
+        SdkError::ServiceError(ctx) => Cause::of(ctx.err()),
+        other => Cause::of(other),
+    };
     Error::Provider {
         retryable,
         message: format!("{service}: {what}"),
+        source: Some(Box::new(cause)),
+    }
+}
+
+/// The texts of an error and of its sources, owned: what the logs need of an SDK error that
+/// is only borrowed here.
+#[derive(Debug)]
+struct Cause {
+    text: String,
+    source: Option<Box<Cause>>,
+}
+
+impl Cause {
+    fn of(err: &dyn std::error::Error) -> Cause {
+        Cause {
+            text: err.to_string(),
+            source: err.source().map(|source| Box::new(Cause::of(source))),
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
     }
 }
 

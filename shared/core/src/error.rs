@@ -1,5 +1,10 @@
-//! One error type for the library, with one mapping to an HTTP status and a retry decision.
+//! One error type for the library, with a retry decision. What an error becomes for an HTTP
+//! caller is decided where the HTTP responses are made (`nudge-http`), not here.
+use std::fmt;
 use thiserror::Error;
+
+/// Another library's error, kept whole as the source of one of ours.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -12,12 +17,29 @@ pub enum Error {
     /// A conditional write lost a race (optimistic concurrency); the caller re-reads and retries.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The storage backend failed; the text is for logs, never for response bodies.
+    /// The store failed or answered something unusable (an item without a body, an unknown
+    /// answer code); the text says what, for logs, never for response bodies.
     #[error("store error: {0}")]
     Store(String),
-    /// A provider (SMS gateway, event bus) failed.
+    /// The storage backend failed with an error of its own: `context` says what failed (as the
+    /// text of [`Error::Store`] does) and `source` keeps the backend's error, so logs show the
+    /// whole chain ([`Chain`]). For logs, never for response bodies.
+    #[error("store error: {context}")]
+    StoreBackend {
+        context: String,
+        #[source]
+        source: BoxError,
+    },
+    /// A provider (SMS gateway, event bus) failed. `message` is short (it becomes a failed
+    /// text's reason); `source`, when there is one, is the provider client's own error, for
+    /// the logs.
     #[error("provider error ({}): {message}", if *.retryable { "retryable" } else { "permanent" })]
-    Provider { retryable: bool, message: String },
+    Provider {
+        retryable: bool,
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The provider refuses the destination because the number opted out with it (e.g. SNS
     /// `OptedOut`): the number is suppressed rather than retried.
     #[error("recipient opted out at the provider ({provider})")]
@@ -34,24 +56,16 @@ impl Error {
         }
     }
 
-    pub fn store(err: impl std::fmt::Display) -> Self {
+    /// A store failure described by `err`'s text alone.
+    pub fn store(err: impl fmt::Display) -> Self {
         Error::Store(err.to_string())
     }
 
-    /// HTTP status a request failing with this error maps to.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Error::Invalid { .. } => 422,
-            Error::NotFound(_) => 404,
-            Error::Conflict(_) => 409,
-            Error::Store(_) | Error::Config(_) => 500,
-            Error::Provider {
-                retryable: true, ..
-            } => 503,
-            Error::Provider {
-                retryable: false, ..
-            }
-            | Error::RecipientOptedOut { .. } => 502,
+    /// A store failure caused by the backend's own error, which is kept as the source.
+    pub fn store_backend(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::StoreBackend {
+            context: context.into(),
+            source: source.into(),
         }
     }
 
@@ -61,6 +75,7 @@ impl Error {
             self,
             Error::Conflict(_)
                 | Error::Store(_)
+                | Error::StoreBackend { .. }
                 | Error::Provider {
                     retryable: true,
                     ..
@@ -70,3 +85,69 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error followed by its sources, `: `-separated, for logs: `error = %Chain(&err)`. A source
+/// whose text the line already ends with (a wrapper repeating its cause) is not repeated.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = self.0.to_string();
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !text.is_empty() && !line.ends_with(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            next = cause.source();
+        }
+        f.write_str(&line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[derive(Debug, Error)]
+    #[error("connection refused")]
+    struct Refused;
+
+    #[derive(Debug, Error)]
+    #[error("dispatch failure")]
+    struct Dispatch(#[source] Refused);
+
+    #[test]
+    fn the_chain_shows_every_cause_once() {
+        let err = Error::store_backend("dynamodb get_item: dispatch failure", Dispatch(Refused));
+        assert_eq!(
+            err.to_string(),
+            "store error: dynamodb get_item: dispatch failure"
+        );
+        assert_eq!(
+            Chain(&err).to_string(),
+            "store error: dynamodb get_item: dispatch failure: connection refused"
+        );
+        assert!(err.is_retryable());
+        let plain = Error::store("stored item has no body");
+        assert_eq!(
+            Chain(&plain).to_string(),
+            "store error: stored item has no body"
+        );
+    }
+
+    #[test]
+    fn a_provider_error_keeps_its_client_error_as_the_source() {
+        let err = Error::Provider {
+            retryable: true,
+            message: "sns: dispatch failure".into(),
+            source: Some(Box::new(Dispatch(Refused))),
+        };
+        assert_eq!(
+            Chain(&err).to_string(),
+            "provider error (retryable): sns: dispatch failure: connection refused"
+        );
+    }
+}

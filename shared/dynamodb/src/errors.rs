@@ -1,18 +1,26 @@
 //! SDK errors → `nudge_core::Error`: short texts (operation + error kind), never the SDK's
-//! Debug output; transaction cancellations classified by item.
+//! Debug output, with the SDK's error kept as the source for the logs; transaction
+//! cancellations classified by item.
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::CancellationReason;
-use std::fmt::Display;
+use std::fmt::Debug;
 
 use nudge_core::error::Error;
 
 /// A backend failure of `op`: the service error's own short text, or the kind of transport
-/// failure (`dispatch failure`, `timeout`, …).
-pub fn store<E: Display, R>(op: &str, err: SdkError<E, R>) -> Error {
-    match err.as_service_error() {
-        Some(service) => Error::Store(format!("dynamodb {op}: {service}")),
-        None => Error::Store(format!("dynamodb {op}: {err}")),
+/// failure (`dispatch failure`, `timeout`, …), with that error as the source.
+pub fn store<E, R>(op: &str, err: SdkError<E, R>) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let service = service.into_err();
+            Error::store_backend(format!("dynamodb {op}: {service}"), service)
+        }
+        other => Error::store_backend(format!("dynamodb {op}: {other}"), other),
     }
 }
 
@@ -20,7 +28,8 @@ pub fn store<E: Display, R>(op: &str, err: SdkError<E, R>) -> Error {
 /// (an expected outcome, not an error).
 pub fn written<T, E, R>(op: &str, result: Result<T, SdkError<E, R>>) -> Result<bool, Error>
 where
-    E: ProvideErrorMetadata + Display,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(true),
@@ -34,8 +43,8 @@ where
     }
 }
 
-pub fn build(op: &str, err: impl Display) -> Error {
-    Error::Store(format!("dynamodb {op}: building request: {err}"))
+pub fn build(op: &str, err: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::store_backend(format!("dynamodb {op}: building request: {err}"), err)
 }
 
 /// Why a transaction was cancelled.
@@ -76,7 +85,10 @@ pub fn classify(reasons: &[CancellationReason]) -> Cancelled {
 pub fn transaction<R>(
     op: &str,
     err: SdkError<TransactWriteItemsError, R>,
-) -> Result<Cancelled, Error> {
+) -> Result<Cancelled, Error>
+where
+    R: Debug + Send + Sync + 'static,
+{
     match err.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => {
             match classify(cancel.cancellation_reasons()) {
@@ -187,6 +199,9 @@ mod tests {
         );
         let result: Result<(), _> = Err(SdkError::<_, ()>::service_error(throttled, ()));
         let err = written("update_item", result).unwrap_err();
-        assert!(matches!(err, Error::Store(_)), "{err}");
+        assert!(matches!(err, Error::StoreBackend { .. }), "{err}");
+        // The service's own error is kept as the source, for the logs.
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert!(source.is_some_and(|s| s.contains("slow down")), "{err:?}");
     }
 }

@@ -60,36 +60,32 @@
 //! GSI reads are eventually consistent: a just-queued message may reach `sendable_messages` a
 //! moment later (claiming is conditional, so a stale entry is harmless), and
 //! `find_customer_by_phone` re-reads the profile consistently.
-mod bookkeeping;
+// One file per store role, each implementing its trait; then what they share.
+mod api_keys;
+mod counters;
 mod customers;
+mod due_index;
+mod events;
+mod inbound;
+mod messages;
+mod suppressions;
+
 mod errors;
 mod items;
 pub mod keys;
-mod messages;
 mod paging;
 mod table;
-mod timers;
 mod tx;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::atomic::AtomicU64;
 
 pub use errors::{classify as classify_cancellation, Cancelled};
 pub use items::size as item_size;
 use items::{key_map, Item};
 use keys::Key;
-use nudge_core::domain::{
-    ApiKey, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
-    Timer,
-};
 use nudge_core::error::Result;
-use nudge_core::ports::{
-    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, ReplyTextCount, SendCommit,
-    StatsRow, Store,
-};
 pub use table::create_table;
 use tx::{Condition, Writes};
 
@@ -185,214 +181,5 @@ impl DynamoStore {
             Ok(_) => Ok(None),
             Err(e) => errors::transaction(op, e).map(Some),
         }
-    }
-}
-
-#[async_trait]
-impl Store for DynamoStore {
-    async fn get_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<Option<Customer>> {
-        self.customer(tenant, id).await
-    }
-
-    async fn get_customers(&self, ids: &[(TenantId, CustomerId)]) -> Result<Vec<Customer>> {
-        self.customers(ids).await
-    }
-
-    async fn put_customer(
-        &self,
-        customer: &Customer,
-        expected_version: Option<u64>,
-    ) -> Result<u64> {
-        self.write_customer(customer, expected_version).await
-    }
-
-    async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool> {
-        self.remove_customer(tenant, id).await
-    }
-
-    async fn find_customer_by_phone(
-        &self,
-        tenant: &TenantId,
-        phone: &PhoneNumber,
-    ) -> Result<Option<Customer>> {
-        self.customer_by_phone(tenant, phone).await
-    }
-
-    async fn record_event(&self, commit: &EventCommit) -> Result<EventOutcome> {
-        self.commit_event(commit).await
-    }
-
-    async fn customer_events(
-        &self,
-        tenant: &TenantId,
-        customer: &CustomerId,
-        limit: usize,
-    ) -> Result<Vec<Event>> {
-        self.events_of(tenant, customer, limit).await
-    }
-
-    async fn customer_timers(
-        &self,
-        tenant: &TenantId,
-        customer: &CustomerId,
-    ) -> Result<Vec<Timer>> {
-        self.timers_of(tenant, customer).await
-    }
-
-    async fn put_timers(&self, timers: &[Timer]) -> Result<()> {
-        self.write_timers(timers).await
-    }
-
-    async fn delete_timers(&self, timers: &[Timer]) -> Result<()> {
-        self.remove_timers(timers).await
-    }
-
-    async fn reschedule_timer(&self, timer: &Timer, due: DateTime<Utc>) -> Result<()> {
-        let mut moved = timer.clone();
-        moved.due = due;
-        self.write_timers(std::slice::from_ref(&moved)).await
-    }
-
-    async fn due_timers(&self, minute: DateTime<Utc>) -> Result<Vec<Timer>> {
-        self.timers_due(minute).await
-    }
-
-    async fn checkpoint(&self) -> Result<Option<DateTime<Utc>>> {
-        self.read_checkpoint().await
-    }
-
-    async fn set_checkpoint(&self, minute: DateTime<Utc>) -> Result<()> {
-        self.advance_checkpoint(minute).await
-    }
-
-    async fn commit_send(&self, commit: &SendCommit) -> Result<CommitOutcome> {
-        self.commit_message(commit).await
-    }
-
-    async fn queue_message(&self, message: &Message, stats: &Counters) -> Result<CommitOutcome> {
-        self.queue(message, stats).await
-    }
-
-    async fn record_skip(
-        &self,
-        message: &Message,
-        timer: Option<&Timer>,
-        stats: &Counters,
-    ) -> Result<()> {
-        self.skip(message, timer, stats).await
-    }
-
-    async fn get_message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>> {
-        self.message(tenant, id).await
-    }
-
-    async fn customer_messages(
-        &self,
-        tenant: &TenantId,
-        customer: &CustomerId,
-        limit: usize,
-    ) -> Result<Vec<Message>> {
-        self.messages_of(tenant, customer, limit).await
-    }
-
-    async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>> {
-        self.outbox(now, limit).await
-    }
-
-    async fn transition_message(&self, message: &Message, from: MessageStatus) -> Result<bool> {
-        self.transition(message, from).await
-    }
-
-    async fn claim_message(&self, claimed: &Message) -> Result<Claim> {
-        self.claim(claimed).await
-    }
-
-    async fn finish_message(
-        &self,
-        message: &Message,
-        from: MessageStatus,
-        stats: &Counters,
-    ) -> Result<bool> {
-        self.finish(message, from, stats).await
-    }
-
-    async fn is_suppressed(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool> {
-        Ok(self.get(&keys::suppression(tenant, phone)).await?.is_some())
-    }
-
-    async fn suppress(
-        &self,
-        tenant: &TenantId,
-        phone: &PhoneNumber,
-        at: DateTime<Utc>,
-        source: &str,
-        reference: Option<&str>,
-    ) -> Result<bool> {
-        self.suppress_number(tenant, phone, at, source, reference)
-            .await
-    }
-
-    async fn unsuppress(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool> {
-        self.delete(&keys::suppression(tenant, phone)).await
-    }
-
-    async fn add_stats(
-        &self,
-        tenant: &TenantId,
-        day: NaiveDate,
-        rule: &str,
-        counters: &Counters,
-    ) -> Result<()> {
-        self.add_counters(tenant, day, rule, counters).await
-    }
-
-    async fn stats(
-        &self,
-        tenant: &TenantId,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<StatsRow>> {
-        self.stats_rows(tenant, from, to).await
-    }
-
-    async fn add_reply_text(&self, tenant: &TenantId, day: NaiveDate, text: &str) -> Result<()> {
-        self.count_reply_text(tenant, day, text).await
-    }
-
-    async fn top_reply_texts(
-        &self,
-        tenant: &TenantId,
-        from: NaiveDate,
-        to: NaiveDate,
-        limit: usize,
-    ) -> Result<Vec<ReplyTextCount>> {
-        self.reply_text_ranking(tenant, from, to, limit).await
-    }
-
-    async fn put_api_key(&self, key: &ApiKey) -> Result<()> {
-        self.put(items::api_key(key)?, None).await.map(|_| ())
-    }
-
-    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>> {
-        self.get(&keys::api_key(id))
-            .await?
-            .map(|item| items::body(&item))
-            .transpose()
-    }
-
-    async fn record_inbound(
-        &self,
-        tenant: &TenantId,
-        provider_id: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool> {
-        let item = items::inbound(&keys::inbound(tenant, provider_id), at);
-        self.put(item, Some(Condition::absent())).await
-    }
-
-    async fn forget_inbound(&self, tenant: &TenantId, provider_id: &str) -> Result<()> {
-        self.delete(&keys::inbound(tenant, provider_id))
-            .await
-            .map(|_| ())
     }
 }

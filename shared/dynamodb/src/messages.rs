@@ -1,5 +1,6 @@
 //! Messages: the send transaction (dedupe + customer ledger + message + timer + stats), the
 //! outbox (sparse GSI2) and conditional status transitions.
+use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use super::tx::{Condition, Writes};
 use super::DynamoStore;
 use nudge_core::domain::{CustomerId, Message, MessageId, MessageStatus, TenantId, Timer};
 use nudge_core::error::{Error, Result};
-use nudge_core::ports::{Claim, CommitOutcome, Counters, SendCommit};
+use nudge_core::ports::{Claim, CommitOutcome, Counters, MessageStore, SendCommit};
 
 /// The first write of every message transaction: the dedupe key (send, queue) or the
 /// message's lookup item (skip). Its failed condition means "already done".
@@ -21,28 +22,13 @@ const FIRST: usize = 0;
 /// Attempts at recording a send result whose transaction lost a race on the stats item.
 const FINISH_ATTEMPTS: u32 = 6;
 
-impl DynamoStore {
-    /// The message item and its lookup item; the lookup is conditional so one id is never
-    /// stored twice (its failure is the "already recorded" signal of a skip).
-    fn message_writes(&self, writes: &mut Writes, m: &Message) -> Result<()> {
-        writes.put(items::message(m, self.shards)?, None)?;
-        writes.put(items::message_ref(m), Some(Condition::absent()))?;
-        Ok(())
-    }
+fn id_taken(m: &Message) -> Error {
+    Error::Store(format!("message id {} is already stored", m.id))
+}
 
-    /// The counters of `m`'s rule on `day`, in the spread item `m`'s id picks.
-    fn stats_writes(
-        &self,
-        writes: &mut Writes,
-        m: &Message,
-        day: NaiveDate,
-        stats: &Counters,
-    ) -> Result<()> {
-        let key = keys::stats(&m.tenant, day, m.rule.as_str(), m.id.as_str());
-        writes.add_stats(&key, stats).map(|_| ())
-    }
-
-    pub(super) async fn commit_message(&self, commit: &SendCommit) -> Result<CommitOutcome> {
+#[async_trait]
+impl MessageStore for DynamoStore {
+    async fn commit_send(&self, commit: &SendCommit) -> Result<CommitOutcome> {
         let m = &commit.message;
         let mut writes = Writes::new(&self.table);
         writes.put(items::dedupe(m), Some(Condition::absent()))?;
@@ -68,7 +54,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn queue(&self, m: &Message, stats: &Counters) -> Result<CommitOutcome> {
+    async fn queue_message(&self, m: &Message, stats: &Counters) -> Result<CommitOutcome> {
         let mut writes = Writes::new(&self.table);
         writes.put(items::dedupe(m), Some(Condition::absent()))?;
         self.message_writes(&mut writes, m)?;
@@ -87,7 +73,7 @@ impl DynamoStore {
     }
 
     /// Recording the same skip again (a re-run tick) changes nothing.
-    pub(super) async fn skip(
+    async fn record_skip(
         &self,
         m: &Message,
         timer: Option<&Timer>,
@@ -110,11 +96,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn message(
-        &self,
-        tenant: &TenantId,
-        id: &MessageId,
-    ) -> Result<Option<Message>> {
+    async fn get_message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>> {
         let Some(lookup) = self.get(&keys::message_ref(tenant, id)).await? else {
             return Ok(None);
         };
@@ -127,7 +109,7 @@ impl DynamoStore {
     }
 
     /// Newest first (then by id, descending): the order of the sort keys.
-    pub(super) async fn messages_of(
+    async fn customer_messages(
         &self,
         tenant: &TenantId,
         customer: &CustomerId,
@@ -150,7 +132,7 @@ impl DynamoStore {
 
     /// Queued messages due by `now`: the first `limit` of each outbox shard, merged in the
     /// SQLite order (next attempt, then creation).
-    pub(super) async fn outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>> {
+    async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -189,7 +171,7 @@ impl DynamoStore {
     /// Replaces the message only if it is still in `from`; the new item enters or leaves the
     /// outbox index with its status. The key comes from the message (its creation time never
     /// changes), so no lookup is needed.
-    pub(super) async fn transition(&self, m: &Message, from: MessageStatus) -> Result<bool> {
+    async fn transition_message(&self, m: &Message, from: MessageStatus) -> Result<bool> {
         let item = items::message(m, self.shards)?;
         self.put(item, Some(Condition::status_is(from.as_str())))
             .await
@@ -197,7 +179,7 @@ impl DynamoStore {
 
     /// One request: the conditional claim, and the suppression check as a condition of the
     /// same transaction (a plain conditional put when the message ignores suppression).
-    pub(super) async fn claim(&self, claimed: &Message) -> Result<Claim> {
+    async fn claim_message(&self, claimed: &Message) -> Result<Claim> {
         let item = items::message(claimed, self.shards)?;
         let read = Condition::queued_after(claimed.attempts.saturating_sub(1));
         if claimed.ignores_suppression {
@@ -228,7 +210,7 @@ impl DynamoStore {
     /// is in every result of that rule, so concurrent senders can cancel each other; a
     /// cancelled transaction wrote nothing, so it is simply tried again — the text is already
     /// sent and its result must not be lost.
-    pub(super) async fn finish(
+    async fn finish_message(
         &self,
         m: &Message,
         from: MessageStatus,
@@ -261,6 +243,24 @@ impl DynamoStore {
     }
 }
 
-fn id_taken(m: &Message) -> Error {
-    Error::Store(format!("message id {} is already stored", m.id))
+impl DynamoStore {
+    /// The message item and its lookup item; the lookup is conditional so one id is never
+    /// stored twice (its failure is the "already recorded" signal of a skip).
+    fn message_writes(&self, writes: &mut Writes, m: &Message) -> Result<()> {
+        writes.put(items::message(m, self.shards)?, None)?;
+        writes.put(items::message_ref(m), Some(Condition::absent()))?;
+        Ok(())
+    }
+
+    /// The counters of `m`'s rule on `day`, in the spread item `m`'s id picks.
+    fn stats_writes(
+        &self,
+        writes: &mut Writes,
+        m: &Message,
+        day: NaiveDate,
+        stats: &Counters,
+    ) -> Result<()> {
+        let key = keys::stats(&m.tenant, day, m.rule.as_str(), m.id.as_str());
+        writes.add_stats(&key, stats).map(|_| ())
+    }
 }

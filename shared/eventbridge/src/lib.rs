@@ -231,6 +231,7 @@ impl EventPublisher for EventBridgePublisher {
                 self.retry.rounds,
                 codes.join(", ")
             ),
+            source: None,
         })
     }
 }

@@ -1,21 +1,23 @@
-//! Who is calling: the bearer API key (scopes, regions) and, for tenants with a webhook
-//! secret, the HMAC signature of the request.
+//! Who is calling. Every route of [`router`](super::router) but the open ones carries a
+//! [`guard`] naming the scope its bearer API key needs; the guard also checks the content type,
+//! reads the body within the size limit and verifies the tenant's signature, then hands the
+//! handler the [`Caller`] and the body it read.
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use axum::middleware::Next;
+use axum::response::Response;
 
+use super::body::{is_json, read_body, unsupported_media_type};
 use super::keys::{parse_key, secret_matches};
 use super::problem::Problem;
+use super::signature::{verify_signature, SIGNATURE_HEADER};
 use super::AppState;
 use nudge_core::domain::{ApiKey, Customer, Scope, TenantId};
 use nudge_core::ports::Store;
 
-pub const SIGNATURE_HEADER: &str = "x-nudge-signature";
-/// How far a signature's timestamp may be from the engine clock.
-pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
-
-/// An authenticated caller.
+/// An authenticated caller: what a guarded route's handler takes as an argument.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub key: ApiKey,
@@ -32,7 +34,7 @@ impl Caller {
     }
 
     pub fn is_regional(&self) -> bool {
-        !self.key.regions.is_empty()
+        self.key.is_regional()
     }
 
     /// A region-scoped key may only write customers of its regions.
@@ -41,9 +43,85 @@ impl Caller {
     }
 }
 
+/// The caller the route's guard authenticated. A handler asking for it on a route without a
+/// guard is a wiring mistake: a 500, never an anonymous caller.
+impl<T: Send + Sync> FromRequestParts<T> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &T) -> Result<Self, Problem> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Problem::internal("a handler wants a caller but its route has no guard"))
+    }
+}
+
+/// What a guarded route takes as its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// JSON (`application/json` or `application/*+json`); anything else is a 415.
+    Json,
+    /// Any body, of any content type (GETs: the empty body, which is still signed).
+    Any,
+}
+
+/// One route's requirements: the scope of its key and the content of its body.
+pub struct Guard<S: Store + ?Sized> {
+    state: AppState<S>,
+    scope: Scope,
+    content: Content,
+}
+
+impl<S: Store + ?Sized> Guard<S> {
+    pub fn new(state: &AppState<S>, scope: Scope, content: Content) -> Self {
+        Guard {
+            state: state.clone(),
+            scope,
+            content,
+        }
+    }
+}
+
+impl<S: Store + ?Sized> Clone for Guard<S> {
+    fn clone(&self) -> Self {
+        Guard {
+            state: self.state.clone(),
+            scope: self.scope,
+            content: self.content,
+        }
+    }
+}
+
+/// The guard middleware, in this order: the key and its scope (401/403), the content type
+/// when the route takes JSON (415), the body read within the size limit (413), the signature
+/// when the key's tenant has a webhook secret (401). The handler then finds the [`Caller`] and
+/// the body already read.
+pub async fn guard<S: Store + ?Sized>(
+    State(guard): State<Guard<S>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, Problem> {
+    let (mut parts, body) = request.into_parts();
+    let caller = authenticate(&guard.state, &parts.headers, guard.scope).await?;
+    if guard.content == Content::Json && !is_json(&parts.headers) {
+        return Err(unsupported_media_type("application/json"));
+    }
+    let body = read_body(&parts.headers, body).await?;
+    if let Some(secret) = guard.state.config.webhook_secrets.get(caller.tenant()) {
+        let signature = parts
+            .headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok());
+        verify_signature(secret, signature, &body, guard.state.engine.now())?;
+    }
+    parts.extensions.insert(caller);
+    Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
+}
+
 /// Checks the bearer key and its scope: 401 for a missing, unknown, wrong or revoked key,
-/// 403 for a valid key without the scope.
-pub async fn authenticate<S: Store + ?Sized>(
+/// 403 for a valid key without the scope or of a tenant not served here.
+async fn authenticate<S: Store + ?Sized>(
     state: &AppState<S>,
     headers: &HeaderMap,
     scope: Scope,
@@ -85,80 +163,26 @@ pub async fn authenticate<S: Store + ?Sized>(
     Ok(Caller { key })
 }
 
-/// The `X-Nudge-Signature` value for a body signed at `timestamp` (for clients and tests).
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let digest = hmac_for(secret, timestamp, body)
-        .map(|mac| hex::encode(mac.finalize().into_bytes()))
-        .unwrap_or_default();
-    format!("t={timestamp},v1={digest}")
-}
-
-/// HMAC-SHA256 over `"<timestamp>.<body>"` (None only if the key were refused, which HMAC
-/// never does).
-fn hmac_for(secret: &str, timestamp: i64, body: &[u8]) -> Option<Hmac<Sha256>> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).ok()?;
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    Some(mac)
-}
-
-/// Verifies `t=<unix>,v1=<hex>` (several `v1` allowed, for secret rotation) over
-/// `"<t>.<raw body>"`, in constant time, with a timestamp within 5 minutes of `now`.
-pub fn verify_signature(
-    secret: &str,
-    header: Option<&str>,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<(), Problem> {
-    let header = header.ok_or_else(|| {
-        Problem::unauthorized("missing X-Nudge-Signature: t=<unix>,v1=<hex HMAC-SHA256>")
-    })?;
-    let mut timestamp = None;
-    let mut candidates = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
-            Some(("v1", v)) => candidates.extend(hex::decode(v).ok()),
-            _ => {}
-        }
-    }
-    let timestamp =
-        timestamp.ok_or_else(|| Problem::unauthorized("malformed X-Nudge-Signature"))?;
-    if candidates.is_empty() {
-        return Err(Problem::unauthorized("malformed X-Nudge-Signature"));
-    }
-    if (now.timestamp() - timestamp).abs() > SIGNATURE_TOLERANCE_SECONDS {
-        return Err(Problem::unauthorized(
-            "signature too old: its timestamp is more than 5 minutes from the server clock",
-        ));
-    }
-    let valid = candidates
-        .iter()
-        .filter_map(|c| Some((hmac_for(secret, timestamp, body)?, c)))
-        .any(|(mac, c)| mac.verify_slice(c).is_ok());
-    if valid {
-        Ok(())
-    } else {
-        Err(Problem::unauthorized("invalid signature"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
 
-    #[test]
-    fn signatures_round_trip_and_expire() {
-        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let header = sign("s3cret", now.timestamp(), b"{}");
-        assert!(verify_signature("s3cret", Some(&header), b"{}", now).is_ok());
-        assert!(verify_signature("other", Some(&header), b"{}", now).is_err());
-        assert!(verify_signature("s3cret", Some(&header), b"{ }", now).is_err());
-        let late = now + chrono::TimeDelta::seconds(301);
-        let err = verify_signature("s3cret", Some(&header), b"{}", late).unwrap_err();
-        assert!(err.detail.contains("too old"));
-        assert!(verify_signature("s3cret", None, b"{}", now).is_err());
+    /// A handler wanting a caller on a route without a guard is refused, never served anonymously.
+    #[tokio::test]
+    async fn a_caller_exists_only_behind_a_guard() {
+        let app = Router::new().route("/unguarded", get(|_caller: Caller| async { "served" }));
+        let request = Request::builder()
+            .uri("/unguarded")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let problem = response.extensions().get::<Problem>().unwrap();
+        assert!(problem.internal.as_deref().unwrap().contains("no guard"));
     }
 }

@@ -1,41 +1,11 @@
-//! Reading a request: authenticate, check the content type, read the body within the size
-//! limit, verify the webhook signature, and parse JSON naming the failing field's path.
+//! Reading a request body: the content type, the size limit, and JSON parsed naming the
+//! failing field's path.
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::auth::{authenticate, verify_signature, Caller, SIGNATURE_HEADER};
-use super::problem::{too_large, ItemError, Problem};
-use super::{AppState, MAX_BODY_BYTES};
-use nudge_core::domain::Scope;
-use nudge_core::ports::Store;
-
-/// An authenticated request with its raw body.
-pub struct Accepted {
-    pub caller: Caller,
-    pub body: Bytes,
-}
-
-/// Authenticates (401/403), checks the content type when a JSON body is expected (415), reads
-/// at most [`MAX_BODY_BYTES`] (413) and verifies the tenant's signature if it has one (401).
-pub async fn accept<S: Store + ?Sized>(
-    state: &AppState<S>,
-    headers: &HeaderMap,
-    body: Body,
-    scope: Scope,
-    json_body: bool,
-) -> Result<Accepted, Problem> {
-    let caller = authenticate(state, headers, scope).await?;
-    if json_body && !is_json(headers) {
-        return Err(unsupported_media_type("application/json"));
-    }
-    let body = read_body(headers, body).await?;
-    if let Some(secret) = state.config.webhook_secrets.get(caller.tenant()) {
-        let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-        verify_signature(secret, signature, &body, state.engine.now())?;
-    }
-    Ok(Accepted { caller, body })
-}
+use super::problem::{too_large, ItemProblem, Problem};
+use super::MAX_BODY_BYTES;
 
 /// 415, telling the content type to send.
 pub fn unsupported_media_type(expected: &str) -> Problem {
@@ -112,13 +82,13 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
 pub fn parse_item<T: DeserializeOwned>(
     value: serde_json::Value,
     index: usize,
-) -> Result<T, ItemError> {
+) -> Result<T, ItemProblem> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let field = match field_path(&err.path().to_string(), err.inner()) {
             Some(path) => format!("items[{index}].{path}"),
             None => format!("items[{index}]"),
         };
-        ItemError {
+        ItemProblem {
             field,
             detail: err.inner().to_string(),
             status: 400,

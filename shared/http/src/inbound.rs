@@ -20,9 +20,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha1::Sha1;
 
-use super::auth::{verify_signature, SIGNATURE_HEADER};
 use super::body::{content_type_is, is_json, parse, read_body, unsupported_media_type};
 use super::problem::Problem;
+use super::signature::{verify_signature, SIGNATURE_HEADER};
 use super::{AppState, HttpConfig};
 use nudge_core::domain::TenantId;
 use nudge_core::ports::Store;

@@ -3,6 +3,7 @@
 //! JSON under `/v1`, bearer API keys with scopes and regions, optional HMAC-signed requests
 //! per tenant, and RFC 9457 problem details for every error. See the README's API reference.
 pub mod auth;
+mod batch;
 mod body;
 mod customers;
 mod events;
@@ -10,24 +11,30 @@ mod inbound;
 pub mod keys;
 pub mod problem;
 mod read;
+pub mod signature;
+mod views;
 
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use auth::{sign, Caller, SIGNATURE_HEADER};
+pub use auth::Caller;
+use auth::{Content, Guard};
 pub use inbound::{twilio_signature, TWILIO_SIGNATURE_HEADER};
 pub use keys::generate_key;
-use nudge_core::domain::TenantId;
+use nudge_core::domain::{Scope, TenantId};
 use nudge_core::ports::{EventPublisher, Store};
 use nudge_core::service::Engine;
-pub use problem::{ItemError, Problem, PROBLEM_JSON};
+pub use problem::{ItemProblem, Problem, PROBLEM_JSON};
+pub use signature::{sign, SIGNATURE_HEADER};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -103,32 +110,61 @@ impl<S: Store + ?Sized> Clone for AppState<S> {
     }
 }
 
-/// The API router.
+/// The API router. `key(scope, content)` marks a route that takes a bearer API key with that
+/// scope (and, for tenants with a webhook secret, a signed request) and a body of that
+/// content; see [`auth::guard`]. The other routes take no key.
 pub fn router<S: Store + ?Sized + 'static>(state: AppState<S>) -> Router {
+    use Content::{Any, Json};
+    use Scope::{CustomersWrite, EventsWrite, Read};
+    let key = |scope, content| {
+        middleware::from_fn_with_state(Guard::new(&state, scope, content), auth::guard::<S>)
+    };
     Router::new()
+        // No key: liveness, and the providers' webhooks, whose signature is their credential.
         .route("/healthz", get(healthz))
-        .route(
-            "/v1/customers/{id}",
-            put(customers::put::<S>)
-                .get(customers::get::<S>)
-                .delete(customers::delete::<S>),
-        )
-        .route("/v1/customers:batch", post(customers::batch::<S>))
-        .route("/v1/customers/{id}/messages", get(read::messages::<S>))
-        .route("/v1/events", post(events::post::<S>))
-        .route("/v1/preview", post(read::preview::<S>))
-        .route("/v1/stats", get(read::stats::<S>))
-        .route("/v1/reports/replies", get(read::replies_report::<S>))
         .route("/v1/inbound/twilio", post(inbound::twilio::<S>))
         .route("/v1/inbound/generic", post(inbound::generic::<S>))
+        // A key with the scope named.
+        .route(
+            "/v1/customers/{id}",
+            put(customers::put::<S>.layer(key(CustomersWrite, Json)))
+                .get(customers::get::<S>.layer(key(Read, Any)))
+                .delete(customers::delete::<S>.layer(key(CustomersWrite, Any))),
+        )
+        .route(
+            "/v1/customers:batch",
+            post(customers::batch::<S>.layer(key(CustomersWrite, Json))),
+        )
+        .route(
+            "/v1/customers/{id}/messages",
+            get(read::messages::<S>.layer(key(Read, Any))),
+        )
+        .route(
+            "/v1/events",
+            post(events::post::<S>.layer(key(EventsWrite, Json))),
+        )
+        .route(
+            "/v1/preview",
+            post(read::preview::<S>.layer(key(Read, Json))),
+        )
+        .route("/v1/stats", get(read::stats::<S>.layer(key(Read, Any))))
+        .route(
+            "/v1/reports/replies",
+            get(read::replies_report::<S>.layer(key(Read, Any))),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(middleware::from_fn(request_context))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 async fn not_found() -> Problem {
@@ -164,7 +200,14 @@ async fn request_context(request: Request, next: Next) -> Response {
         if let Some(internal) = &problem.internal {
             tracing::error!(request_id = %request_id, %method, path, error = %internal, "request failed");
         }
-        let body = problem.body(&request_id).to_string();
+        let body = match serde_json::to_string(&problem.body(&request_id)) {
+            Ok(body) => body,
+            // Serializing strings and numbers cannot fail; if it ever did, say so plainly.
+            Err(err) => {
+                tracing::error!(request_id = %request_id, error = %err, "problem body unwritable");
+                String::new()
+            }
+        };
         let mut rendered = (
             problem.status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],

@@ -1,18 +1,19 @@
 //! RFC 9457 problem details: every error response is `application/problem+json`, naming the
 //! offending field. The request id is filled in by the request-context middleware, which also
-//! logs internal details that never reach the body.
+//! logs internal details that never reach the body. What each engine error becomes for an HTTP
+//! caller is decided here ([`From<Error>`](Problem#impl-From<Error>-for-Problem)).
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use nudge_core::error::Error;
+use nudge_core::error::{Chain, Error};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const TYPE_BASE: &str = "https://nudge.dev/problems/";
 
-/// One failing item of a batch (or one failing field of a single object).
+/// One entry of a problem's `errors`: a failing item of a batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ItemError {
+pub struct ItemProblem {
     pub field: String,
     pub detail: String,
     pub status: u16,
@@ -29,8 +30,8 @@ pub struct ProblemData {
     pub title: &'static str,
     pub detail: String,
     pub field: Option<String>,
-    pub errors: Vec<ItemError>,
-    /// For the log only (store or provider error text); never serialized.
+    pub errors: Vec<ItemProblem>,
+    /// For the log only (an error and its sources); never serialized.
     pub internal: Option<String>,
 }
 
@@ -57,7 +58,7 @@ impl Problem {
         self
     }
 
-    pub fn errors(mut self, errors: Vec<ItemError>) -> Self {
+    pub fn errors(mut self, errors: Vec<ItemProblem>) -> Self {
         self.errors = errors;
         self
     }
@@ -99,6 +100,18 @@ impl Problem {
         p
     }
 
+    /// A dependency failed in a way that may pass: the caller may retry later.
+    pub fn unavailable(log: impl Into<String>) -> Self {
+        let mut p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+        )
+        .detail("a dependency is unavailable; retry later");
+        p.internal = Some(log.into());
+        p
+    }
+
     /// The generic problem for a status produced outside the handlers (axum rejections).
     pub fn for_status(status: StatusCode) -> Self {
         match status {
@@ -115,24 +128,32 @@ impl Problem {
     }
 
     /// The JSON body, with the request id.
-    pub fn body(&self, request_id: &str) -> serde_json::Value {
-        let mut body = serde_json::json!({
-            "type": format!("{TYPE_BASE}{}", self.slug),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        });
-        if let Some(map) = body.as_object_mut() {
-            if let Some(field) = &self.field {
-                map.insert("field".into(), field.clone().into());
-            }
-            if !self.errors.is_empty() {
-                map.insert("errors".into(), serde_json::json!(self.errors));
-            }
-            map.insert("request_id".into(), request_id.into());
+    pub fn body<'a>(&'a self, request_id: &'a str) -> ProblemBody<'a> {
+        ProblemBody {
+            problem_type: format!("{TYPE_BASE}{}", self.slug),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            field: self.field.as_deref(),
+            errors: &self.errors,
+            request_id,
         }
-        body
     }
+}
+
+/// What a problem response's body holds.
+#[derive(Debug, Serialize)]
+pub struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: &'a str,
+    pub status: u16,
+    pub detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub errors: &'a [ItemProblem],
+    pub request_id: &'a str,
 }
 
 impl std::ops::Deref for Problem {
@@ -157,26 +178,25 @@ pub fn too_large() -> Problem {
     .detail("the request body is larger than 1 MB")
 }
 
+/// What an engine error is for an HTTP caller: the caller's own mistakes (422, 404, 409) say
+/// what is wrong; the rest is a generic 503 (a provider that may answer later) or 500 whose
+/// body names nothing internal, with the error's whole chain kept for the log.
 impl From<Error> for Problem {
     fn from(err: Error) -> Self {
-        let status =
-            StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match err {
             Error::Invalid { field, message } => Problem::invalid(field, message),
             Error::NotFound(what) => Problem::not_found(format!("{what} not found")),
             Error::Conflict(what) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(what)
             }
-            other => {
-                let mut p = Problem::internal(other.to_string());
-                if status == StatusCode::SERVICE_UNAVAILABLE {
-                    p.status = status;
-                    p.slug = "unavailable";
-                    p.title = "Service unavailable";
-                    p.detail = "a dependency is unavailable; retry later".into();
-                }
-                p
-            }
+            Error::Provider {
+                retryable: true, ..
+            } => Problem::unavailable(Chain(&err).to_string()),
+            Error::Store(_)
+            | Error::StoreBackend { .. }
+            | Error::Provider { .. }
+            | Error::RecipientOptedOut { .. }
+            | Error::Config(_) => Problem::internal(Chain(&err).to_string()),
         }
     }
 }
@@ -191,5 +211,45 @@ impl IntoResponse for Problem {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response.extensions_mut().insert(self);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn refused() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused")
+    }
+
+    #[test]
+    fn a_failing_dependency_is_logged_with_its_causes_and_shown_as_nothing() {
+        let err = Error::store_backend("dynamodb get_item: dispatch failure", refused());
+        let problem = Problem::from(err);
+        assert_eq!(problem.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            problem.internal.as_deref(),
+            Some("store error: dynamodb get_item: dispatch failure: connection refused")
+        );
+        let body = serde_json::to_string(&problem.body("r-1")).unwrap();
+        assert!(
+            !body.contains("dynamodb") && !body.contains("refused"),
+            "{body}"
+        );
+        let throttled = Problem::from(Error::Provider {
+            retryable: true,
+            message: "sns: Throttling".into(),
+            source: Some(Box::new(refused())),
+        });
+        assert_eq!(throttled.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            throttled.internal.as_deref(),
+            Some("provider error (retryable): sns: Throttling: connection refused")
+        );
+        let permanent = Problem::from(Error::RecipientOptedOut {
+            provider: "sns".into(),
+        });
+        assert_eq!(permanent.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -1,22 +1,23 @@
 //! Read-only routes: `POST /v1/preview`, `GET /v1/customers/{id}/messages`, `GET /v1/stats`,
 //! `GET /v1/reports/replies`.
-use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{NaiveDate, TimeDelta};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::body::{accept, parse};
-use super::customers::visible_customer;
+use super::auth::Caller;
+use super::body::parse;
+use super::customers::{customer_not_found, visible_customer};
 use super::problem::Problem;
+use super::views::MessageView;
 use super::AppState;
-use nudge_core::domain::{CustomerId, Event, EventId, RuleId, Scope};
+use nudge_core::domain::{Category, CustomerId, Event, EventId, RuleId};
 use nudge_core::policy::count_segments;
-use nudge_core::ports::Store;
+use nudge_core::ports::{StatsRow, Store};
 use nudge_core::service::report::{check_range, DEFAULT_TOP_TEXTS, MAX_TOP_TEXTS};
 use nudge_core::service::{decide, Outcome};
 
@@ -44,15 +45,33 @@ struct PreviewEvent {
     properties: Map<String, Value>,
 }
 
+/// What a rule would do for a customer now: the outcome, and the text, its segments, the
+/// reason and the instant deferred to when there are.
+#[derive(Debug, Serialize)]
+struct Preview<'a> {
+    rule: &'a RuleId,
+    customer_id: &'a CustomerId,
+    category: &'a Category,
+    outcome: &'static str,
+    at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    segments: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<DateTime<Utc>>,
+}
+
 /// Renders a rule for a customer and applies the policies as of now, writing nothing.
 pub async fn preview<S: Store + ?Sized>(
     State(state): State<AppState<S>>,
-    headers: HeaderMap,
-    body: Body,
+    caller: Caller,
+    body: Bytes,
 ) -> Result<Response, Problem> {
-    let req = accept(&state, &headers, body, Scope::Read, true).await?;
-    let input: PreviewBody = parse(&req.body)?;
-    let caller = &req.caller;
+    let input: PreviewBody = parse(&body)?;
+    let caller = &caller;
     let rulebook = state.engine.rulebook(caller.tenant())?;
     let rule_id = RuleId::parse(input.rule.clone())?;
     let rule = rulebook.rule(&rule_id).ok_or_else(|| {
@@ -61,7 +80,7 @@ pub async fn preview<S: Store + ?Sized>(
     let customer_id = CustomerId::parse(input.customer_id.clone())?;
     let customer = visible_customer(&state, caller, &customer_id)
         .await?
-        .ok_or_else(|| Problem::not_found(format!("customer {} not found", input.customer_id)))?;
+        .ok_or_else(|| Problem::not_found(customer_not_found(&input.customer_id)))?;
     let now = state.engine.now();
     let event = input
         .event
@@ -77,23 +96,23 @@ pub async fn preview<S: Store + ?Sized>(
         })
         .transpose()?;
     let outcome = decide(rulebook, rule, &customer, event.as_ref(), now);
-    let mut body = json!({
-        "rule": rule.id, "customer_id": customer.id, "category": rule.category,
-        "outcome": outcome.kind(), "at": now,
-    });
-    if let Some(map) = body.as_object_mut() {
-        if let Some(text) = outcome.text() {
-            map.insert("text".into(), text.into());
-            map.insert("segments".into(), count_segments(text).segments.into());
-        }
-        if let Some(reason) = outcome.reason() {
-            map.insert("reason".into(), reason.into());
-        }
-        if let Outcome::Defer { until, .. } = &outcome {
-            map.insert("until".into(), json!(until));
-        }
-    }
-    Ok(Json(body).into_response())
+    let until = match &outcome {
+        Outcome::Defer { until, .. } => Some(*until),
+        _ => None,
+    };
+    let text = outcome.text();
+    Ok(Json(Preview {
+        rule: &rule.id,
+        customer_id: &customer.id,
+        category: &rule.category,
+        outcome: outcome.kind(),
+        at: now,
+        text,
+        segments: text.map(|text| count_segments(text).segments),
+        reason: outcome.reason(),
+        until,
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,39 +122,38 @@ pub struct MessagesQuery {
     limit: Option<usize>,
 }
 
+/// A customer's texts, newest first.
+#[derive(Debug, Serialize)]
+struct CustomerMessages<'a> {
+    customer_id: &'a CustomerId,
+    messages: Vec<MessageView<'a>>,
+}
+
 pub async fn messages<S: Store + ?Sized>(
     State(state): State<AppState<S>>,
+    caller: Caller,
     Path(id): Path<String>,
     query: Result<Query<MessagesQuery>, QueryRejection>,
-    headers: HeaderMap,
-    body: Body,
 ) -> Result<Response, Problem> {
-    let req = accept(&state, &headers, body, Scope::Read, false).await?;
     let Query(query) = query.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
     let limit = query
         .limit
         .unwrap_or(DEFAULT_MESSAGES)
         .clamp(1, MAX_MESSAGES);
     let customer_id = CustomerId::parse(id.clone())?;
-    visible_customer(&state, &req.caller, &customer_id)
+    visible_customer(&state, &caller, &customer_id)
         .await?
-        .ok_or_else(|| Problem::not_found(format!("customer {id} not found")))?;
+        .ok_or_else(|| Problem::not_found(customer_not_found(&id)))?;
     let messages = state
         .engine
         .store()
-        .customer_messages(req.caller.tenant(), &customer_id, limit)
+        .customer_messages(caller.tenant(), &customer_id, limit)
         .await?;
-    let messages: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let mut v = json!(m);
-            if let Some(map) = v.as_object_mut() {
-                map.remove("tenant");
-            }
-            v
-        })
-        .collect();
-    Ok(Json(json!({"customer_id": customer_id, "messages": messages})).into_response())
+    Ok(Json(CustomerMessages {
+        customer_id: &customer_id,
+        messages: messages.iter().map(MessageView::of).collect(),
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,7 +182,7 @@ fn day(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, Problem> {
 /// for a key that sees the whole tenant.
 fn report_range<S: Store + ?Sized>(
     state: &AppState<S>,
-    caller: &super::Caller,
+    caller: &Caller,
     what: &str,
     from: Option<&str>,
     to: Option<&str>,
@@ -181,18 +199,24 @@ fn report_range<S: Store + ?Sized>(
     Ok((from, to))
 }
 
+/// Counters per rule and day of a period.
+#[derive(Debug, Serialize)]
+struct Stats {
+    from: NaiveDate,
+    to: NaiveDate,
+    rows: Vec<StatsRow>,
+}
+
 /// Counters per rule and day, `from` and `to` inclusive (default: the last 7 days).
 pub async fn stats<S: Store + ?Sized>(
     State(state): State<AppState<S>>,
+    caller: Caller,
     query: Result<Query<StatsQuery>, QueryRejection>,
-    headers: HeaderMap,
-    body: Body,
 ) -> Result<Response, Problem> {
-    let req = accept(&state, &headers, body, Scope::Read, false).await?;
     let Query(query) = query.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
     let (from, to) = report_range(
         &state,
-        &req.caller,
+        &caller,
         "stats are",
         query.from.as_deref(),
         query.to.as_deref(),
@@ -200,13 +224,13 @@ pub async fn stats<S: Store + ?Sized>(
     let rows = state
         .engine
         .store()
-        .stats(req.caller.tenant(), from, to)
+        .stats(caller.tenant(), from, to)
         .await?;
-    let rows: Vec<_> = rows
+    let rows = rows
         .into_iter()
         .filter(|r| query.rule.as_ref().is_none_or(|rule| &r.rule == rule))
         .collect();
-    Ok(Json(json!({"from": from, "to": to, "rows": rows})).into_response())
+    Ok(Json(Stats { from, to, rows }).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,15 +249,13 @@ pub struct RepliesReportQuery {
 /// most frequent free-text replies, `from` and `to` inclusive (default: the last 7 days).
 pub async fn replies_report<S: Store + ?Sized>(
     State(state): State<AppState<S>>,
+    caller: Caller,
     query: Result<Query<RepliesReportQuery>, QueryRejection>,
-    headers: HeaderMap,
-    body: Body,
 ) -> Result<Response, Problem> {
-    let req = accept(&state, &headers, body, Scope::Read, false).await?;
     let Query(query) = query.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
     let (from, to) = report_range(
         &state,
-        &req.caller,
+        &caller,
         "reports are",
         query.from.as_deref(),
         query.to.as_deref(),
@@ -254,7 +276,7 @@ pub async fn replies_report<S: Store + ?Sized>(
     };
     let report = state
         .engine
-        .replies_report(req.caller.tenant(), from, to, limit)
+        .replies_report(caller.tenant(), from, to, limit)
         .await?;
     Ok(Json(report).into_response())
 }

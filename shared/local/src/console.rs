@@ -71,6 +71,7 @@ impl SmsSender for ConsoleSender {
         writeln!(out, "{line}").map_err(|e| Error::Provider {
             retryable: true,
             message: format!("writing the console outbox failed: {e}"),
+            source: Some(Box::new(e)),
         })?;
         Ok(Sent { provider_id })
     }
@@ -111,6 +112,7 @@ impl EventPublisher for ConsolePublisher {
             writeln!(out, "{line}").map_err(|e| Error::Provider {
                 retryable: true,
                 message: format!("writing the event log failed: {e}"),
+                source: Some(Box::new(e)),
             })?;
         }
         self.published

@@ -8,7 +8,7 @@ use crate::console::{ConsolePublisher, ConsoleSender};
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{CustomerId, TenantId};
 use nudge_core::error::{Error, Result};
-use nudge_core::ports::{Clock, Store};
+use nudge_core::ports::{Clock, CustomerStore};
 use nudge_core::rulebook::Rulebook;
 use nudge_core::service::{
     CustomerInput, DecisionRecord, Engine, EventInput, InboundSms, Outbox, ReplyReport, SendReport,

@@ -82,6 +82,7 @@ impl SmsSender for SnsSender {
         let provider_id = output.message_id().ok_or_else(|| Error::Provider {
             retryable: false,
             message: "sns: no message id in the answer".into(),
+            source: None,
         })?;
         Ok(Sent {
             provider_id: provider_id.to_string(),

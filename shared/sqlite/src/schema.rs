@@ -1,6 +1,13 @@
-//! Table definitions of the embedded store. JSON bodies hold the domain objects; the columns
-//! beside them exist only for keys, indexes and conditional writes.
-pub const SCHEMA: &str = r#"
+//! Table definitions of the embedded store, and the columns a file created by an earlier version
+//! lacks. JSON bodies hold the domain objects; the columns beside them exist only for keys,
+//! indexes and conditional writes.
+use rusqlite::Connection;
+
+use nudge_core::error::Result;
+
+use crate::sql;
+
+pub(crate) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS customers (
     tenant TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -105,4 +112,24 @@ CREATE TABLE IF NOT EXISTS inbound (
 
 /// Columns added after a table was first released: (table, column, definition). A store
 /// file created before gets them when it is opened.
-pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("suppression", "reference", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("suppression", "reference", "TEXT")];
+
+/// Brings a store file created by an earlier version up to the current tables.
+pub(crate) fn add_missing_columns(conn: &Connection) -> Result<()> {
+    for (table, column, definition) in ADDED_COLUMNS {
+        let present = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+            ))
+            .map_err(sql)?
+            .exists([column])
+            .map_err(sql)?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))
+            .map_err(sql)?;
+        }
+    }
+    Ok(())
+}

@@ -65,6 +65,11 @@ impl ApiKey {
 
     /// Whether a customer of `region` is visible to this key.
     pub fn sees_region(&self, region: Option<&str>) -> bool {
-        self.regions.is_empty() || region.is_some_and(|r| self.regions.iter().any(|k| k == r))
+        !self.is_regional() || region.is_some_and(|r| self.regions.iter().any(|k| k == r))
+    }
+
+    /// Whether the key is limited to some regions (a branch's key, not the head office's).
+    pub fn is_regional(&self) -> bool {
+        !self.regions.is_empty()
     }
 }

@@ -11,6 +11,7 @@ mod tests;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
+use serde::{Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -66,10 +67,16 @@ pub enum SkipReason {
     Holdout,
     Content(ContentProblem),
     TooManySegments,
+    /// The rule's template could not be rendered for this customer (found by the engine
+    /// before the policies run).
+    Template,
+    /// The occurrence was already decided "send" (a repeated decision; found by the store).
+    Duplicate,
 }
 
 impl SkipReason {
-    /// Stable snake_case code: stats count `skipped_<code>`, logs carry it.
+    /// Stable snake_case code: stats count `skipped_<code>`; logs, decisions (as JSON) and
+    /// skipped messages carry it.
     pub fn code(&self) -> &'static str {
         match self {
             SkipReason::OptedOut => "opted_out",
@@ -88,7 +95,23 @@ impl SkipReason {
                 ContentProblem::DoubleQuestion => "content_double_question",
             },
             SkipReason::TooManySegments => "too_many_segments",
+            SkipReason::Template => "template",
+            SkipReason::Duplicate => "duplicate",
         }
+    }
+}
+
+/// A reason is written as its code, so decisions read the same as before reasons were typed.
+impl Serialize for SkipReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+/// A reason equals its code (`SkipReason::OptedOut == *"opted_out"`), as stored messages keep it.
+impl PartialEq<str> for SkipReason {
+    fn eq(&self, code: &str) -> bool {
+        self.code() == code
     }
 }
 
@@ -114,7 +137,15 @@ pub enum DeferReason {
 }
 
 impl DeferReason {
-    /// Stable snake_case code for stats and logs.
+    /// Every reason, for reading a code back.
+    pub const ALL: [DeferReason; 4] = [
+        DeferReason::Window,
+        DeferReason::Weekend,
+        DeferReason::Holiday,
+        DeferReason::Cap,
+    ];
+
+    /// Stable snake_case code: stats count `deferred_<code>`; logs and decisions carry it.
     pub fn code(&self) -> &'static str {
         match self {
             DeferReason::Window => "window",
@@ -122,6 +153,23 @@ impl DeferReason {
             DeferReason::Holiday => "holiday",
             DeferReason::Cap => "cap",
         }
+    }
+
+    /// The reason whose [`code`](Self::code) this is.
+    pub fn from_code(code: &str) -> Option<DeferReason> {
+        DeferReason::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+impl Serialize for DeferReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl PartialEq<str> for DeferReason {
+    fn eq(&self, code: &str) -> bool {
+        self.code() == code
     }
 }
 

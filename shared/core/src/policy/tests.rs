@@ -21,7 +21,7 @@ fn window(start: &str, end: &str) -> Window {
     }
 }
 
-/// The DESIGN.md example policy.
+/// The example policy of the README's rulebook section.
 fn policy() -> Policy {
     Policy {
         window: window("09:00", "20:00"),
@@ -384,6 +384,8 @@ fn reason_codes_are_unique_snake_case() {
         SkipReason::Content(ContentProblem::FullwidthExclamation),
         SkipReason::Content(ContentProblem::DoubleQuestion),
         SkipReason::TooManySegments,
+        SkipReason::Template,
+        SkipReason::Duplicate,
     ];
     let defers = [
         DeferReason::Window,
@@ -409,6 +411,27 @@ fn reason_codes_are_unique_snake_case() {
         SkipReason::Content(ContentProblem::BannedPhrase("清仓".into())).to_string(),
         "content_banned_phrase: text contains banned phrase \"清仓\""
     );
+}
+
+#[test]
+fn reasons_serialize_and_compare_as_their_codes() {
+    let banned = SkipReason::Content(ContentProblem::BannedPhrase("清仓".into()));
+    assert_eq!(
+        serde_json::to_value(&banned).unwrap(),
+        "content_banned_phrase"
+    );
+    assert_eq!(
+        serde_json::to_value(SkipReason::Cap(CapKind::PerWeek)).unwrap(),
+        "cap_per_week"
+    );
+    assert_eq!(serde_json::to_value(DeferReason::Cap).unwrap(), "cap");
+    assert!(SkipReason::OptedOut == *"opted_out");
+    assert!(SkipReason::OptedOut != *"exit");
+    assert!(DeferReason::Weekend == *"weekend");
+    for reason in DeferReason::ALL {
+        assert_eq!(DeferReason::from_code(reason.code()), Some(reason));
+    }
+    assert_eq!(DeferReason::from_code("cap_per_week"), None);
 }
 
 #[test]

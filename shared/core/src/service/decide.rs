@@ -5,7 +5,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Customer, Event};
-use crate::policy::{self, count_segments, Decision, PolicyInput};
+use crate::policy::{self, count_segments, Decision, DeferReason, PolicyInput, SkipReason};
 use crate::rulebook::{Bindings, Condition, Rule, Rulebook};
 
 /// What the engine decided for a rule occurrence.
@@ -18,11 +18,11 @@ pub enum Outcome {
     },
     Defer {
         until: DateTime<Utc>,
-        reason: String,
+        reason: DeferReason,
         text: Option<String>,
     },
     Skip {
-        reason: String,
+        reason: SkipReason,
         text: Option<String>,
     },
 }
@@ -36,10 +36,13 @@ impl Outcome {
         }
     }
 
-    pub fn reason(&self) -> Option<&str> {
+    /// The reason's code (`window`, `cap_per_week`, …) as logs, reports and skipped messages
+    /// carry it; None for a send.
+    pub fn reason(&self) -> Option<&'static str> {
         match self {
             Outcome::Send { .. } => None,
-            Outcome::Defer { reason, .. } | Outcome::Skip { reason, .. } => Some(reason),
+            Outcome::Defer { reason, .. } => Some(reason.code()),
+            Outcome::Skip { reason, .. } => Some(reason.code()),
         }
     }
 
@@ -116,13 +119,13 @@ pub fn decide(
         Err(err) => {
             if customer.is_opted_out() {
                 return Outcome::Skip {
-                    reason: "opted_out".into(),
+                    reason: SkipReason::OptedOut,
                     text: None,
                 };
             }
             tracing::warn!(rule = %rule.id, customer = %customer.id, error = %err, "template failed");
             return Outcome::Skip {
-                reason: "template".into(),
+                reason: SkipReason::Template,
                 text: None,
             };
         }
@@ -151,11 +154,11 @@ pub fn decide(
         }
         Decision::Defer { until, reason } => Outcome::Defer {
             until,
-            reason: reason.code().to_string(),
+            reason,
             text: Some(text),
         },
         Decision::Skip { reason } => Outcome::Skip {
-            reason: reason.code().to_string(),
+            reason,
             text: Some(text),
         },
     }

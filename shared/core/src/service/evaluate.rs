@@ -1,15 +1,21 @@
 //! The evaluate tick: every whole minute since the checkpoint, decide the due timers.
 //! Safe to run twice for the same minute: sends are deduplicated by key, timer removal and
 //! checkpoint moves are idempotent.
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use std::collections::HashMap;
 
-use super::{message_id, DecisionRecord, Engine, Outcome};
+use super::counter::{one_each, Counter};
+use super::retry::{retry_on_conflict, Attempt};
+use super::{decide, message_id, DecisionRecord, Engine, Outcome};
 use crate::domain::{
     Customer, CustomerId, Message, MessageId, MessageStatus, SentEntry, TenantId, Timer,
 };
 use crate::error::{Error, Result};
-use crate::ports::{counters, CommitOutcome, Counters, SendCommit, Store};
+use crate::policy::{DeferReason, SkipReason};
+use crate::ports::{
+    CommitOutcome, CounterStore, CustomerStore, DueIndex, MessageStore, SendCommit,
+};
+use crate::rulebook::{Rule, Rulebook};
 use crate::schedule::ceil_to_minute;
 
 /// Attempts at deciding one timer when the customer keeps changing underneath.
@@ -31,7 +37,7 @@ fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t)
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<S> {
     /// Processes every minute after the checkpoint up to the current one.
     pub async fn tick(&self) -> Result<TickReport> {
         let now = self.now();
@@ -90,165 +96,275 @@ impl<S: Store + ?Sized> Engine<S> {
         known: Option<Customer>,
         now: DateTime<Utc>,
     ) -> Result<Option<DecisionRecord>> {
-        let Ok(rulebook) = self.rulebook(&timer.tenant).cloned() else {
+        let Some((rulebook, rule)) = self.rule_of(&timer).await? else {
+            return Ok(None);
+        };
+        let due = Due {
+            timer: &timer,
+            rulebook,
+            rule,
+            now,
+        };
+        let mut known = known.filter(|c| c.tenant == timer.tenant && c.id == timer.customer_id);
+        let decided = retry_on_conflict(DECIDE_ATTEMPTS, || {
+            let known = known.take();
+            let due = &due;
+            async move { self.decide_once(due, known).await }
+        })
+        .await?;
+        decided.ok_or_else(|| {
+            Error::Conflict(format!(
+                "customer {} kept changing while deciding",
+                timer.customer_id
+            ))
+        })
+    }
+
+    /// The rulebook and rule of a due timer. None, and the timer dropped, when its tenant has
+    /// no rulebook any more or its rule was removed.
+    async fn rule_of(&self, timer: &Timer) -> Result<Option<(&Rulebook, &Rule)>> {
+        let Ok(rulebook) = self.rulebook(&timer.tenant) else {
             tracing::warn!(tenant = %timer.tenant, "timer of a tenant without rulebook dropped");
-            self.store
-                .delete_timers(std::slice::from_ref(&timer))
-                .await?;
+            self.drop_timer(timer).await?;
             return Ok(None);
         };
         let Some(rule) = rulebook.rule(&timer.rule) else {
             tracing::info!(rule = %timer.rule, "timer of a removed rule dropped");
-            self.store
-                .delete_timers(std::slice::from_ref(&timer))
-                .await?;
+            self.drop_timer(timer).await?;
             return Ok(None);
         };
-        let mut known = known.filter(|c| c.tenant == timer.tenant && c.id == timer.customer_id);
-        for _ in 0..DECIDE_ATTEMPTS {
-            let customer = match known.take() {
-                Some(customer) => Some(customer),
-                None => {
-                    self.store
-                        .get_customer(&timer.tenant, &timer.customer_id)
-                        .await?
-                }
-            };
-            let Some(customer) = customer else {
+        Ok(Some((rulebook, rule)))
+    }
+
+    /// One attempt: read the customer (unless known), decide, and record the outcome. A
+    /// conflict means the customer changed since it was read (only a send is conditional).
+    async fn decide_once(
+        &self,
+        due: &Due<'_>,
+        known: Option<Customer>,
+    ) -> Result<Attempt<Option<DecisionRecord>>> {
+        let customer = match known {
+            Some(customer) => Some(customer),
+            None => {
                 self.store
-                    .delete_timers(std::slice::from_ref(&timer))
-                    .await?;
-                return Ok(None);
-            };
-            let outcome =
-                super::decide::decide(&rulebook, rule, &customer, timer.event.as_ref(), now);
-            let dedupe_key = Message::dedupe_key(&rule.id, &customer.id, &timer.occurrence);
-            let record = |outcome: Outcome| DecisionRecord {
-                tenant: timer.tenant.clone(),
-                customer_id: timer.customer_id.clone(),
-                rule: timer.rule.clone(),
-                occurrence: timer.occurrence.clone(),
-                due: timer.due,
-                decided_at: now,
-                outcome,
-            };
-            let message =
-                |status: MessageStatus, text: &str, segments: u32, reason: Option<String>| {
-                    let kind = if status == MessageStatus::Skipped {
-                        "s"
-                    } else {
-                        "m"
-                    };
-                    Ok::<_, Error>(Message {
-                        tenant: timer.tenant.clone(),
-                        id: MessageId::parse(message_id(kind, &dedupe_key))?,
-                        customer_id: customer.id.clone(),
-                        rule: rule.id.clone(),
-                        category: rule.category,
-                        occurrence: timer.occurrence.clone(),
-                        phone: customer.phone.clone(),
-                        text: text.to_string(),
-                        segments,
-                        status,
-                        reason,
-                        created_at: now,
-                        updated_at: now,
-                        provider_id: None,
-                        attempts: 0,
-                        next_attempt_at: None,
-                        ignores_suppression: false,
-                    })
-                };
-            match &outcome {
-                Outcome::Send { text, segments } => {
-                    let mut updated = customer.clone();
-                    let horizon = rulebook.policy.ledger_horizon().negate();
-                    let keep_since = horizon.add_to(now).unwrap_or(now);
-                    let entry = SentEntry {
-                        at: now,
-                        category: rule.category,
-                        rule: rule.id.clone(),
-                    };
-                    updated.record_send(entry, keep_since);
-                    updated.updated_at = now;
-                    let commit = SendCommit {
-                        message: message(MessageStatus::Queued, text, *segments, None)?,
-                        customer: updated,
-                        expected_version: customer.version,
-                        timer: Some(timer.clone()),
-                        stats: Counters::from([(counters::QUEUED.to_string(), 1)]),
-                    };
-                    match self.store.commit_send(&commit).await? {
-                        CommitOutcome::Committed => {
-                            tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "send", "decision");
-                            // Recurring triggers (anniversary, every) arm their next occurrence.
-                            // A send changes nothing other timers depend on, so the rest is
-                            // left alone (it would cost a Query, a BatchGet and a write).
-                            if rule.trigger.recurs() {
-                                let mut customer = commit.customer;
-                                customer.version = commit.expected_version + 1;
-                                self.rearm_state_timers(&rulebook, &customer, now).await?;
-                            }
-                            return Ok(Some(record(outcome)));
-                        }
-                        CommitOutcome::Duplicate => {
-                            let skipped = Outcome::Skip {
-                                reason: "duplicate".into(),
-                                text: Some(text.clone()),
-                            };
-                            self.store
-                                .delete_timers(std::slice::from_ref(&timer))
-                                .await?;
-                            let stats = Counters::from([(
-                                format!("{}duplicate", counters::SKIPPED_PREFIX),
-                                1,
-                            )]);
-                            self.store
-                                .add_stats(
-                                    &timer.tenant,
-                                    now.date_naive(),
-                                    rule.id.as_str(),
-                                    &stats,
-                                )
-                                .await?;
-                            tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "skip", reason = "duplicate", "decision");
-                            return Ok(Some(record(skipped)));
-                        }
-                        CommitOutcome::Conflict => continue,
-                    }
-                }
-                Outcome::Defer { until, reason, .. } => {
-                    let due =
-                        ceil_to_minute(*until).max(ceil_to_minute(now + TimeDelta::seconds(1)));
-                    let mut moved = timer.clone();
-                    moved.deferrals += 1;
-                    self.store.reschedule_timer(&moved, due).await?;
-                    let stats = Counters::from([
-                        (counters::DEFERRED.to_string(), 1),
-                        (format!("deferred_{reason}"), 1),
-                    ]);
-                    self.store
-                        .add_stats(&timer.tenant, now.date_naive(), rule.id.as_str(), &stats)
-                        .await?;
-                    tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "defer", reason = %reason, until = %due, "decision");
-                    return Ok(Some(record(outcome)));
-                }
-                Outcome::Skip { reason, text } => {
-                    let text = text.as_deref().unwrap_or("");
-                    let skipped = message(MessageStatus::Skipped, text, 0, Some(reason.clone()))?;
-                    let stats =
-                        Counters::from([(format!("{}{reason}", counters::SKIPPED_PREFIX), 1)]);
-                    self.store
-                        .record_skip(&skipped, Some(&timer), &stats)
-                        .await?;
-                    tracing::info!(rule = %rule.id, customer = %customer.id, outcome = "skip", reason = %reason, "decision");
-                    return Ok(Some(record(outcome)));
+                    .get_customer(&due.timer.tenant, &due.timer.customer_id)
+                    .await?
+            }
+        };
+        let Some(customer) = customer else {
+            // The customer was deleted: the timer goes too.
+            self.drop_timer(due.timer).await?;
+            return Ok(Attempt::Done(None));
+        };
+        let outcome = decide(
+            due.rulebook,
+            due.rule,
+            &customer,
+            due.timer.event.as_ref(),
+            due.now,
+        );
+        let recorded = match outcome {
+            Outcome::Send { text, segments } => {
+                match self.commit_send(due, &customer, text, segments).await? {
+                    Attempt::Done(outcome) => outcome,
+                    Attempt::Conflict => return Ok(Attempt::Conflict),
                 }
             }
+            Outcome::Defer {
+                until,
+                reason,
+                text,
+            } => {
+                self.defer(due, &customer, until, reason).await?;
+                Outcome::Defer {
+                    until,
+                    reason,
+                    text,
+                }
+            }
+            Outcome::Skip { reason, text } => {
+                self.skip(due, &customer, &reason, text.as_deref()).await?;
+                Outcome::Skip { reason, text }
+            }
+        };
+        Ok(Attempt::Done(Some(due.record(recorded))))
+    }
+
+    /// Queues the text and adds it to the customer's ledger, consuming the timer, in one
+    /// write conditional on the customer being as read (so two decisions cannot both pass a
+    /// cap). A recurring rule then arms its next occurrence.
+    async fn commit_send(
+        &self,
+        due: &Due<'_>,
+        customer: &Customer,
+        text: String,
+        segments: u32,
+    ) -> Result<Attempt<Outcome>> {
+        let now = due.now;
+        let mut updated = customer.clone();
+        let horizon = due.rulebook.policy.ledger_horizon().negate();
+        let keep_since = horizon.add_to(now).unwrap_or(now);
+        let entry = SentEntry {
+            at: now,
+            category: due.rule.category,
+            rule: due.rule.id.clone(),
+        };
+        updated.record_send(entry, keep_since);
+        updated.updated_at = now;
+        let commit = SendCommit {
+            message: due.message(customer, MessageStatus::Queued, &text, segments, None)?,
+            customer: updated,
+            expected_version: customer.version,
+            timer: Some(due.timer.clone()),
+            stats: one_each([Counter::Queued]),
+        };
+        match self.store.commit_send(&commit).await? {
+            CommitOutcome::Committed => {
+                tracing::info!(rule = %due.rule.id, customer = %customer.id, outcome = "send", "decision");
+                // Recurring triggers (anniversary, every) arm their next occurrence. A send
+                // changes nothing other timers depend on, so the rest is left alone (it would
+                // cost a Query, a BatchGet and a write).
+                if due.rule.trigger.recurs() {
+                    let mut customer = commit.customer;
+                    customer.version = commit.expected_version + 1;
+                    self.rearm_state_timers(due.rulebook, &customer, now)
+                        .await?;
+                }
+                Ok(Attempt::Done(Outcome::Send { text, segments }))
+            }
+            CommitOutcome::Duplicate => Ok(Attempt::Done(
+                self.skip_duplicate(due, customer, text).await?,
+            )),
+            CommitOutcome::Conflict => Ok(Attempt::Conflict),
         }
-        Err(Error::Conflict(format!(
-            "customer {} kept changing while deciding",
-            timer.customer_id
-        )))
+    }
+
+    /// The occurrence was decided "send" before (a repeated decision): its timer goes and the
+    /// skip is counted; there is no second message.
+    async fn skip_duplicate(
+        &self,
+        due: &Due<'_>,
+        customer: &Customer,
+        text: String,
+    ) -> Result<Outcome> {
+        self.drop_timer(due.timer).await?;
+        let stats = one_each([Counter::Skipped(SkipReason::Duplicate)]);
+        self.store
+            .add_stats(&due.timer.tenant, due.day(), due.rule.id.as_str(), &stats)
+            .await?;
+        tracing::info!(rule = %due.rule.id, customer = %customer.id, outcome = "skip", reason = SkipReason::Duplicate.code(), "decision");
+        Ok(Outcome::Skip {
+            reason: SkipReason::Duplicate,
+            text: Some(text),
+        })
+    }
+
+    /// Moves the timer to the first whole minute at or after `until` (at least the next
+    /// minute, which this tick does not process again) and counts the deferral.
+    async fn defer(
+        &self,
+        due: &Due<'_>,
+        customer: &Customer,
+        until: DateTime<Utc>,
+        reason: DeferReason,
+    ) -> Result<()> {
+        let next = ceil_to_minute(until).max(ceil_to_minute(due.now + TimeDelta::seconds(1)));
+        let mut moved = due.timer.clone();
+        moved.deferrals += 1;
+        self.store.reschedule_timer(&moved, next).await?;
+        let stats = one_each([Counter::Deferred, Counter::DeferredFor(reason)]);
+        self.store
+            .add_stats(&due.timer.tenant, due.day(), due.rule.id.as_str(), &stats)
+            .await?;
+        tracing::info!(rule = %due.rule.id, customer = %customer.id, outcome = "defer", reason = %reason, until = %next, "decision");
+        Ok(())
+    }
+
+    /// Records the occurrence as skipped: a skipped message saying why, the timer removed and
+    /// the skip counted, together.
+    async fn skip(
+        &self,
+        due: &Due<'_>,
+        customer: &Customer,
+        reason: &SkipReason,
+        text: Option<&str>,
+    ) -> Result<()> {
+        let text = text.unwrap_or("");
+        let reason_code = Some(reason.code().to_string());
+        let skipped = due.message(customer, MessageStatus::Skipped, text, 0, reason_code)?;
+        let stats = one_each([Counter::Skipped(reason.clone())]);
+        self.store
+            .record_skip(&skipped, Some(due.timer), &stats)
+            .await?;
+        tracing::info!(rule = %due.rule.id, customer = %customer.id, outcome = "skip", reason = %reason.code(), "decision");
+        Ok(())
+    }
+
+    async fn drop_timer(&self, timer: &Timer) -> Result<()> {
+        self.store.delete_timers(std::slice::from_ref(timer)).await
+    }
+}
+
+/// A due timer being decided, with its rule and the instant of the decision.
+struct Due<'a> {
+    timer: &'a Timer,
+    rulebook: &'a Rulebook,
+    rule: &'a Rule,
+    now: DateTime<Utc>,
+}
+
+impl Due<'_> {
+    /// The day the decision's stats count on.
+    fn day(&self) -> NaiveDate {
+        self.now.date_naive()
+    }
+
+    fn record(&self, outcome: Outcome) -> DecisionRecord {
+        DecisionRecord {
+            tenant: self.timer.tenant.clone(),
+            customer_id: self.timer.customer_id.clone(),
+            rule: self.timer.rule.clone(),
+            occurrence: self.timer.occurrence.clone(),
+            due: self.timer.due,
+            decided_at: self.now,
+            outcome,
+        }
+    }
+
+    /// The message of this occurrence for `customer`, queued or skipped (with its own id, so
+    /// a skip never takes the id a send of the occurrence would have).
+    fn message(
+        &self,
+        customer: &Customer,
+        status: MessageStatus,
+        text: &str,
+        segments: u32,
+        reason: Option<String>,
+    ) -> Result<Message> {
+        let kind = if status == MessageStatus::Skipped {
+            "s"
+        } else {
+            "m"
+        };
+        let dedupe_key = Message::dedupe_key(&self.rule.id, &customer.id, &self.timer.occurrence);
+        Ok(Message {
+            tenant: self.timer.tenant.clone(),
+            id: MessageId::parse(message_id(kind, &dedupe_key))?,
+            customer_id: customer.id.clone(),
+            rule: self.rule.id.clone(),
+            category: self.rule.category,
+            occurrence: self.timer.occurrence.clone(),
+            phone: customer.phone.clone(),
+            text: text.to_string(),
+            segments,
+            status,
+            reason,
+            created_at: self.now,
+            updated_at: self.now,
+            provider_id: None,
+            attempts: 0,
+            next_attempt_at: None,
+            ignores_suppression: false,
+        })
     }
 }

@@ -4,12 +4,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::retry::{retry_on_conflict, Attempt};
 use super::{DecisionRecord, Engine};
 use crate::domain::{
     parse_zone, ConsentState, Customer, CustomerId, Event, EventId, PhoneNumber, TenantId, Timer,
 };
 use crate::error::{Error, Result};
-use crate::ports::{EventCommit, EventOutcome, Store};
+use crate::ports::{
+    CounterStore, CustomerStore, DueIndex, EventCommit, EventLog, EventOutcome, MessageStore,
+    SuppressionList,
+};
 use crate::rulebook::{Rulebook, Trigger};
 use crate::schedule::{self, attribute_date, ceil_to_minute};
 
@@ -58,7 +62,16 @@ pub struct IngestReport {
     pub decisions: Vec<DecisionRecord>,
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<
+        S: CustomerStore
+            + EventLog
+            + DueIndex
+            + MessageStore
+            + SuppressionList
+            + CounterStore
+            + ?Sized,
+    > Engine<S>
+{
     /// Validates and stores a customer, then re-arms its timers.
     pub async fn upsert_customer(
         &self,
@@ -68,10 +81,11 @@ impl<S: Store + ?Sized> Engine<S> {
         let rulebook = self.rulebook(tenant)?.clone();
         let (id, phone) = validate_customer(&rulebook, &input)?;
         let now = self.now();
-        for _ in 0..WRITE_ATTEMPTS {
-            let existing = self.store.get_customer(tenant, &id).await?;
+        let (id, phone, input) = (&id, &phone, &input);
+        let stored = retry_on_conflict(WRITE_ATTEMPTS, || async move {
+            let existing = self.store.get_customer(tenant, id).await?;
             let expected = existing.as_ref().map(|c| c.version);
-            let phone_changed = existing.as_ref().is_none_or(|c| c.phone != phone);
+            let phone_changed = existing.as_ref().is_none_or(|c| c.phone != *phone);
             let mut customer = existing
                 .unwrap_or_else(|| Customer::new(tenant.clone(), id.clone(), phone.clone(), now));
             customer.phone = phone.clone();
@@ -80,24 +94,21 @@ impl<S: Store + ?Sized> Engine<S> {
             customer.locale = input.locale.clone();
             customer.attributes = input.attributes.clone();
             customer.updated_at = now;
-            if phone_changed && self.store.is_suppressed(tenant, &phone).await? {
+            if phone_changed && self.store.is_suppressed(tenant, phone).await? {
                 customer.consent.state = ConsentState::OptedOut;
                 customer.consent.changed_at = Some(now);
                 customer.consent.source = Some("suppression list".into());
             }
-            match self.store.put_customer(&customer, expected).await {
-                Ok(version) => {
-                    customer.version = version;
-                    self.rearm_state_timers(&rulebook, &customer, now).await?;
-                    return Ok(customer);
-                }
-                Err(Error::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Conflict(format!(
-            "customer {id} is being changed concurrently; retry"
-        )))
+            let written = self.store.put_customer(&customer, expected).await;
+            Ok(Attempt::of_write(written)?.map(|version| {
+                customer.version = version;
+                customer
+            }))
+        })
+        .await?;
+        let customer = stored.ok_or_else(|| changed_concurrently(id))?;
+        self.rearm_state_timers(&rulebook, &customer, now).await?;
+        Ok(customer)
     }
 
     /// Deletes a customer's profile, events and timers; its number stays suppressed if it was.
@@ -111,8 +122,10 @@ impl<S: Store + ?Sized> Engine<S> {
         let rulebook = self.rulebook(tenant)?.clone();
         let now = self.now();
         let event = validate_event(tenant, input, now)?;
-        let mut recorded: Option<(Customer, Vec<Timer>)> = None;
-        for _ in 0..WRITE_ATTEMPTS {
+        let (rulebook, event) = (&*rulebook, &event);
+        // The customer and the timers the event armed, once recorded; None for an event id
+        // seen before.
+        let recorded = retry_on_conflict(WRITE_ATTEMPTS, || async move {
             let customer = self
                 .store
                 .get_customer(tenant, &event.customer_id)
@@ -122,40 +135,37 @@ impl<S: Store + ?Sized> Engine<S> {
             let mut updated = customer;
             updated.record_activity(&event.event_type, event.occurred_at);
             updated.updated_at = now;
-            let timers = event_timers(&rulebook, &mut updated, &event, now);
+            let timers = event_timers(rulebook, &mut updated, event, now);
             let commit = EventCommit {
                 event: event.clone(),
                 customer: updated,
                 expected_version: expected,
                 timers,
             };
-            match self.store.record_event(&commit).await? {
-                EventOutcome::Duplicate => {
-                    return Ok(IngestReport {
-                        duplicate: true,
-                        ..Default::default()
-                    })
-                }
-                EventOutcome::Conflict => continue,
+            Ok(match self.store.record_event(&commit).await? {
+                EventOutcome::Duplicate => Attempt::Done(None),
+                EventOutcome::Conflict => Attempt::Conflict,
                 EventOutcome::Recorded => {
                     let mut customer = commit.customer;
                     customer.version = expected + 1;
-                    recorded = Some((customer, commit.timers));
-                    break;
+                    Attempt::Done(Some((customer, commit.timers)))
                 }
-            }
-        }
-        let (customer, timers) = recorded.ok_or_else(|| {
-            Error::Conflict(format!(
-                "customer {} is being changed concurrently; retry",
-                event.customer_id
-            ))
-        })?;
+            })
+        })
+        .await?;
+        let Some((customer, timers)) =
+            recorded.ok_or_else(|| changed_concurrently(&event.customer_id))?
+        else {
+            return Ok(IngestReport {
+                duplicate: true,
+                ..Default::default()
+            });
+        };
         let mut report = IngestReport {
             timers_armed: timers.len(),
             ..Default::default()
         };
-        report.timers_armed += self.rearm_state_timers(&rulebook, &customer, now).await?;
+        report.timers_armed += self.rearm_state_timers(rulebook, &customer, now).await?;
         // Occurrences due within the current minute are decided now, through the scheduler's path.
         let this_minute = ceil_to_minute(now);
         let mut known = Some(customer);
@@ -167,7 +177,10 @@ impl<S: Store + ?Sized> Engine<S> {
         }
         Ok(report)
     }
+}
 
+/// Timers, which decisions, events and consent changes all re-arm.
+impl<S: DueIndex + ?Sized> Engine<S> {
     /// Recomputes the customer's state-driven timers (date, anniversary, inactive, every) and
     /// moves them in the due index. Returns how many were written.
     pub(crate) async fn rearm_state_timers(
@@ -212,6 +225,12 @@ impl<S: Store + ?Sized> Engine<S> {
         self.store.put_timers(&fresh).await?;
         Ok(fresh.len())
     }
+}
+
+fn changed_concurrently(customer: &CustomerId) -> Error {
+    Error::Conflict(format!(
+        "customer {customer} is being changed concurrently; retry"
+    ))
 }
 
 fn same_timer(a: &Timer, b: &Timer) -> bool {

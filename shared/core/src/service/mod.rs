@@ -1,10 +1,16 @@
-//! The use cases, generic over the ports: ingest (customers, events), evaluate (the tick that
-//! decides due timers), send (the outbox). Everything reads time from the injected clock.
+//! The use cases, generic over the ports: ingest (customers, events, all-or-nothing batches of
+//! them), evaluate (the tick that decides due timers), send (the outbox). Everything reads
+//! time from the injected clock. What they decide, count and announce is typed: [`Outcome`]
+//! (with the policy reasons), [`Counter`] and [`DetailType`].
+mod batch;
+pub mod counter;
 mod decide;
 mod evaluate;
 mod ingest;
+mod outbound;
 mod reply;
 pub mod report;
+mod retry;
 mod send;
 
 use chrono::{DateTime, Utc};
@@ -14,17 +20,20 @@ use std::sync::Arc;
 
 use crate::domain::{CustomerId, PhoneNumber, RuleId, TenantId};
 use crate::error::{Error, Result};
-use crate::ports::{Clock, Store};
+use crate::ports::Clock;
 use crate::rulebook::Rulebook;
 
+pub use batch::{check_customers, Batch, CustomerWritten, ItemError, ItemFault, Refusal};
+pub use counter::Counter;
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
 pub use ingest::{
     validate_customer_input, validate_event_input, CustomerInput, EventInput, IngestReport,
 };
+pub use outbound::DetailType;
 pub use reply::{
-    check_provider_id, classifier_for, InboundSms, ReplyOutcome, ReplyReport, MAX_REPLY_CHARS,
-    UNATTRIBUTED_REPLIES,
+    check_provider_id, classifier_for, InboundSms, RejectReason, ReplyOutcome, ReplyReport,
+    MAX_REPLY_CHARS, UNATTRIBUTED_REPLIES,
 };
 pub use report::{RepliesReport, RuleReplies};
 pub use send::{Outbox, SendReport};
@@ -64,14 +73,14 @@ pub struct DecisionRecord {
 }
 
 /// The engine: a store, a clock and the tenants' rulebooks.
-pub struct Engine<S: Store + ?Sized> {
+pub struct Engine<S: ?Sized> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     rulebooks: HashMap<TenantId, Arc<Rulebook>>,
     config: EngineConfig,
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<S: ?Sized> Engine<S> {
     pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, rulebooks: Vec<Rulebook>) -> Self {
         let rulebooks = rulebooks
             .into_iter()

@@ -5,14 +5,19 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{message_id, Engine, EventInput};
+use super::counter::{one_each, Counter};
+use super::retry::{retry_on_conflict, Attempt};
+use super::{message_id, DetailType, Engine, EventInput};
 use crate::domain::{
     Category, ConsentState, Customer, CustomerId, Message, MessageId, MessageStatus, PhoneNumber,
     RuleId, TenantId,
 };
 use crate::error::{Error, Result};
 use crate::policy;
-use crate::ports::{counters, Counters, EventPublisher, OutboundEvent, Store};
+use crate::ports::{
+    CounterStore, CustomerStore, DueIndex, EventLog, EventPublisher, InboundLog, MessageStore,
+    OutboundEvent, SuppressionList,
+};
 use crate::reply::{Classifier, ReplyKind};
 use crate::rulebook::{Rule, Rulebook};
 
@@ -22,6 +27,8 @@ pub const MAX_REPLY_CHARS: usize = 1_600;
 pub const UNATTRIBUTED_REPLIES: &str = "replies";
 /// Messages looked at to find the one a reply answers.
 const CONTEXT_MESSAGES: usize = 20;
+/// Attempts at changing a customer (consent, attributes) when it keeps changing underneath.
+const MODIFY_ATTEMPTS: usize = 5;
 
 /// One inbound SMS as any provider delivers it.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +48,7 @@ pub enum ReplyOutcome {
     /// Seen before (providers deliver at least once).
     Duplicate,
     Rejected {
-        reason: String,
+        reason: RejectReason,
     },
     OptedOut {
         confirmation_queued: bool,
@@ -56,6 +63,16 @@ pub enum ReplyOutcome {
         emitted: Option<String>,
     },
     FreeText,
+}
+
+/// Why a reply was not acted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// `from` is not a phone number.
+    InvalidSender,
+    /// Longer than [`MAX_REPLY_CHARS`].
+    BodyTooLong,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -102,7 +119,17 @@ pub fn classifier_for(rulebook: &Rulebook) -> Classifier {
     Classifier::new(Some(&rulebook.replies), keywords)
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<S> Engine<S>
+where
+    S: CustomerStore
+        + EventLog
+        + DueIndex
+        + MessageStore
+        + SuppressionList
+        + CounterStore
+        + InboundLog
+        + ?Sized,
+{
     pub async fn handle_reply(
         &self,
         tenant: &TenantId,
@@ -151,14 +178,14 @@ impl<S: Store + ?Sized> Engine<S> {
             Err(err) => {
                 tracing::warn!(provider_id = %sms.provider_id, error = %err, "reply rejected");
                 return Ok(ReplyReport::new(ReplyOutcome::Rejected {
-                    reason: "invalid_sender".into(),
+                    reason: RejectReason::InvalidSender,
                 }));
             }
         };
         if sms.body.chars().count() > MAX_REPLY_CHARS {
             tracing::warn!(provider_id = %sms.provider_id, "reply rejected: body too long");
             return Ok(ReplyReport::new(ReplyOutcome::Rejected {
-                reason: "body_too_long".into(),
+                reason: RejectReason::BodyTooLong,
             }));
         }
         let classification = classifier_for(rulebook).classify(&sms.body);
@@ -198,16 +225,14 @@ impl<S: Store + ?Sized> Engine<S> {
             ReplyKind::FreeText => ReplyOutcome::FreeText,
         };
         let stats_rule = context_rule.map_or(UNATTRIBUTED_REPLIES, |r| r.id.as_str());
-        let mut stats = Counters::from([(counters::REPLIED.to_string(), 1)]);
+        let mut counted = vec![Counter::Replied];
         match &outcome {
-            ReplyOutcome::OptedOut { .. } => {
-                stats.insert(counters::OPTED_OUT.to_string(), 1);
-            }
+            ReplyOutcome::OptedOut { .. } => counted.push(Counter::OptedOut),
             ReplyOutcome::Keyword { keyword, .. } => {
-                stats.insert(format!("{}{keyword}", counters::KEYWORD_PREFIX), 1);
+                counted.push(Counter::Keyword(keyword.clone()));
             }
             ReplyOutcome::FreeText => {
-                stats.insert(counters::FREE_TEXT.to_string(), 1);
+                counted.push(Counter::FreeText);
                 // Kept normalised (and cut) so that a report can rank what customers write.
                 self.store
                     .add_reply_text(tenant, now.date_naive(), &classification.normalized)
@@ -218,12 +243,12 @@ impl<S: Store + ?Sized> Engine<S> {
                     "text": sms.body,
                     "rule": context_rule.map(|r| r.id.as_str()),
                 });
-                publish(publisher, tenant, "reply.received", detail, now).await;
+                publish(publisher, tenant, DetailType::ReplyReceived, detail, now).await;
             }
             _ => {}
         }
         self.store
-            .add_stats(tenant, now.date_naive(), stats_rule, &stats)
+            .add_stats(tenant, now.date_naive(), stats_rule, &one_each(counted))
             .await?;
         tracing::info!(tenant = %tenant, kind = ?classification.kind, outcome = ?outcome, "reply");
         Ok(ReplyReport {
@@ -307,7 +332,14 @@ impl<S: Store + ?Sized> Engine<S> {
         let text = &reply.rulebook.replies.opt_out_confirmation;
         let queued = self.answer(reply, "reply.opt_out", text, true).await?;
         let detail = json!({"customer_id": reply.customer.map(|c| c.id.as_str()), "phone": reply.phone.as_str(), "text": reply.sms.body});
-        publish(publisher, tenant, "customer.opted_out", detail, reply.now).await;
+        publish(
+            publisher,
+            tenant,
+            DetailType::CustomerOptedOut,
+            detail,
+            reply.now,
+        )
+        .await;
         Ok(ReplyOutcome::OptedOut {
             confirmation_queued: queued,
         })
@@ -333,7 +365,14 @@ impl<S: Store + ?Sized> Engine<S> {
         let text = &reply.rulebook.replies.opt_in_confirmation;
         let queued = self.answer(reply, "reply.opt_in", text, false).await?;
         let detail = json!({"customer_id": reply.customer.map(|c| c.id.as_str()), "phone": reply.phone.as_str()});
-        publish(publisher, tenant, "customer.opted_in", detail, reply.now).await;
+        publish(
+            publisher,
+            tenant,
+            DetailType::CustomerOptedIn,
+            detail,
+            reply.now,
+        )
+        .await;
         Ok(ReplyOutcome::OptedIn {
             confirmation_queued: queued,
         })
@@ -376,7 +415,14 @@ impl<S: Store + ?Sized> Engine<S> {
             "customer_id": customer.id.as_str(), "rule": rule.id.as_str(), "keyword": keyword,
             "event": action.emit, "text": reply.sms.body,
         });
-        publish(publisher, tenant, "keyword.matched", detail, reply.now).await;
+        publish(
+            publisher,
+            tenant,
+            DetailType::KeywordMatched,
+            detail,
+            reply.now,
+        )
+        .await;
         Ok(ReplyOutcome::Keyword {
             rule: rule.id.to_string(),
             keyword: keyword.to_string(),
@@ -425,11 +471,14 @@ impl<S: Store + ?Sized> Engine<S> {
             next_attempt_at: None,
             ignores_suppression,
         };
-        let stats = Counters::from([(counters::QUEUED.to_string(), 1)]);
+        let stats = one_each([Counter::Queued]);
         let outcome = self.store.queue_message(&message, &stats).await?;
         Ok(outcome == crate::ports::CommitOutcome::Committed)
     }
+}
 
+/// Changes to a stored customer: consent (with its timers) and attributes.
+impl<S: CustomerStore + DueIndex + ?Sized> Engine<S> {
     /// Records the customer's consent (`source`: where it came from, e.g. `sms`) and re-arms
     /// their timers: opting out cancels pending ones, opting in arms them again.
     pub(super) async fn set_consent(
@@ -486,7 +535,8 @@ impl<S: Store + ?Sized> Engine<S> {
         now: DateTime<Utc>,
         change: impl Fn(&mut Customer),
     ) -> Result<Customer> {
-        for _ in 0..5 {
+        let change = &change;
+        let modified = retry_on_conflict(MODIFY_ATTEMPTS, || async move {
             let Some(mut current) = self
                 .store
                 .get_customer(&customer.tenant, &customer.id)
@@ -497,19 +547,14 @@ impl<S: Store + ?Sized> Engine<S> {
             let expected = current.version;
             change(&mut current);
             current.updated_at = now;
-            match self.store.put_customer(&current, Some(expected)).await {
-                Ok(version) => {
-                    current.version = version;
-                    return Ok(current);
-                }
-                Err(Error::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Conflict(format!(
-            "customer {} kept changing",
-            customer.id
-        )))
+            let written = self.store.put_customer(&current, Some(expected)).await;
+            Ok(Attempt::of_write(written)?.map(|version| {
+                current.version = version;
+                current
+            }))
+        })
+        .await?;
+        modified.ok_or_else(|| Error::Conflict(format!("customer {} kept changing", customer.id)))
     }
 }
 
@@ -524,17 +569,12 @@ struct Reply<'a> {
 async fn publish(
     publisher: &dyn EventPublisher,
     tenant: &TenantId,
-    detail_type: &str,
+    detail_type: DetailType,
     detail: Value,
     time: DateTime<Utc>,
 ) {
-    let event = OutboundEvent {
-        detail_type: detail_type.to_string(),
-        tenant: tenant.clone(),
-        time,
-        detail,
-    };
+    let event = OutboundEvent::new(detail_type, tenant.clone(), time, detail);
     if let Err(err) = publisher.publish(std::slice::from_ref(&event)).await {
-        tracing::error!(error = %err, detail_type, "publishing a reply event failed");
+        tracing::error!(error = %err, detail_type = detail_type.as_str(), "publishing a reply event failed");
     }
 }

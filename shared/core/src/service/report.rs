@@ -7,10 +7,10 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::reply::UNATTRIBUTED_REPLIES;
-use super::Engine;
+use super::{Counter, Engine};
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
-use crate::ports::{counters, Counters, ReplyTextCount, Store};
+use crate::ports::{CounterStore, Counters, ReplyTextCount};
 
 /// Most days one report (or stats request) covers.
 pub const MAX_REPORT_DAYS: i64 = 366;
@@ -52,14 +52,16 @@ pub struct RuleReplies {
 
 impl RuleReplies {
     fn add(&mut self, counters: &Counters) {
-        let get = |name: &str| counters.get(name).copied().unwrap_or(0);
-        self.sent += get(counters::SENT);
-        self.replied += get(counters::REPLIED);
-        self.opted_out += get(counters::OPTED_OUT);
-        self.free_text += get(counters::FREE_TEXT);
         for (name, value) in counters {
-            if let Some(keyword) = name.strip_prefix(counters::KEYWORD_PREFIX) {
-                *self.keywords.entry(keyword.to_string()).or_default() += value;
+            match Counter::parse(name) {
+                Some(Counter::Sent) => self.sent += value,
+                Some(Counter::Replied) => self.replied += value,
+                Some(Counter::OptedOut) => self.opted_out += value,
+                Some(Counter::FreeText) => self.free_text += value,
+                Some(Counter::Keyword(keyword)) => {
+                    *self.keywords.entry(keyword).or_default() += value;
+                }
+                _ => {}
             }
         }
     }
@@ -96,7 +98,7 @@ pub struct RepliesReport {
     pub top_free_text: Vec<ReplyTextCount>,
 }
 
-impl<S: Store + ?Sized> Engine<S> {
+impl<S: CounterStore + ?Sized> Engine<S> {
     /// Builds the reply report of `tenant` from `from` to `to`, listing at most `top` free-text
     /// replies (capped at [`MAX_TOP_TEXTS`]).
     pub async fn replies_report(

@@ -4,10 +4,15 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use std::sync::Arc;
 
-use super::Engine;
+use super::counter::{one_each, Counter};
+use super::{DetailType, Engine};
 use crate::domain::{ConsentState, Message, MessageStatus};
 use crate::error::{Error, Result};
-use crate::ports::{counters, Claim, Counters, EventPublisher, OutboundEvent, SmsSender, Store};
+use crate::policy::SkipReason;
+use crate::ports::{
+    Claim, CustomerStore, DueIndex, EventPublisher, MessageStore, OutboundEvent, SmsSender,
+    SuppressionList,
+};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendReport {
@@ -20,7 +25,7 @@ pub struct SendReport {
 }
 
 /// Sends what the engine queued.
-pub struct Outbox<S: Store + ?Sized> {
+pub struct Outbox<S: ?Sized> {
     engine: Arc<Engine<S>>,
     sender: Arc<dyn SmsSender>,
     publisher: Arc<dyn EventPublisher>,
@@ -34,7 +39,7 @@ enum Delivery {
     LostClaim,
 }
 
-impl<S: Store + ?Sized> Outbox<S> {
+impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outbox<S> {
     pub fn new(
         engine: Arc<Engine<S>>,
         sender: Arc<dyn SmsSender>,
@@ -120,8 +125,8 @@ impl<S: Store + ?Sized> Outbox<S> {
                 self.finish(
                     done,
                     MessageStatus::Sending,
-                    &[(counters::SENT.to_string(), 1)],
-                    "message.sent",
+                    Counter::Sent,
+                    DetailType::MessageSent,
                     now,
                 )
                 .await?;
@@ -146,7 +151,9 @@ impl<S: Store + ?Sized> Outbox<S> {
                     .await?;
                 Ok(Delivery::Suppressed)
             }
-            Err(Error::Provider { retryable, message }) => {
+            Err(Error::Provider {
+                retryable, message, ..
+            }) => {
                 let config = self.engine.config();
                 let mut next = claimed;
                 next.reason = Some(message);
@@ -164,8 +171,8 @@ impl<S: Store + ?Sized> Outbox<S> {
                     self.finish(
                         next,
                         MessageStatus::Sending,
-                        &[(counters::FAILED.to_string(), 1)],
-                        "message.failed",
+                        Counter::Failed,
+                        DetailType::MessageFailed,
                         now,
                     )
                     .await?;
@@ -193,28 +200,28 @@ impl<S: Store + ?Sized> Outbox<S> {
     ) -> Result<bool> {
         let mut skipped = message;
         skipped.status = MessageStatus::Skipped;
-        skipped.reason = Some("opted_out".into());
+        skipped.reason = Some(SkipReason::OptedOut.code().to_string());
         self.finish(
             skipped,
             from,
-            &[(format!("{}opted_out", counters::SKIPPED_PREFIX), 1)],
-            "message.skipped",
+            Counter::Skipped(SkipReason::OptedOut),
+            DetailType::MessageSkipped,
             now,
         )
         .await
     }
 
-    /// Records the result and its stats together, then announces it. False (nothing
+    /// Records the result and counts it together, then announces it. False (nothing
     /// recorded, nothing announced) when the message was no longer in `from`.
     async fn finish(
         &self,
         message: Message,
         from: MessageStatus,
-        stats: &[(String, i64)],
-        detail_type: &str,
+        counted: Counter,
+        detail_type: DetailType,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let counters: Counters = stats.iter().cloned().collect();
+        let counters = one_each([counted]);
         let mut message = message;
         message.updated_at = now;
         if !self
@@ -228,11 +235,11 @@ impl<S: Store + ?Sized> Outbox<S> {
         }
         tracing::info!(message = %message.id, rule = %message.rule, customer = %message.customer_id,
             status = message.status.as_str(), "send result");
-        let event = OutboundEvent {
-            detail_type: detail_type.to_string(),
-            tenant: message.tenant.clone(),
-            time: now,
-            detail: json!({
+        let event = OutboundEvent::new(
+            detail_type,
+            message.tenant.clone(),
+            now,
+            json!({
                 "message_id": message.id.as_str(),
                 "customer_id": message.customer_id.as_str(),
                 "rule": message.rule.as_str(),
@@ -242,10 +249,10 @@ impl<S: Store + ?Sized> Outbox<S> {
                 "provider_id": message.provider_id,
                 "segments": message.segments,
             }),
-        };
+        );
         if let Err(err) = self.publisher.publish(std::slice::from_ref(&event)).await {
             // The send itself is recorded; a lost notification must not resend the text.
-            tracing::error!(error = %err, detail_type, "publishing the send result failed");
+            tracing::error!(error = %err, detail_type = detail_type.as_str(), "publishing the send result failed");
         }
         Ok(true)
     }

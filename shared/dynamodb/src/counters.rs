@@ -1,6 +1,7 @@
-//! The scheduler checkpoint, the suppression list, the stats counters and the free-text reply
-//! counts.
-use chrono::{DateTime, NaiveDate, Utc};
+//! Counters: a rule's daily counters (spread over 8 items, summed when read) and the daily
+//! free-text reply counts.
+use async_trait::async_trait;
+use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 
@@ -10,87 +11,28 @@ use super::keys::{self, kind};
 use super::paging::{self, QuerySpec};
 use super::tx::stats_expression;
 use super::DynamoStore;
-use nudge_core::domain::{PhoneNumber, TenantId};
+use nudge_core::domain::TenantId;
 use nudge_core::error::{Error, Result};
-use nudge_core::ports::{reply_text_key, Counters, ReplyTextCount, StatsRow};
+use nudge_core::ports::{reply_text_key, CounterStore, Counters, ReplyTextCount, StatsRow};
 
-impl DynamoStore {
-    pub(super) async fn read_checkpoint(&self) -> Result<Option<DateTime<Utc>>> {
-        self.get(&keys::checkpoint())
-            .await?
-            .map(|item| items::checkpoint_minute(&item))
-            .transpose()
-    }
-
-    /// Forward only: the condition rejects an older or equal minute, which is not an error.
-    pub(super) async fn advance_checkpoint(&self, minute: DateTime<Utc>) -> Result<()> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::checkpoint())))
-            .update_expression("SET #m = :m, #k = :k")
-            .condition_expression("attribute_not_exists(#pk) OR #m < :m")
-            .set_expression_attribute_names(Some(HashMap::from([
-                ("#m".into(), keys::MINUTE.into()),
-                ("#k".into(), keys::KIND.into()),
-                ("#pk".into(), keys::PK.into()),
-            ])))
-            .set_expression_attribute_values(Some(Item::from([
-                (":m".into(), n(minute.timestamp())),
-                (":k".into(), s(kind::CHECKPOINT)),
-            ])))
-            .send()
-            .await;
-        errors::written("update_item", result).map(|_| ())
-    }
-
-    /// One conditional UpdateItem: creates the entry, or — for the same `reference` — finds
-    /// it already made (keeping its first time and source).
-    pub(super) async fn suppress_number(
-        &self,
-        tenant: &TenantId,
-        phone: &PhoneNumber,
-        at: DateTime<Utc>,
-        source: &str,
-        reference: Option<&str>,
-    ) -> Result<bool> {
-        let mut names = HashMap::from([
-            ("#pk".to_string(), keys::PK.to_string()),
-            ("#k".into(), keys::KIND.into()),
-            ("#at".into(), "at".into()),
-            ("#src".into(), "source".into()),
-        ]);
-        let mut values = Item::from([
-            (":k".to_string(), s(kind::SUPPRESSION)),
-            (":at".into(), s(keys::ts(at))),
-            (":src".into(), s(source)),
-        ]);
-        let mut set =
-            "SET #k = :k, #at = if_not_exists(#at, :at), #src = if_not_exists(#src, :src)"
-                .to_string();
-        let mut condition = "attribute_not_exists(#pk)".to_string();
-        if let Some(reference) = reference {
-            names.insert("#ref".into(), keys::REFERENCE.into());
-            values.insert(":ref".into(), s(reference));
-            set.push_str(", #ref = :ref");
-            condition.push_str(" OR #ref = :ref");
+/// The rule and counters of one stats item: every numeric attribute is a counter.
+fn stats_item(item: &Item) -> Result<(String, Counters)> {
+    let sk = items::get_s(item, keys::SK).ok_or_else(|| Error::store("stats item without rule"))?;
+    let mut counters = Counters::new();
+    for (name, value) in item {
+        if let Ok(number) = value.as_n() {
+            let number = number
+                .parse()
+                .map_err(|_| Error::Store(format!("stats counter {name} is not an integer")))?;
+            counters.insert(name.clone(), number);
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::suppression(tenant, phone))))
-            .update_expression(set)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        errors::written("update_item", result)
     }
+    Ok((keys::stats_rule(sk).to_string(), counters))
+}
 
-    pub(super) async fn add_counters(
+#[async_trait]
+impl CounterStore for DynamoStore {
+    async fn add_stats(
         &self,
         tenant: &TenantId,
         day: NaiveDate,
@@ -118,7 +60,7 @@ impl DynamoStore {
 
     /// One Query per day of the range (a day's partition holds the spread items of each rule);
     /// rows in rule order, each the sum of its rule's items.
-    pub(super) async fn stats_rows(
+    async fn stats(
         &self,
         tenant: &TenantId,
         from: NaiveDate,
@@ -143,16 +85,9 @@ impl DynamoStore {
         }
         Ok(rows)
     }
-}
 
-impl DynamoStore {
     /// One UpdateItem: ADD 1 to the day's item of this text (created on first use, with a TTL).
-    pub(super) async fn count_reply_text(
-        &self,
-        tenant: &TenantId,
-        day: NaiveDate,
-        text: &str,
-    ) -> Result<()> {
+    async fn add_reply_text(&self, tenant: &TenantId, day: NaiveDate, text: &str) -> Result<()> {
         let text = reply_text_key(text);
         if text.is_empty() {
             return Ok(());
@@ -183,7 +118,7 @@ impl DynamoStore {
     }
 
     /// One paginated Query per day of the range, summed per text, then ranked.
-    pub(super) async fn reply_text_ranking(
+    async fn top_reply_texts(
         &self,
         tenant: &TenantId,
         from: NaiveDate,
@@ -212,19 +147,4 @@ impl DynamoStore {
         ranked.truncate(limit);
         Ok(ranked)
     }
-}
-
-/// The rule and counters of one stats item: every numeric attribute is a counter.
-fn stats_item(item: &Item) -> Result<(String, Counters)> {
-    let sk = items::get_s(item, keys::SK).ok_or_else(|| Error::store("stats item without rule"))?;
-    let mut counters = Counters::new();
-    for (name, value) in item {
-        if let Ok(number) = value.as_n() {
-            let number = number
-                .parse()
-                .map_err(|_| Error::Store(format!("stats counter {name} is not an integer")))?;
-            counters.insert(name.clone(), number);
-        }
-    }
-    Ok((keys::stats_rule(sk).to_string(), counters))
 }

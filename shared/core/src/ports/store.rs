@@ -1,20 +1,16 @@
-//! The small traits the services are generic over. Each has real implementations in
-//! `adapters` (SQLite and DynamoDB stores, console and SNS senders, log and EventBridge publishers).
+//! The store, as one small trait per role. Each store adapter (`nudge-sqlite`,
+//! `nudge-dynamodb`) implements every role, each in the file that owns that data; the store
+//! conformance suite checks each role on each adapter.
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    ApiKey, Category, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber,
-    TenantId, Timer,
+    ApiKey, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
+    Timer,
 };
 use crate::error::Result;
-
-/// The source of "now". Production reads the system clock; simulations and tests drive it.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
 
 /// Counters kept per tenant, day and rule (`sent`, `delivered`, `skipped_cap`, …).
 pub type Counters = BTreeMap<String, i64>;
@@ -99,9 +95,9 @@ pub fn reply_text_key(text: &str) -> &str {
     text[..end].trim()
 }
 
+/// Customer profiles: read, written under optimistic concurrency, deleted, found by phone.
 #[async_trait]
-pub trait Store: Send + Sync {
-    // Customers.
+pub trait CustomerStore: Send + Sync {
     async fn get_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<Option<Customer>>;
     /// Several customers at once (strongly consistent, in any order; the missing ones are
     /// left out, a repeated id is returned once). The evaluate tick reads the customers of a
@@ -119,8 +115,11 @@ pub trait Store: Send + Sync {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<Customer>>;
+}
 
-    // Events.
+/// The event log: each event stored once by id, together with the customer and timers it changes.
+#[async_trait]
+pub trait EventLog: Send + Sync {
     /// Applies an [`EventCommit`] atomically, once per `event_id`: a repeated id is
     /// `Duplicate` and changes nothing; a stale customer version is `Conflict`.
     async fn record_event(&self, commit: &EventCommit) -> Result<EventOutcome>;
@@ -130,8 +129,11 @@ pub trait Store: Send + Sync {
         customer: &CustomerId,
         limit: usize,
     ) -> Result<Vec<Event>>;
+}
 
-    // Timers (the due index).
+/// The due index: timers by the minute they are due, and the scheduler's checkpoint.
+#[async_trait]
+pub trait DueIndex: Send + Sync {
     async fn customer_timers(&self, tenant: &TenantId, customer: &CustomerId)
         -> Result<Vec<Timer>>;
     /// Inserts or moves timers (identity: tenant, customer, rule, occurrence).
@@ -145,8 +147,11 @@ pub trait Store: Send + Sync {
     async fn checkpoint(&self) -> Result<Option<DateTime<Utc>>>;
     /// Moves the checkpoint forward only (an older value is ignored).
     async fn set_checkpoint(&self, minute: DateTime<Utc>) -> Result<()>;
+}
 
-    // Messages.
+/// Messages and the outbox: decisions written with the customer's ledger and their counters, then claimed and finished by the sender.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
     async fn commit_send(&self, commit: &SendCommit) -> Result<CommitOutcome>;
     /// Queues a message that is not subject to caps (reply confirmations and auto-answers):
     /// message + dedupe key + stats in one transaction; `Duplicate` when the key exists.
@@ -165,7 +170,9 @@ pub trait Store: Send + Sync {
         customer: &CustomerId,
         limit: usize,
     ) -> Result<Vec<Message>>;
-    /// Queued messages whose next attempt is due (local outbox; production uses the stream).
+    /// Queued messages whose next attempt is due, the earliest first: what `nudge dev` sends every
+    /// second, and what the evaluate function's sweep re-sends (retries whose backoff elapsed,
+    /// first attempts whose stream record was lost); fresh texts on AWS come from the stream.
     async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>>;
     /// Moves a message from `from` to the message's current status and fields, only if it is
     /// still in `from`. Returns false when someone else moved it first.
@@ -185,8 +192,11 @@ pub trait Store: Send + Sync {
         from: MessageStatus,
         stats: &Counters,
     ) -> Result<bool>;
+}
 
-    // Suppression (per phone number, survives customer deletion).
+/// The suppression list: numbers that are never texted, per tenant and phone number (it survives customer deletion).
+#[async_trait]
+pub trait SuppressionList: Send + Sync {
     async fn is_suppressed(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool>;
     /// Suppresses the number (`source`: where the request came from, e.g. `sms`). Returns
     /// true when this call suppressed it — or an earlier call with the same `reference` (the
@@ -202,8 +212,11 @@ pub trait Store: Send + Sync {
     ) -> Result<bool>;
     /// Returns false when the number was not suppressed.
     async fn unsuppress(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<bool>;
+}
 
-    // Stats.
+/// Counters per tenant, day and rule, and the free-text reply counts the reports read.
+#[async_trait]
+pub trait CounterStore: Send + Sync {
     async fn add_stats(
         &self,
         tenant: &TenantId,
@@ -218,7 +231,7 @@ pub trait Store: Send + Sync {
         to: NaiveDate,
     ) -> Result<Vec<StatsRow>>;
 
-    // Free-text replies (for reports).
+    // Free-text replies.
     /// Counts one free-text reply of `day`. The text is stored as [`reply_text_key`] gives it;
     /// an empty text is not counted.
     async fn add_reply_text(&self, tenant: &TenantId, day: NaiveDate, text: &str) -> Result<()>;
@@ -231,13 +244,19 @@ pub trait Store: Send + Sync {
         to: NaiveDate,
         limit: usize,
     ) -> Result<Vec<ReplyTextCount>>;
+}
 
-    // API keys.
+/// API keys, found by id (only the secret's hash is stored).
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
     /// Creates or replaces a key (revocation is a replace with `revoked_at` set).
     async fn put_api_key(&self, key: &ApiKey) -> Result<()>;
     async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>>;
+}
 
-    // Inbound replies.
+/// The inbound log: provider message ids of replies already handled, so a redelivery has no second effect.
+#[async_trait]
+pub trait InboundLog: Send + Sync {
     /// Records a provider message id; false when it was seen before.
     async fn record_inbound(
         &self,
@@ -250,46 +269,30 @@ pub trait Store: Send + Sync {
     async fn forget_inbound(&self, tenant: &TenantId, provider_id: &str) -> Result<()>;
 }
 
-/// What a sender returns for an accepted text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sent {
-    pub provider_id: String,
+/// Every store role at once, for the callers that truly need all of them (wiring, the
+/// conformance suite, the HTTP API's state); the services ask only for the roles they use.
+/// Implemented for every type that implements all the roles.
+pub trait Store:
+    CustomerStore
+    + EventLog
+    + DueIndex
+    + MessageStore
+    + SuppressionList
+    + CounterStore
+    + ApiKeyStore
+    + InboundLog
+{
 }
 
-#[async_trait]
-pub trait SmsSender: Send + Sync {
-    /// Sends one text. Errors are `Error::Provider { retryable, .. }`.
-    async fn send(&self, to: &PhoneNumber, text: &str, category: Category) -> Result<Sent>;
-}
-
-/// A business event for other systems (`message.sent`, `customer.opted_out`, …).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OutboundEvent {
-    pub detail_type: String,
-    pub tenant: TenantId,
-    pub time: DateTime<Utc>,
-    pub detail: serde_json::Value,
-}
-
-#[async_trait]
-pub trait EventPublisher: Send + Sync {
-    async fn publish(&self, events: &[OutboundEvent]) -> Result<()>;
-}
-
-/// Stats field names shared by every writer and reader.
-pub mod counters {
-    pub const QUEUED: &str = "queued";
-    pub const SENT: &str = "sent";
-    pub const DELIVERED: &str = "delivered";
-    pub const FAILED: &str = "failed";
-    pub const DEFERRED: &str = "deferred";
-    pub const REPLIED: &str = "replied";
-    pub const OPTED_OUT: &str = "opted_out";
-    /// Replies that matched no keyword of the text they answer.
-    pub const FREE_TEXT: &str = "free_text";
-    /// Prefix of keyword counters: `keyword_1`, `keyword_Y`, …
-    pub const KEYWORD_PREFIX: &str = "keyword_";
-    pub const HELD_OUT: &str = "held_out";
-    /// Prefix of skip counters: `skipped_cap`, `skipped_window`, …
-    pub const SKIPPED_PREFIX: &str = "skipped_";
+impl<T> Store for T where
+    T: CustomerStore
+        + EventLog
+        + DueIndex
+        + MessageStore
+        + SuppressionList
+        + CounterStore
+        + ApiKeyStore
+        + InboundLog
+        + ?Sized
+{
 }

@@ -1,0 +1,174 @@
+//! The stats counters, kept per tenant, day and rule. Writers name what they count with
+//! [`Counter`]; the stores keep the counters by [`Counter::name`] (a [`Counters`] map), and
+//! readers that interpret a stored name read it back with [`Counter::parse`].
+use std::fmt;
+
+use crate::policy::{DeferReason, SkipReason};
+use crate::ports::Counters;
+
+/// One stats counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// `queued`: a text queued for sending (a decision "send" or an answer to a reply).
+    Queued,
+    /// `sent`: a text the provider accepted.
+    Sent,
+    /// `failed`: a text that could not be sent, for good.
+    Failed,
+    /// `deferred`: every deferral, whatever its reason.
+    Deferred,
+    /// `deferred_<reason>`: the deferrals for one reason (`deferred_window`, …).
+    DeferredFor(DeferReason),
+    /// `skipped_<reason>`: an occurrence (or a queued text) not sent, per reason
+    /// (`skipped_cap_per_week`, `skipped_holdout`, …).
+    Skipped(SkipReason),
+    /// `replied`: every reply counted for the rule.
+    Replied,
+    /// `opted_out`: replies that opted out.
+    OptedOut,
+    /// `free_text`: replies that matched no keyword of the text they answer.
+    FreeText,
+    /// `keyword_<keyword>`: replies with one menu keyword (`keyword_1`, `keyword_Y`, …).
+    Keyword(String),
+}
+
+const QUEUED: &str = "queued";
+const SENT: &str = "sent";
+const FAILED: &str = "failed";
+const DEFERRED: &str = "deferred";
+const DEFERRED_PREFIX: &str = "deferred_";
+const SKIPPED_PREFIX: &str = "skipped_";
+const REPLIED: &str = "replied";
+const OPTED_OUT: &str = "opted_out";
+const FREE_TEXT: &str = "free_text";
+const KEYWORD_PREFIX: &str = "keyword_";
+
+impl Counter {
+    /// The name the counter is stored under.
+    pub fn name(&self) -> String {
+        self.to_string()
+    }
+
+    /// The counter stored under `name`. Skip counters are not read back (None): their name
+    /// keeps the reason's code only, not its detail (which banned phrase), so no
+    /// [`SkipReason`] can be rebuilt from it. None also for a name nudge does not write.
+    pub fn parse(name: &str) -> Option<Counter> {
+        let fixed = match name {
+            QUEUED => Some(Counter::Queued),
+            SENT => Some(Counter::Sent),
+            FAILED => Some(Counter::Failed),
+            DEFERRED => Some(Counter::Deferred),
+            REPLIED => Some(Counter::Replied),
+            OPTED_OUT => Some(Counter::OptedOut),
+            FREE_TEXT => Some(Counter::FreeText),
+            _ => None,
+        };
+        fixed
+            .or_else(|| {
+                let keyword = name.strip_prefix(KEYWORD_PREFIX)?;
+                Some(Counter::Keyword(keyword.to_string()))
+            })
+            .or_else(|| {
+                let reason = name.strip_prefix(DEFERRED_PREFIX)?;
+                DeferReason::from_code(reason).map(Counter::DeferredFor)
+            })
+    }
+}
+
+impl fmt::Display for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Counter::Queued => f.write_str(QUEUED),
+            Counter::Sent => f.write_str(SENT),
+            Counter::Failed => f.write_str(FAILED),
+            Counter::Deferred => f.write_str(DEFERRED),
+            Counter::DeferredFor(reason) => write!(f, "{DEFERRED_PREFIX}{}", reason.code()),
+            Counter::Skipped(reason) => write!(f, "{SKIPPED_PREFIX}{}", reason.code()),
+            Counter::Replied => f.write_str(REPLIED),
+            Counter::OptedOut => f.write_str(OPTED_OUT),
+            Counter::FreeText => f.write_str(FREE_TEXT),
+            Counter::Keyword(keyword) => write!(f, "{KEYWORD_PREFIX}{keyword}"),
+        }
+    }
+}
+
+/// Stats that count each of `counters` once, as the stores take them.
+pub fn one_each(counters: impl IntoIterator<Item = Counter>) -> Counters {
+    counters.into_iter().map(|c| (c.name(), 1)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::policy::{CapKind, ContentProblem};
+
+    #[test]
+    fn names_are_the_stored_names() {
+        let names = [
+            (Counter::Queued, "queued"),
+            (Counter::Sent, "sent"),
+            (Counter::Failed, "failed"),
+            (Counter::Deferred, "deferred"),
+            (Counter::DeferredFor(DeferReason::Window), "deferred_window"),
+            (Counter::DeferredFor(DeferReason::Cap), "deferred_cap"),
+            (
+                Counter::Skipped(SkipReason::Cap(CapKind::PerWeek)),
+                "skipped_cap_per_week",
+            ),
+            (Counter::Skipped(SkipReason::OptedOut), "skipped_opted_out"),
+            (Counter::Skipped(SkipReason::Duplicate), "skipped_duplicate"),
+            (
+                Counter::Skipped(SkipReason::Content(ContentProblem::BannedPhrase(
+                    "清仓".into(),
+                ))),
+                "skipped_content_banned_phrase",
+            ),
+            (Counter::Replied, "replied"),
+            (Counter::OptedOut, "opted_out"),
+            (Counter::FreeText, "free_text"),
+            (Counter::Keyword("1".into()), "keyword_1"),
+            (Counter::Keyword("Y".into()), "keyword_Y"),
+        ];
+        for (counter, name) in names {
+            assert_eq!(counter.name(), name);
+        }
+    }
+
+    #[test]
+    fn stored_names_read_back_as_their_counter() {
+        let readable = [
+            Counter::Queued,
+            Counter::Sent,
+            Counter::Failed,
+            Counter::Deferred,
+            Counter::DeferredFor(DeferReason::Weekend),
+            Counter::Replied,
+            Counter::OptedOut,
+            Counter::FreeText,
+            Counter::Keyword("1".into()),
+            Counter::Keyword("opted_out".into()),
+        ];
+        for counter in readable {
+            assert_eq!(Counter::parse(&counter.name()), Some(counter));
+        }
+        assert_eq!(Counter::parse("skipped_cap_per_week"), None);
+        assert_eq!(Counter::parse("deferred_nonsense"), None);
+        assert_eq!(Counter::parse("delivered"), None);
+    }
+
+    #[test]
+    fn one_each_counts_every_counter_once() {
+        let stats = one_each([
+            Counter::Deferred,
+            Counter::DeferredFor(DeferReason::Holiday),
+        ]);
+        assert_eq!(
+            stats,
+            Counters::from([
+                ("deferred".to_string(), 1),
+                ("deferred_holiday".to_string(), 1)
+            ])
+        );
+    }
+}

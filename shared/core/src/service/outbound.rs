@@ -1,0 +1,118 @@
+//! The business events nudge publishes for other systems, by kind.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::domain::TenantId;
+use crate::ports::OutboundEvent;
+
+/// What an [`OutboundEvent`] announces: its `detail_type` (EventBridge's `detail-type`).
+/// Named so as not to be confused with the type of a customer's event (`order.paid`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DetailType {
+    /// A text the provider accepted.
+    #[serde(rename = "message.sent")]
+    MessageSent,
+    /// A text that could not be sent, for good (or a queued message that cannot be read).
+    #[serde(rename = "message.failed")]
+    MessageFailed,
+    /// A queued text not sent because its number opted out.
+    #[serde(rename = "message.skipped")]
+    MessageSkipped,
+    /// A customer (or number) opted out by reply.
+    #[serde(rename = "customer.opted_out")]
+    CustomerOptedOut,
+    /// A customer (or number) opted back in by reply.
+    #[serde(rename = "customer.opted_in")]
+    CustomerOptedIn,
+    /// A reply matched a menu keyword of the text it answers.
+    #[serde(rename = "keyword.matched")]
+    KeywordMatched,
+    /// A free-text reply, for a human to read.
+    #[serde(rename = "reply.received")]
+    ReplyReceived,
+}
+
+impl DetailType {
+    /// The name on the wire (`message.sent`, …); the same as its serde form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetailType::MessageSent => "message.sent",
+            DetailType::MessageFailed => "message.failed",
+            DetailType::MessageSkipped => "message.skipped",
+            DetailType::CustomerOptedOut => "customer.opted_out",
+            DetailType::CustomerOptedIn => "customer.opted_in",
+            DetailType::KeywordMatched => "keyword.matched",
+            DetailType::ReplyReceived => "reply.received",
+        }
+    }
+}
+
+impl fmt::Display for DetailType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl OutboundEvent {
+    /// The event announcing `detail_type` for `tenant` at `time`. Every publisher call site
+    /// builds its event here, so the kind is always one of [`DetailType`].
+    pub fn new(
+        detail_type: DetailType,
+        tenant: TenantId,
+        time: DateTime<Utc>,
+        detail: serde_json::Value,
+    ) -> Self {
+        OutboundEvent {
+            detail_type: detail_type.to_string(),
+            tenant,
+            time,
+            detail,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const ALL: [DetailType; 7] = [
+        DetailType::MessageSent,
+        DetailType::MessageFailed,
+        DetailType::MessageSkipped,
+        DetailType::CustomerOptedOut,
+        DetailType::CustomerOptedIn,
+        DetailType::KeywordMatched,
+        DetailType::ReplyReceived,
+    ];
+
+    #[test]
+    fn wire_names_are_the_serde_form() {
+        for kind in ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.as_str());
+            assert_eq!(serde_json::from_value::<DetailType>(json).unwrap(), kind);
+        }
+        assert_eq!(DetailType::MessageSent.as_str(), "message.sent");
+        assert_eq!(
+            DetailType::CustomerOptedOut.to_string(),
+            "customer.opted_out"
+        );
+    }
+
+    #[test]
+    fn events_carry_the_wire_name() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let event = OutboundEvent::new(
+            DetailType::KeywordMatched,
+            tenant,
+            DateTime::UNIX_EPOCH,
+            serde_json::json!({}),
+        );
+        assert_eq!(
+            serde_json::to_value(&event).unwrap()["detail_type"],
+            "keyword.matched"
+        );
+    }
+}

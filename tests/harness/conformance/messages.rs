@@ -1,0 +1,270 @@
+//! MessageStore: send commits (dedupe, ledger), claims, results, skips, transitions.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use super::*;
+
+pub async fn a_dedupe_key_is_sent_once(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let first = send_commit(&c, "promo", "2026-03-02", at(2, 10, 0));
+    assert_eq!(
+        store.commit_send(&first).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let fresh = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
+    let again = send_commit(&fresh, "promo", "2026-03-02", at(2, 10, 5));
+    assert_eq!(
+        store.commit_send(&again).await.unwrap(),
+        CommitOutcome::Duplicate
+    );
+    let messages = store.customer_messages(&tenant(), &c.id, 10).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    let after = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
+    assert_eq!(
+        after.ledger.len(),
+        1,
+        "the duplicate must not touch the ledger"
+    );
+    assert_eq!(
+        store
+            .queue_message(&again.message, &Counters::new())
+            .await
+            .unwrap(),
+        CommitOutcome::Duplicate
+    );
+}
+
+pub async fn concurrent_sends_cannot_both_pass_the_ledger(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    // Two deciders read the same customer version and each decide a different text.
+    let a = send_commit(&c, "promo-a", "x", at(2, 10, 0));
+    let b = send_commit(&c, "promo-b", "x", at(2, 10, 0));
+    let (ra, rb) = futures_join(store.commit_send(&a), store.commit_send(&b)).await;
+    let outcomes = [ra.unwrap(), rb.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == CommitOutcome::Committed)
+            .count(),
+        1
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == CommitOutcome::Conflict)
+            .count(),
+        1
+    );
+    assert_eq!(
+        store
+            .customer_messages(&tenant(), &c.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The loser's dedupe key was not consumed: re-deciding on fresh state can still commit.
+    let fresh = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
+    let loser = if outcomes[0] == CommitOutcome::Conflict {
+        "promo-a"
+    } else {
+        "promo-b"
+    };
+    let retry = send_commit(&fresh, loser, "x", at(2, 10, 1));
+    assert_eq!(
+        store.commit_send(&retry).await.unwrap(),
+        CommitOutcome::Committed
+    );
+}
+
+pub async fn message_transitions_are_conditional(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 10, 0));
+    store.commit_send(&commit).await.unwrap();
+    let queued = store.sendable_messages(at(2, 10, 0), 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let mut claimed = queued[0].clone();
+    claimed.status = MessageStatus::Sending;
+    claimed.attempts = 1;
+    assert!(store
+        .transition_message(&claimed, MessageStatus::Queued)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .transition_message(&claimed, MessageStatus::Queued)
+            .await
+            .unwrap(),
+        "claimed twice"
+    );
+    assert!(store
+        .sendable_messages(at(2, 10, 0), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut retry = claimed.clone();
+    retry.status = MessageStatus::Queued;
+    retry.next_attempt_at = Some(at(2, 10, 30));
+    assert!(store
+        .transition_message(&retry, MessageStatus::Sending)
+        .await
+        .unwrap());
+    assert!(store
+        .sendable_messages(at(2, 10, 29), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .sendable_messages(at(2, 10, 30), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.status, got.attempts), (MessageStatus::Queued, 1));
+}
+
+pub async fn claims_hold_only_for_the_version_read(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 10, 0));
+    store.commit_send(&commit).await.unwrap();
+    let first = claimed(&commit.message, at(2, 10, 0));
+    assert_eq!(store.claim_message(&first).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        store.claim_message(&first).await.unwrap(),
+        Claim::Lost,
+        "claimed twice"
+    );
+    // The attempt failed and was requeued with a backoff.
+    let mut requeued = first.clone();
+    requeued.status = MessageStatus::Queued;
+    requeued.next_attempt_at = Some(at(2, 10, 5));
+    assert!(store
+        .transition_message(&requeued, MessageStatus::Sending)
+        .await
+        .unwrap());
+    // A stale copy (the first queued image, redelivered) cannot claim it past its backoff.
+    assert_eq!(
+        store.claim_message(&first).await.unwrap(),
+        Claim::Lost,
+        "a stale copy claimed"
+    );
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, requeued, "the lost claim changed nothing");
+    let second = claimed(&requeued, at(2, 10, 5));
+    assert_eq!(store.claim_message(&second).await.unwrap(), Claim::Claimed);
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.status, got.attempts), (MessageStatus::Sending, 2));
+}
+
+pub async fn claims_check_suppression(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 10, 0));
+    store.commit_send(&commit).await.unwrap();
+    store
+        .suppress(&tenant(), &c.phone, at(2, 9, 0), "sms", None)
+        .await
+        .unwrap();
+    let attempt = claimed(&commit.message, at(2, 10, 0));
+    assert_eq!(
+        store.claim_message(&attempt).await.unwrap(),
+        Claim::Suppressed
+    );
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, commit.message, "still queued as it was");
+
+    // A message that ignores suppression (the opt-out confirmation) is claimed anyway.
+    let mut confirmation = message(&c, "optout-confirmation", "r1", at(2, 10, 1));
+    confirmation.category = Category::Transactional;
+    confirmation.ignores_suppression = true;
+    store
+        .queue_message(&confirmation, &Counters::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_message(&claimed(&confirmation, at(2, 10, 1)))
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+}
+
+pub async fn results_are_recorded_with_their_stats(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 23, 59));
+    store.commit_send(&commit).await.unwrap();
+    let sending = claimed(&commit.message, at(2, 23, 59));
+    assert_eq!(store.claim_message(&sending).await.unwrap(), Claim::Claimed);
+    let mut sent = sending.clone();
+    sent.status = MessageStatus::Sent;
+    sent.provider_id = Some("sns-1".into());
+    sent.updated_at = at(3, 0, 0);
+    let counted = Counters::from([("sent".to_string(), 1)]);
+    assert!(store
+        .finish_message(&sent, MessageStatus::Sending, &counted)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .finish_message(&sent, MessageStatus::Sending, &counted)
+            .await
+            .unwrap(),
+        "recorded twice"
+    );
+    let got = store
+        .get_message(&tenant(), &commit.message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, sent);
+    let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let rows = store.stats(&tenant(), day(2), day(3)).await.unwrap();
+    let sent_per_day: Vec<(NaiveDate, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.day, r.counters.get("sent").copied()))
+        .collect();
+    // Queued on the 2nd, sent (once) on the day of the result.
+    assert_eq!(sent_per_day, vec![(day(2), None), (day(3), Some(1))]);
+}
+
+pub async fn skips_are_recorded_once_and_consume_the_timer(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let t = timer("c1", "promo", "o", at(2, 10, 0));
+    store.put_timers(std::slice::from_ref(&t)).await.unwrap();
+    let mut skipped = message(&c, "promo", "o", at(2, 10, 0));
+    skipped.status = MessageStatus::Skipped;
+    skipped.reason = Some("cap_per_week".into());
+    let stats = Counters::from([("skipped_cap_per_week".to_string(), 1)]);
+    store.record_skip(&skipped, Some(&t), &stats).await.unwrap();
+    store.record_skip(&skipped, Some(&t), &stats).await.unwrap();
+    assert!(store.due_timers(at(2, 10, 0)).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .customer_messages(&tenant(), &c.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let day = at(2, 10, 0).date_naive();
+    let rows = store.stats(&tenant(), day, day).await.unwrap();
+    assert_eq!(rows[0].counters["skipped_cap_per_week"], 1);
+}
