@@ -193,6 +193,14 @@ async fn run_scheduler(
             }
             Err(err) => tracing::error!(error = %err, "scheduler tick failed"),
         }
+        // What a killed run was holding is settled before the queue is sent.
+        match outbox.reconcile_leases(SENDS_PER_SECOND).await {
+            Ok(leases) if !leases.is_empty() => {
+                tracing::warn!(?leases, "settled texts whose sender stopped");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = %err, "settling send leases failed"),
+        }
         if let Err(err) = outbox.send_due(SENDS_PER_SECOND).await {
             tracing::error!(error = %err, "outbox failed");
         }

@@ -86,6 +86,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     provider_id: Some("simulated".into()),
                     attempts: 1,
                     next_attempt_at: None,
+                    lease_until: None,
                     ignores_suppression: false,
                 };
                 engine

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use nudge_core::domain::{Customer, MessageStatus};
 use nudge_core::ports::{
     Claim, CommitOutcome, CounterStore, Counters, CustomerStore, DueIndex, EventCommit, EventLog,
-    EventOutcome, MessageStore, SendCommit,
+    EventOutcome, MessageState, MessageStore, SendCommit,
 };
 use nudge_dynamodb::{create_table, DynamoStore};
 use nudge_tests::conformance::{at, customer, event, message, stored, tenant, timer};
@@ -87,15 +87,33 @@ async fn message_items_carry_what_the_stream_filter_and_sender_read() {
     assert_eq!(text(&profile, "GSI1PK"), Some("T#acme#P#+8613800138001"));
     assert_eq!(profile["version"].as_n().unwrap(), "2");
 
-    // Claimed: the item leaves the outbox index but keeps its status attribute.
+    // Claimed: the item moves from the outbox to the lease partition of the index (sorted
+    // by the end of the lease) and keeps its status attribute.
     let mut claimed = m.clone();
     claimed.status = MessageStatus::Sending;
+    claimed.attempts = 1;
+    claimed.lease_until = Some(at(2, 10, 5));
     assert!(store
-        .transition_message(&claimed, MessageStatus::Queued)
+        .transition_message(&claimed, MessageState::of(m))
         .await
         .unwrap());
     let item = raw(&store, "T#acme#C#c1", &sk).await.unwrap();
     assert_eq!(text(&item, "status"), Some("sending"));
+    assert_eq!(item["attempts"].as_n().unwrap(), "1");
+    assert!(text(&item, "GSI2PK").unwrap().starts_with("LEASE#"));
+    assert!(text(&item, "GSI2SK")
+        .unwrap()
+        .starts_with("2026-03-02T10:05:00Z#"));
+    // Finished: it leaves the index.
+    let mut sent = claimed.clone();
+    sent.status = MessageStatus::Sent;
+    sent.lease_until = None;
+    assert!(store
+        .finish_message(&sent, MessageState::of(&claimed), &Counters::new())
+        .await
+        .unwrap());
+    let item = raw(&store, "T#acme#C#c1", &sk).await.unwrap();
+    assert_eq!(text(&item, "status"), Some("sent"));
     assert!(!item.contains_key("GSI2PK") && !item.contains_key("GSI2SK"));
 }
 
@@ -133,17 +151,15 @@ async fn the_outbox_index_orders_retries_and_honours_the_limit() {
     // The oldest fails and is retried an hour later: it moves behind the others.
     let mut retry = due[0].clone();
     retry.status = MessageStatus::Sending;
-    assert!(store
-        .transition_message(&retry, MessageStatus::Queued)
-        .await
-        .unwrap());
-    retry.status = MessageStatus::Queued;
     retry.attempts = 1;
-    retry.next_attempt_at = Some(at(2, 12, 0));
     assert!(store
-        .transition_message(&retry, MessageStatus::Sending)
+        .transition_message(&retry, MessageState::of(&due[0]))
         .await
         .unwrap());
+    let sending = MessageState::of(&retry);
+    retry.status = MessageStatus::Queued;
+    retry.next_attempt_at = Some(at(2, 12, 0));
+    assert!(store.transition_message(&retry, sending).await.unwrap());
     let now = store.sendable_messages(at(2, 11, 0), 10).await.unwrap();
     assert_eq!(now.len(), 5);
     assert!(!now.iter().any(|m| m.id == ids[0]));

@@ -1,5 +1,6 @@
 //! The evaluate function: one scheduled event → one engine tick (every minute since the
-//! checkpoint), then optionally a sweep of queued messages whose retry backoff elapsed.
+//! checkpoint), then optionally a sweep: messages whose sender's lease ended are settled, and
+//! queued messages whose retry backoff elapsed are sent.
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use chrono::TimeDelta;
 
 use nudge_core::error::Result;
 use nudge_core::ports::Store;
-use nudge_core::service::{Engine, Outbox};
+use nudge_core::service::{Engine, LeaseReport, Outbox};
 use nudge_send::SendBudget;
 
 /// Most queued messages one sweep looks at.
@@ -34,6 +35,10 @@ pub struct TickSummary {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SweepSummary {
+    /// Messages whose sender's lease ended (a crashed or timed-out send), settled before the
+    /// queue is swept: the ones queued again are sent by this sweep.
+    #[serde(skip_serializing_if = "LeaseReport::is_empty")]
+    pub leases: LeaseReport,
     /// Queued messages tried again (retries whose backoff elapsed, stranded first attempts).
     pub attempted: u32,
     /// Of those, accepted by the provider.
@@ -81,7 +86,10 @@ async fn sweep_retries<S: Store + ?Sized>(
     let engine = outbox.engine();
     let now = engine.now();
     let stranded_before = now - TimeDelta::seconds(STRANDED_AFTER_SECONDS);
-    let mut summary = SweepSummary::default();
+    let mut summary = SweepSummary {
+        leases: outbox.reconcile_leases(SWEEP_LIMIT).await?,
+        ..SweepSummary::default()
+    };
     for message in engine.store().sendable_messages(now, SWEEP_LIMIT).await? {
         if message.attempts == 0 && message.created_at > stranded_before {
             continue; // the stream's

@@ -131,13 +131,24 @@ pub fn message(m: &Message, shards: u8) -> Result<Item> {
     let mut item = with_body(&message_key(m), kind::MESSAGE, m)?;
     item.insert(keys::STATUS.into(), s(m.status.as_str()));
     item.insert(keys::ATTEMPTS.into(), n(m.attempts));
-    if m.status == MessageStatus::Queued {
+    // Queued messages are listed in the outbox by their next attempt, held ones by the end
+    // of their lease; the others leave the index.
+    let listed = match (m.status, m.lease_until) {
+        (MessageStatus::Queued, _) => Some((
+            keys::outbox_gsi2pk as fn(u8) -> String,
+            m.next_attempt_at.unwrap_or(m.created_at),
+        )),
+        (status, Some(lease_until)) if status.is_leased() => {
+            Some((keys::lease_gsi2pk as fn(u8) -> String, lease_until))
+        }
+        _ => None,
+    };
+    if let Some((partition, due)) = listed {
         let shard = keys::shard_of(m.id.as_str(), shards);
-        let next = m.next_attempt_at.unwrap_or(m.created_at);
-        item.insert(keys::GSI2PK.into(), s(keys::outbox_gsi2pk(shard)));
+        item.insert(keys::GSI2PK.into(), s(partition(shard)));
         item.insert(
             keys::GSI2SK.into(),
-            s(keys::outbox_gsi2sk(next, m.created_at, &m.id)),
+            s(keys::outbox_gsi2sk(due, m.created_at, &m.id)),
         );
     }
     Ok(item)
@@ -250,6 +261,7 @@ mod tests {
             provider_id: None,
             attempts: 0,
             next_attempt_at: None,
+            lease_until: None,
             ignores_suppression: false,
         }
     }
@@ -272,6 +284,26 @@ mod tests {
         let item = message(&msg(MessageStatus::Sending), 4).unwrap();
         assert_eq!(get_s(&item, "status"), Some("sending"));
         assert!(!item.contains_key("GSI2PK") && !item.contains_key("GSI2SK"));
+    }
+
+    #[test]
+    fn held_messages_are_listed_by_the_end_of_their_lease() {
+        let mut held = msg(MessageStatus::Dispatched);
+        held.lease_until = Some(Utc.with_ymd_and_hms(2026, 3, 2, 10, 5, 0).unwrap());
+        let item = message(&held, 4).unwrap();
+        assert!(get_s(&item, "GSI2PK").unwrap().starts_with("LEASE#"));
+        assert!(get_s(&item, "GSI2SK")
+            .unwrap()
+            .starts_with("2026-03-02T10:05:00Z#2026-03-02T10:00:00Z#"));
+        // The outbox and the leases are sharded alike, by message id.
+        let queued = message(&msg(MessageStatus::Queued), 4).unwrap();
+        assert_eq!(
+            get_s(&item, "GSI2PK").unwrap().trim_start_matches("LEASE#"),
+            get_s(&queued, "GSI2PK")
+                .unwrap()
+                .trim_start_matches("OUTBOX#")
+        );
+        assert_eq!(body::<Message>(&item).unwrap(), held);
     }
 
     #[test]

@@ -149,6 +149,13 @@ pub fn outbox_gsi2pk(shard: u8) -> String {
     format!("OUTBOX#{shard}")
 }
 
+/// The index partition of messages held by a sender, sorted like the outbox but by the end
+/// of their lease ([`outbox_gsi2sk`] with `lease_until` first), where the sweep finds the
+/// leases that ended.
+pub fn lease_gsi2pk(shard: u8) -> String {
+    format!("LEASE#{shard}")
+}
+
 /// Sorts the outbox by next attempt, then creation (the SQLite order), then id.
 pub fn outbox_gsi2sk(
     next_attempt_at: DateTime<Utc>,

@@ -13,7 +13,7 @@ use super::tx::{Condition, Writes};
 use super::DynamoStore;
 use nudge_core::domain::{CustomerId, Message, MessageId, MessageStatus, TenantId, Timer};
 use nudge_core::error::{Error, Result};
-use nudge_core::ports::{Claim, CommitOutcome, Counters, MessageStore, SendCommit};
+use nudge_core::ports::{Claim, CommitOutcome, Counters, MessageState, MessageStore, SendCommit};
 
 /// The first write of every message transaction: the dedupe key (send, queue) or the
 /// message's lookup item (skip). Its failed condition means "already done".
@@ -133,55 +133,37 @@ impl MessageStore for DynamoStore {
     /// Queued messages due by `now`: the first `limit` of each outbox shard, merged in the
     /// SQLite order (next attempt, then creation).
     async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut due: Vec<Message> = Vec::new();
-        for shard in 0..self.shards {
-            let spec = QuerySpec {
-                index: Some(keys::GSI2),
-                key_condition: "#pk = :pk AND #sk < :bound".into(),
-                names: HashMap::from([
-                    ("#pk".into(), keys::GSI2PK.into()),
-                    ("#sk".into(), keys::GSI2SK.into()),
-                ]),
-                values: Item::from([
-                    (":pk".into(), s(keys::outbox_gsi2pk(shard))),
-                    (":bound".into(), s(keys::outbox_due_bound(now))),
-                ]),
-                forward: true,
-                page_size: i32::try_from(limit).ok(),
-                projection: None,
-            };
-            let found =
-                paging::query(&self.client, &self.table, spec, |read| read.len() >= limit).await?;
-            for item in found.iter().take(limit) {
-                due.push(items::body(item)?);
-            }
-        }
-        let order = |m: &Message| {
-            let next = m.next_attempt_at.unwrap_or(m.created_at).timestamp();
-            (next, m.created_at.timestamp())
-        };
-        due.sort_by_key(order);
-        due.truncate(limit);
-        Ok(due)
+        self.index_due(keys::outbox_gsi2pk, now, limit, |m| {
+            m.next_attempt_at.unwrap_or(m.created_at)
+        })
+        .await
     }
 
-    /// Replaces the message only if it is still in `from`; the new item enters or leaves the
-    /// outbox index with its status. The key comes from the message (its creation time never
-    /// changes), so no lookup is needed.
-    async fn transition_message(&self, m: &Message, from: MessageStatus) -> Result<bool> {
+    /// Held messages whose lease ended by `now`, from the lease partitions of the index.
+    /// (Messages claimed before leases existed are not in the index; see the README.)
+    async fn expired_leases(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>> {
+        self.index_due(keys::lease_gsi2pk, now, limit, |m| {
+            m.lease_until.unwrap_or(m.updated_at)
+        })
+        .await
+    }
+
+    /// Replaces the message only if it is still in state `from`; the new item enters or
+    /// leaves the index partitions with its status. The key comes from the message (its
+    /// creation time never changes), so no lookup is needed.
+    async fn transition_message(&self, m: &Message, from: MessageState) -> Result<bool> {
         let item = items::message(m, self.shards)?;
-        self.put(item, Some(Condition::status_is(from.as_str())))
-            .await
+        self.put(item, Some(Condition::message_in(from))).await
     }
 
     /// One request: the conditional claim, and the suppression check as a condition of the
     /// same transaction (a plain conditional put when the message ignores suppression).
     async fn claim_message(&self, claimed: &Message) -> Result<Claim> {
         let item = items::message(claimed, self.shards)?;
-        let read = Condition::queued_after(claimed.attempts.saturating_sub(1));
+        let read = Condition::message_in(MessageState {
+            status: MessageStatus::Queued,
+            attempts: claimed.attempts.saturating_sub(1),
+        });
         if claimed.ignores_suppression {
             let won = self.put(item, Some(read)).await?;
             return Ok(if won { Claim::Claimed } else { Claim::Lost });
@@ -213,14 +195,14 @@ impl MessageStore for DynamoStore {
     async fn finish_message(
         &self,
         m: &Message,
-        from: MessageStatus,
+        from: MessageState,
         stats: &Counters,
     ) -> Result<bool> {
         for attempt in 0..FINISH_ATTEMPTS {
             let mut writes = Writes::new(&self.table);
             writes.put(
                 items::message(m, self.shards)?,
-                Some(Condition::status_is(from.as_str())),
+                Some(Condition::message_in(from)),
             )?;
             self.stats_writes(&mut writes, m, m.updated_at.date_naive(), stats)?;
             match self.transact("finish_message", writes).await? {
@@ -244,6 +226,46 @@ impl MessageStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The messages of one index partition kind (`partition(shard)`) whose sort key is due by
+    /// `now`: the first `limit` of each shard, merged by `due` then creation.
+    async fn index_due(
+        &self,
+        partition: fn(u8) -> String,
+        now: DateTime<Utc>,
+        limit: usize,
+        due: fn(&Message) -> DateTime<Utc>,
+    ) -> Result<Vec<Message>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut found_due: Vec<Message> = Vec::new();
+        for shard in 0..self.shards {
+            let spec = QuerySpec {
+                index: Some(keys::GSI2),
+                key_condition: "#pk = :pk AND #sk < :bound".into(),
+                names: HashMap::from([
+                    ("#pk".into(), keys::GSI2PK.into()),
+                    ("#sk".into(), keys::GSI2SK.into()),
+                ]),
+                values: Item::from([
+                    (":pk".into(), s(partition(shard))),
+                    (":bound".into(), s(keys::outbox_due_bound(now))),
+                ]),
+                forward: true,
+                page_size: i32::try_from(limit).ok(),
+                projection: None,
+            };
+            let found =
+                paging::query(&self.client, &self.table, spec, |read| read.len() >= limit).await?;
+            for item in found.iter().take(limit) {
+                found_due.push(items::body(item)?);
+            }
+        }
+        found_due.sort_by_key(|m| (due(m).timestamp(), m.created_at.timestamp()));
+        found_due.truncate(limit);
+        Ok(found_due)
+    }
+
     /// The message item and its lookup item; the lookup is conditional so one id is never
     /// stored twice (its failure is the "already recorded" signal of a skip).
     fn message_writes(&self, writes: &mut Writes, m: &Message) -> Result<()> {

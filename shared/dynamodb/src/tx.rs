@@ -7,7 +7,7 @@ use super::errors;
 use super::items::{key_map, n, s, Item};
 use super::keys::{self, kind, Key};
 use nudge_core::error::Result;
-use nudge_core::ports::Counters;
+use nudge_core::ports::{Counters, MessageState};
 
 /// DynamoDB's limit of items in one transaction.
 pub const MAX_ITEMS: usize = 100;
@@ -39,30 +39,23 @@ impl Condition {
         }
     }
 
-    /// The stored `status` equals `status`.
-    pub fn status_is(status: &str) -> Condition {
+    /// A message in exactly the state a writer read: its status and attempt count. (An item
+    /// written before messages carried `attempts` counts as none.)
+    pub fn message_in(state: MessageState) -> Condition {
+        let expression = if state.attempts == 0 {
+            "#st = :from AND (#at = :attempts OR attribute_not_exists(#at))"
+        } else {
+            "#st = :from AND #at = :attempts"
+        };
         Condition {
-            expression: "#st = :from".into(),
-            names: HashMap::from([("#st".into(), keys::STATUS.into())]),
-            values: Item::from([(":from".into(), s(status))]),
-        }
-    }
-
-    /// A queued message with exactly `attempts` attempts: the version a sender read. (An item
-    /// written before messages carried `attempts` is claimed on its status alone.)
-    pub fn queued_after(attempts: u32) -> Condition {
-        Condition {
-            expression: "#st = :queued AND (#at = :attempts OR attribute_not_exists(#at))".into(),
+            expression: expression.into(),
             names: HashMap::from([
                 ("#st".into(), keys::STATUS.into()),
                 ("#at".into(), keys::ATTEMPTS.into()),
             ]),
             values: Item::from([
-                (
-                    ":queued".into(),
-                    s(nudge_core::domain::MessageStatus::Queued.as_str()),
-                ),
-                (":attempts".into(), n(attempts)),
+                (":from".into(), s(state.status.as_str())),
+                (":attempts".into(), n(state.attempts)),
             ]),
         }
     }

@@ -132,6 +132,8 @@ pub struct MessageView<'a> {
     attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease_until: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignores_suppression: bool,
 }
@@ -154,6 +156,7 @@ impl<'a> MessageView<'a> {
             provider_id: m.provider_id.as_deref(),
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at,
+            lease_until: m.lease_until,
             ignores_suppression: m.ignores_suppression,
         }
     }
@@ -227,6 +230,7 @@ mod tests {
             provider_id: None,
             attempts: 0,
             next_attempt_at: None,
+            lease_until: None,
             ignores_suppression: false,
         };
         let view = |m: &Message| serde_json::to_value(MessageView::of(m)).unwrap();

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
 use nudge_core::domain::{CustomerId, Message, MessageId, MessageStatus, TenantId, Timer};
 use nudge_core::error::{Error, Result};
-use nudge_core::ports::{Claim, CommitOutcome, Counters, MessageStore, SendCommit};
+use nudge_core::ports::{Claim, CommitOutcome, Counters, MessageState, MessageStore, SendCommit};
 
 use crate::counters::add_counters;
 use crate::customers::write_customer;
@@ -27,7 +27,7 @@ fn insert_message(tx: &Transaction, m: &Message) -> Result<()> {
         m.customer_id.as_str(),
         m.status.as_str(),
         secs(m.created_at),
-        secs(m.next_attempt_at.unwrap_or(m.created_at)),
+        secs(due_at(m, m.created_at)),
         to_json(m)?
     ])
     .map_err(sql)?;
@@ -58,21 +58,35 @@ fn message_exists(tx: &Transaction, m: &Message) -> Result<bool> {
         .map_err(sql)
 }
 
-/// Replaces the stored message with `m` if it is still in `from`; false otherwise.
-fn replace_message(conn: &Connection, m: &Message, from: MessageStatus) -> Result<bool> {
+/// The `next_attempt_at` column orders two queues: queued messages by their next attempt,
+/// and held ones (`sending`, `dispatched`) by the end of their lease, when the sweep settles
+/// them. `otherwise` is for a message with neither.
+fn due_at(m: &Message, otherwise: DateTime<Utc>) -> DateTime<Utc> {
+    if m.status.is_leased() {
+        m.lease_until.unwrap_or(otherwise)
+    } else {
+        m.next_attempt_at.unwrap_or(otherwise)
+    }
+}
+
+/// Replaces the stored message with `m` if it is still in state `from`; false otherwise.
+/// (A row written before messages counted attempts counts none.)
+fn replace_message(conn: &Connection, m: &Message, from: MessageState) -> Result<bool> {
     let changed = conn
         .prepare_cached(
             "UPDATE messages SET status = ?3, next_attempt_at = ?4, body = ?5
-             WHERE tenant = ?1 AND id = ?2 AND status = ?6",
+             WHERE tenant = ?1 AND id = ?2 AND status = ?6
+             AND COALESCE(json_extract(body, '$.attempts'), 0) = ?7",
         )
         .map_err(sql)?
         .execute(params![
             m.tenant.as_str(),
             m.id.as_str(),
             m.status.as_str(),
-            secs(m.next_attempt_at.unwrap_or(m.updated_at)),
+            secs(due_at(m, m.updated_at)),
             to_json(m)?,
-            from.as_str()
+            from.status.as_str(),
+            from.attempts
         ])
         .map_err(sql)?;
     Ok(changed == 1)
@@ -179,24 +193,38 @@ impl MessageStore for SqliteStore {
         })
     }
 
-    async fn transition_message(&self, message: &Message, from: MessageStatus) -> Result<bool> {
+    async fn expired_leases(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>> {
+        self.with_conn(|conn| {
+            query_bodies(
+                conn,
+                "SELECT body FROM messages WHERE status IN ('sending', 'dispatched')
+                 AND next_attempt_at <= ?1 ORDER BY next_attempt_at, created_at LIMIT ?2",
+                params![secs(now), limit as i64],
+            )
+        })
+    }
+
+    async fn transition_message(&self, message: &Message, from: MessageState) -> Result<bool> {
         self.with_conn(|conn| replace_message(conn, message, from))
     }
 
     async fn claim_message(&self, claimed: &Message) -> Result<Claim> {
         self.with_tx(|tx| {
-            let read_attempts = claimed.attempts.saturating_sub(1);
+            let read = MessageState {
+                status: MessageStatus::Queued,
+                attempts: claimed.attempts.saturating_sub(1),
+            };
             let claimable = tx
                 .prepare_cached(
                     "SELECT 1 FROM messages WHERE tenant = ?1 AND id = ?2 AND status = ?3
-                     AND json_extract(body, '$.attempts') = ?4",
+                     AND COALESCE(json_extract(body, '$.attempts'), 0) = ?4",
                 )
                 .map_err(sql)?
                 .exists(params![
                     claimed.tenant.as_str(),
                     claimed.id.as_str(),
-                    MessageStatus::Queued.as_str(),
-                    read_attempts
+                    read.status.as_str(),
+                    read.attempts
                 ])
                 .map_err(sql)?;
             if !claimable {
@@ -205,7 +233,7 @@ impl MessageStore for SqliteStore {
             if !claimed.ignores_suppression && is_suppressed(tx, &claimed.tenant, &claimed.phone)? {
                 return Ok(Claim::Suppressed);
             }
-            replace_message(tx, claimed, MessageStatus::Queued)?;
+            replace_message(tx, claimed, read)?;
             Ok(Claim::Claimed)
         })
     }
@@ -213,7 +241,7 @@ impl MessageStore for SqliteStore {
     async fn finish_message(
         &self,
         message: &Message,
-        from: MessageStatus,
+        from: MessageState,
         stats: &Counters,
     ) -> Result<bool> {
         self.with_tx(|tx| {

@@ -86,12 +86,12 @@ pub async fn message_transitions_are_conditional(store: &dyn Store) {
     claimed.status = MessageStatus::Sending;
     claimed.attempts = 1;
     assert!(store
-        .transition_message(&claimed, MessageStatus::Queued)
+        .transition_message(&claimed, MessageState::of(&queued[0]))
         .await
         .unwrap());
     assert!(
         !store
-            .transition_message(&claimed, MessageStatus::Queued)
+            .transition_message(&claimed, MessageState::of(&queued[0]))
             .await
             .unwrap(),
         "claimed twice"
@@ -105,7 +105,7 @@ pub async fn message_transitions_are_conditional(store: &dyn Store) {
     retry.status = MessageStatus::Queued;
     retry.next_attempt_at = Some(at(2, 10, 30));
     assert!(store
-        .transition_message(&retry, MessageStatus::Sending)
+        .transition_message(&retry, MessageState::of(&claimed))
         .await
         .unwrap());
     assert!(store
@@ -145,7 +145,7 @@ pub async fn claims_hold_only_for_the_version_read(store: &dyn Store) {
     requeued.status = MessageStatus::Queued;
     requeued.next_attempt_at = Some(at(2, 10, 5));
     assert!(store
-        .transition_message(&requeued, MessageStatus::Sending)
+        .transition_message(&requeued, MessageState::of(&first))
         .await
         .unwrap());
     // A stale copy (the first queued image, redelivered) cannot claim it past its backoff.
@@ -219,12 +219,12 @@ pub async fn results_are_recorded_with_their_stats(store: &dyn Store) {
     sent.updated_at = at(3, 0, 0);
     let counted = Counters::from([("sent".to_string(), 1)]);
     assert!(store
-        .finish_message(&sent, MessageStatus::Sending, &counted)
+        .finish_message(&sent, MessageState::of(&sending), &counted)
         .await
         .unwrap());
     assert!(
         !store
-            .finish_message(&sent, MessageStatus::Sending, &counted)
+            .finish_message(&sent, MessageState::of(&sending), &counted)
             .await
             .unwrap(),
         "recorded twice"
@@ -267,4 +267,135 @@ pub async fn skips_are_recorded_once_and_consume_the_timer(store: &dyn Store) {
     let day = at(2, 10, 0).date_naive();
     let rows = store.stats(&tenant(), day, day).await.unwrap();
     assert_eq!(rows[0].counters["skipped_cap_per_week"], 1);
+}
+
+pub async fn expired_leases_are_listed_until_settled(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let first = send_commit(&c, "promo", "a", at(2, 10, 0));
+    assert_eq!(
+        store.commit_send(&first).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let fresh = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
+    let second = send_commit(&fresh, "promo", "b", at(2, 10, 0));
+    assert_eq!(
+        store.commit_send(&second).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    // The first is claimed at 10:00 (lease to 10:05), the second at 10:02 (to 10:07).
+    let held_a = claimed(&first.message, at(2, 10, 0));
+    let held_b = claimed(&second.message, at(2, 10, 2));
+    assert_eq!(store.claim_message(&held_a).await.unwrap(), Claim::Claimed);
+    assert_eq!(store.claim_message(&held_b).await.unwrap(), Claim::Claimed);
+    assert!(store
+        .expired_leases(at(2, 10, 4), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut dispatched = held_a.clone();
+    dispatched.status = MessageStatus::Dispatched;
+    assert!(store
+        .transition_message(&dispatched, MessageState::of(&held_a))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.expired_leases(at(2, 10, 5), 10).await.unwrap(),
+        vec![dispatched.clone()],
+        "a dispatched message is held until its lease ends, like a sending one"
+    );
+    assert_eq!(
+        store.expired_leases(at(2, 10, 7), 10).await.unwrap(),
+        vec![dispatched.clone(), held_b.clone()],
+        "the earliest lease first"
+    );
+    assert_eq!(
+        store.expired_leases(at(2, 10, 7), 1).await.unwrap(),
+        vec![dispatched.clone()]
+    );
+    assert!(
+        store
+            .sendable_messages(at(2, 11, 0), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held messages are not sendable"
+    );
+    // Settling takes them off the list: one recorded as unknown, one queued again.
+    let mut unknown = dispatched.clone();
+    unknown.status = MessageStatus::Unknown;
+    unknown.lease_until = None;
+    let counted = Counters::from([("unknown".to_string(), 1)]);
+    assert!(store
+        .finish_message(&unknown, MessageState::of(&dispatched), &counted)
+        .await
+        .unwrap());
+    let mut requeued = held_b.clone();
+    requeued.status = MessageStatus::Queued;
+    requeued.lease_until = None;
+    assert!(store
+        .finish_message(&requeued, MessageState::of(&held_b), &Counters::new())
+        .await
+        .unwrap());
+    assert!(store
+        .expired_leases(at(2, 12, 0), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.sendable_messages(at(2, 12, 0), 10).await.unwrap(),
+        vec![requeued]
+    );
+    let day = at(2, 10, 0).date_naive();
+    let rows = store.stats(&tenant(), day, day).await.unwrap();
+    assert_eq!(rows[0].counters.get("unknown"), Some(&1));
+}
+
+pub async fn a_sender_whose_lease_was_taken_back_cannot_write(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 10, 0));
+    store.commit_send(&commit).await.unwrap();
+    let slow = claimed(&commit.message, at(2, 10, 0));
+    assert_eq!(store.claim_message(&slow).await.unwrap(), Claim::Claimed);
+    // Its lease ended; the sweep queued the text again and another sender claimed it.
+    let mut requeued = slow.clone();
+    requeued.status = MessageStatus::Queued;
+    requeued.lease_until = None;
+    assert!(store
+        .finish_message(&requeued, MessageState::of(&slow), &Counters::new())
+        .await
+        .unwrap());
+    let fast = claimed(&requeued, at(2, 10, 6));
+    assert_eq!(store.claim_message(&fast).await.unwrap(), Claim::Claimed);
+    // The slow sender wakes up: nothing it writes lands, whatever it thinks it holds.
+    let mut dispatched = slow.clone();
+    dispatched.status = MessageStatus::Dispatched;
+    assert!(!store
+        .transition_message(&dispatched, MessageState::of(&slow))
+        .await
+        .unwrap());
+    let mut sent = slow.clone();
+    sent.status = MessageStatus::Sent;
+    sent.lease_until = None;
+    let counted = Counters::from([("sent".to_string(), 1)]);
+    assert!(!store
+        .finish_message(&sent, MessageState::of(&slow), &counted)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .get_message(&tenant(), &commit.message.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        fast,
+        "the second sender's claim stands"
+    );
+    // The second sender's own result is recorded.
+    let mut done = fast.clone();
+    done.status = MessageStatus::Sent;
+    done.lease_until = None;
+    assert!(store
+        .finish_message(&done, MessageState::of(&fast), &counted)
+        .await
+        .unwrap());
 }

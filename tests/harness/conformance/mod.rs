@@ -22,7 +22,7 @@ use nudge_core::domain::{
     RuleId, SentEntry, TenantId, Timer,
 };
 use nudge_core::ports::{
-    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, SendCommit, Store,
+    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, MessageState, SendCommit, Store,
 };
 use nudge_core::Error;
 use serde_json::json;
@@ -88,6 +88,7 @@ pub fn message(c: &Customer, rule: &str, occurrence: &str, now: DateTime<Utc>) -
         provider_id: None,
         attempts: 0,
         next_attempt_at: None,
+        lease_until: None,
         ignores_suppression: false,
     }
 }
@@ -130,13 +131,15 @@ pub(crate) async fn futures_join<A: std::future::Future, B: std::future::Future>
     tokio::join!(a, b)
 }
 
-/// The message of `commit` as a sender claims it: one more attempt, status sending.
+/// The message of `commit` as a sender claims it: one more attempt, status sending, held
+/// for five minutes.
 pub(crate) fn claimed(read: &Message, now: DateTime<Utc>) -> Message {
     let mut m = read.clone();
     m.status = MessageStatus::Sending;
     m.attempts += 1;
     m.updated_at = now;
     m.next_attempt_at = None;
+    m.lease_until = Some(now + chrono::TimeDelta::minutes(5));
     m
 }
 
@@ -148,7 +151,7 @@ macro_rules! conformance_list {
             customers: [customers_round_trip_with_versions, customers_are_read_together],
             events: [events_are_idempotent_and_atomic],
             due_index: [the_due_index_and_checkpoint, many_large_timers_in_one_minute_are_all_returned],
-            messages: [a_dedupe_key_is_sent_once, concurrent_sends_cannot_both_pass_the_ledger, message_transitions_are_conditional, claims_hold_only_for_the_version_read, claims_check_suppression, results_are_recorded_with_their_stats, skips_are_recorded_once_and_consume_the_timer],
+            messages: [a_dedupe_key_is_sent_once, concurrent_sends_cannot_both_pass_the_ledger, message_transitions_are_conditional, claims_hold_only_for_the_version_read, claims_check_suppression, results_are_recorded_with_their_stats, skips_are_recorded_once_and_consume_the_timer, expired_leases_are_listed_until_settled, a_sender_whose_lease_was_taken_back_cannot_write],
             suppressions: [suppression_outlives_the_customer],
             counters: [stats_add_up_per_day_and_rule, reply_texts_are_counted_per_day_and_ranked],
             api_keys: [api_keys_are_found_by_id_and_revocable],

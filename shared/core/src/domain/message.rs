@@ -23,6 +23,14 @@ impl Category {
             Category::Marketing => "marketing",
         }
     }
+
+    /// What to do with a text whose sender stopped (crashed, timed out) after handing it to
+    /// the provider, so that nobody knows whether it went out: transactional texts (codes,
+    /// delivery notices) are worth a possible duplicate and are sent again; care and
+    /// marketing texts are not, and are recorded as `unknown` instead.
+    pub fn resends_unknown_outcome(&self) -> bool {
+        matches!(self, Category::Transactional)
+    }
 }
 
 impl fmt::Display for Category {
@@ -36,8 +44,12 @@ impl fmt::Display for Category {
 pub enum MessageStatus {
     /// Decided and waiting for the sender.
     Queued,
-    /// Claimed by a sender; not yet acknowledged by the provider.
+    /// Claimed by a sender, which holds it until `lease_until`; the provider has not been
+    /// called yet.
     Sending,
+    /// Handed to the provider by a sender holding it until `lease_until`; the answer has not
+    /// been recorded yet.
+    Dispatched,
     /// Accepted by the provider.
     Sent,
     /// Delivery receipt received.
@@ -46,6 +58,9 @@ pub enum MessageStatus {
     Failed,
     /// Not sent because a policy said so; `reason` says which.
     Skipped,
+    /// Its sender stopped after handing it to the provider and before recording the answer:
+    /// it may or may not have gone out. Only for categories that are not resent then.
+    Unknown,
 }
 
 impl MessageStatus {
@@ -57,20 +72,29 @@ impl MessageStatus {
             MessageStatus::Delivered => "delivered",
             MessageStatus::Failed => "failed",
             MessageStatus::Skipped => "skipped",
+            MessageStatus::Dispatched => "dispatched",
+            MessageStatus::Unknown => "unknown",
         }
     }
 
+    pub const ALL: [MessageStatus; 8] = [
+        MessageStatus::Queued,
+        MessageStatus::Sending,
+        MessageStatus::Dispatched,
+        MessageStatus::Sent,
+        MessageStatus::Delivered,
+        MessageStatus::Failed,
+        MessageStatus::Skipped,
+        MessageStatus::Unknown,
+    ];
+
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            MessageStatus::Queued,
-            MessageStatus::Sending,
-            MessageStatus::Sent,
-            MessageStatus::Delivered,
-            MessageStatus::Failed,
-            MessageStatus::Skipped,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        MessageStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Held by a sender until the message's `lease_until`.
+    pub fn is_leased(&self) -> bool {
+        matches!(self, MessageStatus::Sending | MessageStatus::Dispatched)
     }
 }
 
@@ -99,6 +123,10 @@ pub struct Message {
     /// When a queued message may next be tried (after a retryable failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Until when the sender that claimed the message holds it (`sending`, `dispatched`);
+    /// after that the sweep settles it. Absent on messages claimed before leases existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
     /// Sent even to a suppressed number: only the opt-out confirmation and help answers.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignores_suppression: bool,

@@ -56,10 +56,28 @@ pub enum CommitOutcome {
     Conflict,
 }
 
+/// The version of a message a writer read: its status and its attempt count. A write
+/// conditioned on it fails once anyone else moved the message — including a sender whose
+/// lease was taken back, because reclaiming the message counts one more attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageState {
+    pub status: MessageStatus,
+    pub attempts: u32,
+}
+
+impl MessageState {
+    pub fn of(message: &Message) -> Self {
+        MessageState {
+            status: message.status,
+            attempts: message.attempts,
+        }
+    }
+}
+
 /// What claiming a queued message for sending found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The message is now `sending`, with one more attempt: send it.
+    /// The message is now `sending`, with one more attempt and the claimer's lease: send it.
     Claimed,
     /// The number is on the suppression list; nothing was changed.
     Suppressed,
@@ -174,22 +192,27 @@ pub trait MessageStore: Send + Sync {
     /// second, and what the evaluate function's sweep re-sends (retries whose backoff elapsed,
     /// first attempts whose stream record was lost); fresh texts on AWS come from the stream.
     async fn sendable_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>>;
-    /// Moves a message from `from` to the message's current status and fields, only if it is
-    /// still in `from`. Returns false when someone else moved it first.
-    async fn transition_message(&self, message: &Message, from: MessageStatus) -> Result<bool>;
+    /// Messages held by a sender (`sending`, `dispatched`) whose lease ended by `now`, the
+    /// earliest lease first, at most `limit`: what the sweep settles after a sender crashed
+    /// or timed out. A message claimed before leases existed counts as leased until its
+    /// `updated_at`.
+    async fn expired_leases(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>>;
+    /// Replaces the message with `message` only if it is still in state `from` (status and
+    /// attempts). Returns false when someone else moved it first.
+    async fn transition_message(&self, message: &Message, from: MessageState) -> Result<bool>;
     /// Claims a queued message for sending, in one atomic step: `claimed` (status `sending`,
     /// `attempts` one more than read) replaces the stored message only if that is still
     /// `queued` with `claimed.attempts - 1` attempts (exactly the version the caller read, so
     /// a stale copy cannot skip a retry's backoff) and, unless the message ignores
     /// suppression, only if its number is not suppressed.
     async fn claim_message(&self, claimed: &Message) -> Result<Claim>;
-    /// Records how a message ended: moves it from `from` to its current status and fields
-    /// and adds `stats` for its rule on the day of `message.updated_at`, together. Returns
-    /// false (and writes nothing) when it was no longer in `from`.
+    /// Records how a message ended: moves it from state `from` to its current status and
+    /// fields and adds `stats` for its rule on the day of `message.updated_at`, together.
+    /// Returns false (and writes nothing) when it was no longer in `from`.
     async fn finish_message(
         &self,
         message: &Message,
-        from: MessageStatus,
+        from: MessageState,
         stats: &Counters,
     ) -> Result<bool>;
 }

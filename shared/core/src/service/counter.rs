@@ -15,6 +15,15 @@ pub enum Counter {
     Sent,
     /// `failed`: a text that could not be sent, for good.
     Failed,
+    /// `unknown`: a text whose sender stopped after handing it to the provider; it may or
+    /// may not have gone out (care and marketing texts are not sent again).
+    Unknown,
+    /// `resent_unknown`: a transactional text sent again because its sender stopped after
+    /// handing it to the provider (the customer may get it twice).
+    ResentUnknown,
+    /// `lease_requeued`: a text whose sender stopped before calling the provider, queued
+    /// again (it certainly did not go out).
+    LeaseRequeued,
     /// `deferred`: every deferral, whatever its reason.
     Deferred,
     /// `deferred_<reason>`: the deferrals for one reason (`deferred_window`, …).
@@ -35,6 +44,9 @@ pub enum Counter {
 const QUEUED: &str = "queued";
 const SENT: &str = "sent";
 const FAILED: &str = "failed";
+const UNKNOWN: &str = "unknown";
+const RESENT_UNKNOWN: &str = "resent_unknown";
+const LEASE_REQUEUED: &str = "lease_requeued";
 const DEFERRED: &str = "deferred";
 const DEFERRED_PREFIX: &str = "deferred_";
 const SKIPPED_PREFIX: &str = "skipped_";
@@ -57,6 +69,9 @@ impl Counter {
             QUEUED => Some(Counter::Queued),
             SENT => Some(Counter::Sent),
             FAILED => Some(Counter::Failed),
+            UNKNOWN => Some(Counter::Unknown),
+            RESENT_UNKNOWN => Some(Counter::ResentUnknown),
+            LEASE_REQUEUED => Some(Counter::LeaseRequeued),
             DEFERRED => Some(Counter::Deferred),
             REPLIED => Some(Counter::Replied),
             OPTED_OUT => Some(Counter::OptedOut),
@@ -81,6 +96,9 @@ impl fmt::Display for Counter {
             Counter::Queued => f.write_str(QUEUED),
             Counter::Sent => f.write_str(SENT),
             Counter::Failed => f.write_str(FAILED),
+            Counter::Unknown => f.write_str(UNKNOWN),
+            Counter::ResentUnknown => f.write_str(RESENT_UNKNOWN),
+            Counter::LeaseRequeued => f.write_str(LEASE_REQUEUED),
             Counter::Deferred => f.write_str(DEFERRED),
             Counter::DeferredFor(reason) => write!(f, "{DEFERRED_PREFIX}{}", reason.code()),
             Counter::Skipped(reason) => write!(f, "{SKIPPED_PREFIX}{}", reason.code()),
@@ -109,6 +127,9 @@ mod tests {
             (Counter::Queued, "queued"),
             (Counter::Sent, "sent"),
             (Counter::Failed, "failed"),
+            (Counter::Unknown, "unknown"),
+            (Counter::ResentUnknown, "resent_unknown"),
+            (Counter::LeaseRequeued, "lease_requeued"),
             (Counter::Deferred, "deferred"),
             (Counter::DeferredFor(DeferReason::Window), "deferred_window"),
             (Counter::DeferredFor(DeferReason::Cap), "deferred_cap"),
@@ -141,6 +162,9 @@ mod tests {
             Counter::Queued,
             Counter::Sent,
             Counter::Failed,
+            Counter::Unknown,
+            Counter::ResentUnknown,
+            Counter::LeaseRequeued,
             Counter::Deferred,
             Counter::DeferredFor(DeferReason::Weekend),
             Counter::Replied,

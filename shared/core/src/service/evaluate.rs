@@ -364,6 +364,7 @@ impl Due<'_> {
             provider_id: None,
             attempts: 0,
             next_attempt_at: None,
+            lease_until: None,
             ignores_suppression: false,
         })
     }

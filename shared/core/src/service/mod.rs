@@ -36,7 +36,7 @@ pub use reply::{
     MAX_REPLY_CHARS, UNATTRIBUTED_REPLIES,
 };
 pub use report::{RepliesReport, RuleReplies};
-pub use send::{Outbox, SendReport};
+pub use send::{LeaseReport, Outbox, SendReport};
 
 /// Tunables of the engine; the defaults suit production.
 #[derive(Clone, Debug)]
@@ -47,6 +47,10 @@ pub struct EngineConfig {
     pub max_send_attempts: u32,
     /// First retry delay; doubles per attempt.
     pub retry_base_seconds: i64,
+    /// How long a sender holds a message it claimed. Longer than any send can take (the
+    /// functions time out after 60 s), so a live sender never loses its message; once it
+    /// ends, the sweep settles what a crashed or timed-out sender left.
+    pub send_lease_seconds: i64,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +59,7 @@ impl Default for EngineConfig {
             max_minutes_per_tick: 24 * 60,
             max_send_attempts: 5,
             retry_base_seconds: 30,
+            send_lease_seconds: 300,
         }
     }
 }

@@ -16,6 +16,10 @@ pub enum DetailType {
     /// A text that could not be sent, for good (or a queued message that cannot be read).
     #[serde(rename = "message.failed")]
     MessageFailed,
+    /// A text whose sender stopped after handing it to the provider: it may or may not have
+    /// gone out (`resolution`: `recorded` as unknown, or `resent` for transactional texts).
+    #[serde(rename = "message.unknown")]
+    MessageUnknown,
     /// A queued text not sent because its number opted out.
     #[serde(rename = "message.skipped")]
     MessageSkipped,
@@ -40,6 +44,7 @@ impl DetailType {
             DetailType::MessageSent => "message.sent",
             DetailType::MessageFailed => "message.failed",
             DetailType::MessageSkipped => "message.skipped",
+            DetailType::MessageUnknown => "message.unknown",
             DetailType::CustomerOptedOut => "customer.opted_out",
             DetailType::CustomerOptedIn => "customer.opted_in",
             DetailType::KeywordMatched => "keyword.matched",
@@ -77,8 +82,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const ALL: [DetailType; 7] = [
+    const ALL: [DetailType; 8] = [
         DetailType::MessageSent,
+        DetailType::MessageUnknown,
         DetailType::MessageFailed,
         DetailType::MessageSkipped,
         DetailType::CustomerOptedOut,

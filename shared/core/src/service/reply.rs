@@ -277,6 +277,9 @@ where
                 MessageStatus::Sent
                     | MessageStatus::Delivered
                     | MessageStatus::Sending
+                    | MessageStatus::Dispatched
+                    // May have gone out: a reply may well answer it.
+                    | MessageStatus::Unknown
                     | MessageStatus::Queued
             ) && rulebook.rule(&m.rule).is_some()
         };
@@ -469,6 +472,7 @@ where
             provider_id: None,
             attempts: 0,
             next_attempt_at: None,
+            lease_until: None,
             ignores_suppression,
         };
         let stats = one_each([Counter::Queued]);

@@ -1,6 +1,7 @@
 //! The outbox: claim queued messages, re-check suppression, send, record the result, and
 //! tell other systems. Retryable failures go back to the queue with exponential backoff.
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -10,8 +11,8 @@ use crate::domain::{ConsentState, Message, MessageStatus};
 use crate::error::{Error, Result};
 use crate::policy::SkipReason;
 use crate::ports::{
-    Claim, CustomerStore, DueIndex, EventPublisher, MessageStore, OutboundEvent, SmsSender,
-    SuppressionList,
+    Claim, CustomerStore, DueIndex, EventPublisher, MessageState, MessageStore, OutboundEvent,
+    SmsSender, SuppressionList,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,6 +23,25 @@ pub struct SendReport {
     pub suppressed: u32,
     /// Claimed by another sender first.
     pub lost_claims: u32,
+}
+
+/// What settling expired send leases did ([`Outbox::reconcile_leases`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LeaseReport {
+    /// Claimed but never handed to the provider: queued again.
+    pub requeued: u32,
+    /// Handed to the provider, outcome unknown, transactional: queued again.
+    pub resent: u32,
+    /// Handed to the provider, outcome unknown: recorded as `unknown`.
+    pub unknown: u32,
+    /// Settled by someone else first.
+    pub lost: u32,
+}
+
+impl LeaseReport {
+    pub fn is_empty(&self) -> bool {
+        *self == LeaseReport::default()
+    }
 }
 
 /// Sends what the engine queued.
@@ -85,6 +105,65 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
         Ok(matches!(self.deliver(message).await?, Delivery::Sent))
     }
 
+    /// Settles up to `limit` messages whose sender's lease ended (a crash, a timed-out
+    /// invocation) before it recorded the provider's answer:
+    /// - still `sending`: the provider was certainly not called, so the text is queued again;
+    /// - `dispatched` (or claimed before leases existed): it may have gone out. Categories
+    ///   that resend an unknown outcome (transactional) are queued again, at most until
+    ///   their attempts run out; the others are recorded as `unknown`. Both are counted and
+    ///   announced as `message.unknown`, so nothing is duplicated or lost silently.
+    pub async fn reconcile_leases(&self, limit: usize) -> Result<LeaseReport> {
+        let store = self.engine.store();
+        let now = self.engine.now();
+        let lease = TimeDelta::seconds(self.engine.config().send_lease_seconds);
+        let mut report = LeaseReport::default();
+        for held in store.expired_leases(now, limit).await? {
+            let lease_end = held.lease_until.unwrap_or(held.updated_at + lease);
+            if !held.status.is_leased() || lease_end > now {
+                continue; // a message claimed before leases existed, still in its grace time
+            }
+            let from = MessageState::of(&held);
+            let provider_called =
+                held.status == MessageStatus::Dispatched || held.lease_until.is_none();
+            let resend = !provider_called
+                || (held.category.resends_unknown_outcome()
+                    && held.attempts < self.engine.config().max_send_attempts);
+            let mut settled = held;
+            settled.lease_until = None;
+            settled.updated_at = now;
+            let (counter, recorded) = if resend {
+                settled.status = MessageStatus::Queued;
+                settled.next_attempt_at = None;
+                if provider_called {
+                    (Counter::ResentUnknown, &mut report.resent)
+                } else {
+                    (Counter::LeaseRequeued, &mut report.requeued)
+                }
+            } else {
+                settled.status = MessageStatus::Unknown;
+                settled.reason =
+                    Some("the sender stopped before recording the provider's answer".into());
+                (Counter::Unknown, &mut report.unknown)
+            };
+            if !store
+                .finish_message(&settled, from, &one_each([counter]))
+                .await?
+            {
+                report.lost += 1;
+                continue;
+            }
+            *recorded += 1;
+            tracing::warn!(message = %settled.id, status = settled.status.as_str(),
+                attempts = settled.attempts, provider_called, "lease expired; message settled");
+            if provider_called {
+                let resolution = if resend { "resent" } else { "recorded" };
+                self.announce(&settled, DetailType::MessageUnknown, Some(resolution), now)
+                    .await;
+            }
+        }
+        Ok(report)
+    }
+
     async fn deliver(&self, message: Message) -> Result<Delivery> {
         let store = self.engine.store();
         let now = self.engine.now();
@@ -96,6 +175,8 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
         claimed.attempts += 1;
         claimed.updated_at = now;
         claimed.next_attempt_at = None;
+        claimed.lease_until =
+            Some(now + TimeDelta::seconds(self.engine.config().send_lease_seconds));
         match store.claim_message(&claimed).await? {
             Claim::Claimed => {}
             Claim::Lost => return Ok(Delivery::LostClaim),
@@ -103,7 +184,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 // Not claimed: the message is still queued as read, and ends here.
                 return Ok(
                     if self
-                        .skip_opted_out(message, MessageStatus::Queued, now)
+                        .skip_opted_out(message.clone(), MessageState::of(&message), now)
                         .await?
                     {
                         Delivery::Suppressed
@@ -113,69 +194,63 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 );
             }
         }
+        // Marked before the provider is called, so a lease that ends from here on is known
+        // to hide a text that may have gone out (and one that ends before, one that did not).
+        let mut dispatched = claimed.clone();
+        dispatched.status = MessageStatus::Dispatched;
+        if !store
+            .transition_message(&dispatched, MessageState::of(&claimed))
+            .await?
+        {
+            return Ok(Delivery::LostClaim);
+        }
+        let held = MessageState::of(&dispatched);
+        let mut done = dispatched;
+        done.lease_until = None;
         match self
             .sender
-            .send(&claimed.phone, &claimed.text, claimed.category)
+            .send(&done.phone, &done.text, done.category)
             .await
         {
             Ok(sent) => {
-                let mut done = claimed;
                 done.status = MessageStatus::Sent;
                 done.provider_id = Some(sent.provider_id);
-                self.finish(
-                    done,
-                    MessageStatus::Sending,
-                    Counter::Sent,
-                    DetailType::MessageSent,
-                    now,
-                )
-                .await?;
+                self.finish(done, held, Counter::Sent, DetailType::MessageSent, now)
+                    .await?;
                 Ok(Delivery::Sent)
             }
             Err(Error::RecipientOptedOut { provider }) => {
                 // The number opted out with the provider itself (e.g. replied STOP to the
                 // carrier): honour it everywhere so nothing else is queued for it.
-                tracing::warn!(message = %claimed.id, provider, "recipient opted out at the provider");
+                tracing::warn!(message = %done.id, provider, "recipient opted out at the provider");
                 store
-                    .suppress(&claimed.tenant, &claimed.phone, now, "provider", None)
+                    .suppress(&done.tenant, &done.phone, now, "provider", None)
                     .await?;
-                if let Some(customer) = store
-                    .get_customer(&claimed.tenant, &claimed.customer_id)
-                    .await?
-                {
+                if let Some(customer) = store.get_customer(&done.tenant, &done.customer_id).await? {
                     self.engine
                         .set_consent(&customer, ConsentState::OptedOut, now, "provider")
                         .await?;
                 }
-                self.skip_opted_out(claimed, MessageStatus::Sending, now)
-                    .await?;
+                self.skip_opted_out(done, held, now).await?;
                 Ok(Delivery::Suppressed)
             }
             Err(Error::Provider {
                 retryable, message, ..
             }) => {
                 let config = self.engine.config();
-                let mut next = claimed;
+                let mut next = done;
                 next.reason = Some(message);
                 if retryable && next.attempts < config.max_send_attempts {
                     next.status = MessageStatus::Queued;
                     next.next_attempt_at =
                         Some(now + backoff(config.retry_base_seconds, next.attempts));
-                    store
-                        .transition_message(&next, MessageStatus::Sending)
-                        .await?;
+                    store.transition_message(&next, held).await?;
                     tracing::warn!(message = %next.id, attempts = next.attempts, "send failed, will retry");
                     Ok(Delivery::Retry)
                 } else {
                     next.status = MessageStatus::Failed;
-                    self.finish(
-                        next,
-                        MessageStatus::Sending,
-                        Counter::Failed,
-                        DetailType::MessageFailed,
-                        now,
-                    )
-                    .await?;
+                    self.finish(next, held, Counter::Failed, DetailType::MessageFailed, now)
+                        .await?;
                     Ok(Delivery::Failed)
                 }
             }
@@ -183,9 +258,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 // Not the provider's answer (our own I/O, configuration): the text never
                 // left. Put the message back exactly as it was read, so the redelivered
                 // record (or the sweep) claims it again.
-                store
-                    .transition_message(&message, MessageStatus::Sending)
-                    .await?;
+                store.transition_message(&message, held).await?;
                 Err(other)
             }
         }
@@ -195,11 +268,12 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
     async fn skip_opted_out(
         &self,
         message: Message,
-        from: MessageStatus,
+        from: MessageState,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut skipped = message;
         skipped.status = MessageStatus::Skipped;
+        skipped.lease_until = None;
         skipped.reason = Some(SkipReason::OptedOut.code().to_string());
         self.finish(
             skipped,
@@ -216,7 +290,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
     async fn finish(
         &self,
         message: Message,
-        from: MessageStatus,
+        from: MessageState,
         counted: Counter,
         detail_type: DetailType,
         now: DateTime<Utc>,
@@ -230,31 +304,41 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
             .finish_message(&message, from, &counters)
             .await?
         {
-            tracing::warn!(message = %message.id, from = from.as_str(), "result not recorded: the message moved meanwhile");
+            tracing::warn!(message = %message.id, from = from.status.as_str(), "result not recorded: the message moved meanwhile");
             return Ok(false);
         }
         tracing::info!(message = %message.id, rule = %message.rule, customer = %message.customer_id,
             status = message.status.as_str(), "send result");
-        let event = OutboundEvent::new(
-            detail_type,
-            message.tenant.clone(),
-            now,
-            json!({
-                "message_id": message.id.as_str(),
-                "customer_id": message.customer_id.as_str(),
-                "rule": message.rule.as_str(),
-                "category": message.category,
-                "status": message.status.as_str(),
-                "reason": message.reason,
-                "provider_id": message.provider_id,
-                "segments": message.segments,
-            }),
-        );
+        self.announce(&message, detail_type, None, now).await;
+        Ok(true)
+    }
+
+    /// Tells other systems what became of a message. The result is already recorded, so a
+    /// lost notification is logged and must not resend the text.
+    async fn announce(
+        &self,
+        message: &Message,
+        detail_type: DetailType,
+        resolution: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        let mut detail = json!({
+            "message_id": message.id.as_str(),
+            "customer_id": message.customer_id.as_str(),
+            "rule": message.rule.as_str(),
+            "category": message.category,
+            "status": message.status.as_str(),
+            "reason": message.reason,
+            "provider_id": message.provider_id,
+            "segments": message.segments,
+        });
+        if let Some(resolution) = resolution {
+            detail["resolution"] = json!(resolution);
+        }
+        let event = OutboundEvent::new(detail_type, message.tenant.clone(), now, detail);
         if let Err(err) = self.publisher.publish(std::slice::from_ref(&event)).await {
-            // The send itself is recorded; a lost notification must not resend the text.
             tracing::error!(error = %err, detail_type = detail_type.as_str(), "publishing the send result failed");
         }
-        Ok(true)
     }
 }
 
