@@ -193,3 +193,92 @@ async fn keys_are_created_in_and_revoked_from_the_dynamodb_table() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--db"));
 }
+
+/// A `nudge dev` run was killed while it held two texts: one claimed but not yet handed to
+/// the console provider, one handed over (transactional). The next run settles both and
+/// sends them, so no text stays in `sending` for ever.
+#[tokio::test]
+async fn dev_settles_texts_a_killed_run_was_holding() {
+    use nudge_core::domain::{Category, MessageStatus};
+    use nudge_core::ports::{Claim, Counters, MessageStore};
+    use nudge_sqlite::SqliteStore;
+    use nudge_tests::conformance::{at, customer, message, stored};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dev.db");
+    let outbox = dir.path().join("outbox.jsonl");
+    let ids = {
+        let store = SqliteStore::open(&db).unwrap();
+        let c = stored(&store, &customer("c1", "13800138001")).await;
+        let mut ids = Vec::new();
+        for (occurrence, category, status) in [
+            ("a", Category::Care, MessageStatus::Sending),
+            ("b", Category::Transactional, MessageStatus::Dispatched),
+        ] {
+            let mut queued = message(&c, "notice", occurrence, at(2, 10, 0));
+            queued.category = category;
+            store
+                .queue_message(&queued, &Counters::new())
+                .await
+                .unwrap();
+            let mut held = queued.clone();
+            held.status = MessageStatus::Sending;
+            held.attempts = 1;
+            held.lease_until = Some(at(2, 10, 5));
+            assert_eq!(store.claim_message(&held).await.unwrap(), Claim::Claimed);
+            if status == MessageStatus::Dispatched {
+                let mut dispatched = held.clone();
+                dispatched.status = status;
+                let from = nudge_core::ports::MessageState::of(&held);
+                assert!(store.transition_message(&dispatched, from).await.unwrap());
+            }
+            ids.push(queued.id);
+        }
+        ids
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(NUDGE)
+        .args([
+            "dev",
+            "--rules",
+            &rules(),
+            "--port",
+            &port.to_string(),
+            "--db",
+        ])
+        .arg(&db)
+        .arg("--outbox")
+        .arg(&outbox)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sent = loop {
+        let lines = std::fs::read_to_string(&outbox).unwrap_or_default();
+        if lines.lines().count() >= 2 || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(sent.lines().count(), 2, "{sent}");
+    let store = SqliteStore::open(&db).unwrap();
+    for id in &ids {
+        let m = store
+            .get_message(&nudge_tests::conformance::tenant(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (m.status, m.lease_until),
+            (MessageStatus::Sent, None),
+            "{id}"
+        );
+    }
+}

@@ -10,7 +10,9 @@ use nudge_core::clock::ManualClock;
 use nudge_core::domain::{
     Category, CustomerId, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
 };
-use nudge_core::ports::{Counters, CustomerStore, MessageStore, Sent, SmsSender, SuppressionList};
+use nudge_core::ports::{
+    CounterStore, Counters, CustomerStore, MessageStore, Sent, SmsSender, SuppressionList,
+};
 use nudge_core::service::{CustomerInput, Engine, Outbox};
 use nudge_core::{rulebook, Error, Result};
 use nudge_evaluate::handle_schedule;
@@ -50,12 +52,14 @@ fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
 }
 
-/// What the provider answers for a number: accept, throttle, or fail in our own I/O.
+/// What the provider answers for a number: accept, throttle, fail in our own I/O, or never
+/// answer (the invocation times out while the provider has the text).
 #[derive(Clone, Copy, PartialEq)]
 enum Answer {
     Accept,
     Throttle,
     LocalFailure,
+    Hang,
 }
 
 /// An SMS sender recording every accepted text, answering per number as told.
@@ -104,6 +108,7 @@ impl SmsSender for Provider {
                 source: None,
             }),
             Answer::LocalFailure => Err(Error::Store("connection reset".into())),
+            Answer::Hang => std::future::pending().await,
         }
     }
 }
@@ -370,6 +375,127 @@ async fn throttled_sends_back_off_and_are_retried_by_the_schedule_sweep() {
         h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await.status,
         MessageStatus::Sent
     );
+}
+
+#[tokio::test]
+async fn texts_held_by_a_send_that_timed_out_are_settled_by_the_sweep() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let event = fixture("dynamodb-stream.json");
+    h.queue_fixture_messages(&event).await;
+    let records = |i: usize| {
+        let mut one = event.clone();
+        let record = one["Records"][i].clone();
+        one["Records"] = json!([record]);
+        one
+    };
+    // Two invocations time out while the provider has the text: a transactional one and a
+    // care one. (Lambda stops an invocation at its timeout; the future is dropped here.)
+    h.provider.answer("+8613800138000", Answer::Hang);
+    h.provider.answer("+8613900139000", Answer::Hang);
+    for i in [0, 1] {
+        let timed_out =
+            tokio::time::timeout(std::time::Duration::from_millis(200), h.stream(&records(i)))
+                .await;
+        assert!(timed_out.is_err(), "the provider never answered");
+    }
+    // A third sender was killed right after its claim, before it called the provider.
+    let mut claimed = h.status("m_0a1b2c3d4e5f60718293a4b5").await;
+    claimed.status = MessageStatus::Sending;
+    claimed.attempts = 1;
+    claimed.lease_until = Some(h.engine.now() + TimeDelta::minutes(5));
+    assert_eq!(
+        h.engine.store().claim_message(&claimed).await.unwrap(),
+        nudge_core::ports::Claim::Claimed
+    );
+    for id in ["m_3f9a1c2b7d4e5f6a7b8c9d0e", "m_8e7d6c5b4a39281706f5e4d3"] {
+        assert_eq!(h.status(id).await.status, MessageStatus::Dispatched);
+    }
+
+    h.provider.answer("+8613800138000", Answer::Accept);
+    h.provider.answer("+8613900139000", Answer::Accept);
+    let schedule =
+        || -> EventBridgeEvent<Value> { serde_json::from_value(fixture("schedule.json")).unwrap() };
+    let budget = SendBudget::unlimited();
+    // Within the leases nothing is touched: the senders may still be working.
+    h.clock.advance(TimeDelta::minutes(4));
+    let early = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule())
+        .await
+        .unwrap();
+    assert_eq!(early.sweep.unwrap(), Default::default());
+    assert!(h.provider.sent().is_empty());
+
+    h.clock.advance(TimeDelta::minutes(2));
+    let summary = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule())
+        .await
+        .unwrap();
+    let as_json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(
+        as_json["sweep"],
+        json!({"leases": {"requeued": 1, "resent": 1, "unknown": 1, "lost": 0},
+               "attempted": 2, "sent": 2})
+    );
+    // The transactional text is sent again (it may arrive twice); the care text is not (it
+    // may never arrive); the one that never reached the provider is simply sent.
+    let mut phones: Vec<String> = h.provider.sent().into_iter().map(|s| s.0).collect();
+    phones.sort();
+    assert_eq!(phones, ["+14255550182", "+8613800138000"]);
+    assert_eq!(
+        h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await.status,
+        MessageStatus::Sent
+    );
+    let unknown = h.status("m_8e7d6c5b4a39281706f5e4d3").await;
+    assert_eq!(unknown.status, MessageStatus::Unknown);
+    assert_eq!(unknown.lease_until, None);
+    assert_eq!(
+        h.status("m_0a1b2c3d4e5f60718293a4b5").await.status,
+        MessageStatus::Sent
+    );
+    let announced: Vec<(String, String)> = h
+        .events
+        .lines()
+        .into_iter()
+        .filter(|e| e["detail_type"] == "message.unknown")
+        .map(|e| {
+            (
+                e["detail"]["message_id"].as_str().unwrap().to_string(),
+                e["detail"]["resolution"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        announced,
+        [
+            (
+                "m_3f9a1c2b7d4e5f6a7b8c9d0e".to_string(),
+                "resent".to_string()
+            ),
+            (
+                "m_8e7d6c5b4a39281706f5e4d3".to_string(),
+                "recorded".to_string()
+            )
+        ]
+    );
+    let day = h.engine.now().date_naive();
+    let mut totals = Counters::new();
+    for row in h.engine.store().stats(&h.tenant, day, day).await.unwrap() {
+        for (name, n) in row.counters {
+            *totals.entry(name).or_default() += n;
+        }
+    }
+    for (name, n) in [
+        ("resent_unknown", 1),
+        ("unknown", 1),
+        ("lease_requeued", 1),
+        ("sent", 2),
+    ] {
+        assert_eq!(totals.get(name), Some(&n), "{name}");
+    }
+
+    // Settled once: the next sweep finds nothing held.
+    let again = handle_schedule(&h.engine, Some((&h.outbox, &budget)), schedule())
+        .await
+        .unwrap();
+    assert_eq!(again.sweep.unwrap(), Default::default());
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@
 //! | `SMS_SENDER_ID` | evaluate, send | SNS `AWS.SNS.SMS.SenderID` (optional) |
 //! | `SMS_MAX_PRICE` | evaluate, send | SNS `AWS.SNS.SMS.MaxPrice` in USD (optional) |
 //! | `SEND_MPS` | evaluate, send | messages per second (per stream shard, and for the retry sweep); `0` = no limit (default 20) |
-//! | `RETRY_SWEEP` | evaluate | `true` (default) to also send queued retries whose backoff elapsed |
+//! | `RETRY_SWEEP` | evaluate | `true` (default) to also settle texts whose sender's lease ended and send queued retries whose backoff elapsed (with `false`, held texts of a crashed send are never settled) |
 //! | `WEBHOOK_SECRETS` | ingest | tenants whose requests must be signed: see the ingest function |
 //!
 //! The AWS region and endpoint come from the standard variables (`AWS_REGION`,
