@@ -499,6 +499,46 @@ async fn texts_held_by_a_send_that_timed_out_are_settled_by_the_sweep() {
 }
 
 #[tokio::test]
+async fn a_transactional_text_is_resent_only_while_attempts_remain() {
+    let h = harness(at(2026, 3, 9, 2, 0, 5));
+    let event = fixture("dynamodb-stream.json");
+    h.queue_fixture_messages(&event).await;
+    // Its fifth and last attempt was handed to the provider, and the sender died.
+    let queued = h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await;
+    let mut last = queued.clone();
+    last.attempts = 4;
+    assert!(h
+        .engine
+        .store()
+        .transition_message(&last, nudge_core::ports::MessageState::of(&queued))
+        .await
+        .unwrap());
+    let mut held = last.clone();
+    held.status = MessageStatus::Sending;
+    held.attempts = 5;
+    held.lease_until = Some(h.engine.now() + TimeDelta::minutes(5));
+    assert_eq!(
+        h.engine.store().claim_message(&held).await.unwrap(),
+        nudge_core::ports::Claim::Claimed
+    );
+    let mut dispatched = held.clone();
+    dispatched.status = MessageStatus::Dispatched;
+    assert!(h
+        .engine
+        .store()
+        .transition_message(&dispatched, nudge_core::ports::MessageState::of(&held))
+        .await
+        .unwrap());
+    h.clock.advance(TimeDelta::minutes(6));
+    let report = h.outbox.reconcile_leases(10).await.unwrap();
+    assert_eq!((report.resent, report.unknown), (0, 1));
+    assert_eq!(
+        h.status("m_3f9a1c2b7d4e5f6a7b8c9d0e").await.status,
+        MessageStatus::Unknown
+    );
+}
+
+#[tokio::test]
 async fn the_schedule_ticks_and_summarises_decisions() {
     let h = harness(at(2026, 3, 9, 1, 0, 0));
     let customer: CustomerInput = serde_json::from_value(json!({
