@@ -5,7 +5,6 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::Span;
-use crate::rulebook::{CategoryPolicy, Window};
 
 const BRAND: &str = "阿克米";
 const FOOTER: &str = "回复TD退订";

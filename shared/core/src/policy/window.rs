@@ -6,7 +6,13 @@ use chrono_tz::Tz;
 use std::collections::BTreeSet;
 
 use super::DeferReason;
-use crate::rulebook::Window;
+
+/// A local time-of-day interval `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
 
 /// How many local days ahead the search for an opening looks. A year plus margin covers any
 /// real calendar; only a pathological holiday list (every day for > 400 days) exhausts it.

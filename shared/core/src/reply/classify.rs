@@ -1,6 +1,5 @@
 //! Reply classification against the built-in vocabularies, tenant extras and a keyword menu.
-use super::normalize;
-use crate::rulebook::ReplySettings;
+use super::{normalize, ReplySettings};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplyKind {

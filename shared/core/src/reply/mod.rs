@@ -2,6 +2,8 @@
 //! text).
 mod classify;
 mod normalize;
+mod settings;
 
 pub use classify::{classify, is_reserved, Classification, Classifier, ReplyKind};
 pub use normalize::normalize;
+pub use settings::ReplySettings;

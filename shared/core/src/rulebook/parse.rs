@@ -9,10 +9,12 @@ use std::collections::BTreeSet;
 use super::error::{Problem, RulebookErrors};
 use super::file::{CapActionFile, CategoryFile, PolicyFile, RepliesFile, RulebookFile, WindowFile};
 use super::holidays;
-use super::model::{CapAction, CategoryPolicy, Policy, ReplySettings, Rulebook, Window};
+use super::model::Rulebook;
 use super::rules::RuleScope;
 use crate::domain::{parse_zone, Category, PhoneNumber, Span, TenantId};
 use crate::error::Error;
+use crate::policy::{CapAction, CategoryPolicy, Policy, Window};
+use crate::reply::ReplySettings;
 
 /// Customer context keys every customer has (see `Customer::to_context`).
 pub(super) const BUILT_IN_VARIABLES: [&str; 6] =

@@ -3,6 +3,7 @@ use chrono::{NaiveDate, NaiveTime};
 
 use super::*;
 use crate::domain::{Category, Span};
+use crate::policy::{CapAction, Window};
 
 const VALID: &str = r#"
 tenant: acme
