@@ -218,6 +218,7 @@ impl Checker<'_> {
             .map_or(DEFAULT_FOOTER, |f| f.value.as_str());
         let scope = RuleScope {
             attributes: &attributes,
+            brand: raw.brand.value.trim(),
             banned: &banned,
             footer,
             extra_reply_words: reply_words(&raw.replies),
@@ -441,7 +442,7 @@ impl Checker<'_> {
         let mut text = |raw: &Option<Spanned<String>>, default: &str, name: &str| match raw {
             Some(t) => self.check(t, |t| {
                 non_empty(t, name)?;
-                let problems = scope.lint(t, false);
+                let problems = scope.lint(t, Category::Transactional);
                 if problems.is_empty() {
                     Ok(t.clone())
                 } else {

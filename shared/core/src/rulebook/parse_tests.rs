@@ -452,3 +452,34 @@ fn transactional_caps_and_bad_policy_values_are_reported() {
     assert!(found[2].starts_with("r.yaml:6:20: a cap of 0"));
     assert!(found[3].starts_with("r.yaml:7:17: max_segments must be between 1 and 10"));
 }
+
+/// `file:line:column` of the first occurrence of `needle` in `source` (columns count characters).
+fn position_of(source: &str, needle: &str) -> String {
+    let (index, line) = source
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(needle))
+        .unwrap();
+    let column = line[..line.find(needle).unwrap()].chars().count() + 1;
+    format!("r.yaml:{}:{column}:", index + 1)
+}
+
+#[test]
+fn double_question_marks_of_either_width_fail_the_check_where_they_are() {
+    for marks in ["??", "?？", "？？"] {
+        let template = format!("\"好久不见{marks}新品已上架。\"");
+        let help = format!("\"需要帮助{marks}请致电客服\"");
+        let source = VALID
+            .replace("\"好久不见，新品已上架。\"", &template)
+            .replace("\"客服热线400-000-0000，回复TD退订\"", &help);
+        let found = problems(&source);
+        for at in [position_of(&source, &template), position_of(&source, &help)] {
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p.starts_with(&at) && p.contains("double question mark")),
+                "{marks}: missing {at} in {found:?}"
+            );
+        }
+    }
+}
