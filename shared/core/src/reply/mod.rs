@@ -3,6 +3,7 @@
 mod classify;
 mod normalize;
 mod settings;
+pub mod words;
 
 pub use classify::{classify, is_reserved, Classification, Classifier, ReplyKind};
 pub use normalize::normalize;

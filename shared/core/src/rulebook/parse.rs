@@ -20,36 +20,6 @@ use crate::reply::ReplySettings;
 pub(super) const BUILT_IN_VARIABLES: [&str; 6] =
     ["id", "phone", "region", "timezone", "locale", "opted_out"];
 
-/// Reply words the engine always understands (DESIGN §6); a rule keyword equal to one of them
-/// would never reach the rule.
-pub(super) const BUILT_IN_REPLY_WORDS: [&str; 25] = [
-    "TD",
-    "T",
-    "N",
-    "R",
-    "退订",
-    "取消",
-    "拒收",
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-    "OPT-OUT",
-    "OPT OUT",
-    "ARRET",
-    "REMOVE",
-    "START",
-    "UNSTOP",
-    "订阅",
-    "HELP",
-    "INFO",
-    "帮助",
-];
-
 const DEFAULT_FOOTER: &str = "回复TD退订";
 const DEFAULT_BANNED: [&str; 2] = ["最后机会", "清仓"];
 const DEFAULT_MAX_SEGMENTS: u32 = 3;

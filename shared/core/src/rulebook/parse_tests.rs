@@ -483,3 +483,36 @@ fn double_question_marks_of_either_width_fail_the_check_where_they_are() {
         }
     }
 }
+
+/// Each word a menu keyword may not be (built in, or the tenant's own) is one the classifier
+/// answers before any menu, so the check rejects exactly the keywords that could never match.
+#[test]
+fn the_classifier_recognises_every_word_the_rulebook_reserves() {
+    use crate::reply::{words, Classifier, ReplyKind};
+    let source = "tenant: t\nbrand: b\ntimezone: UTC\nreplies: {opt_out_words: [baja], \
+                  opt_in_words: [alta], help_words: [ayuda]}\nrules:\n  - id: r\n    category: \
+                  care\n    trigger: {event: a.b}\n    template: hi\n    replies: {\"ok\": {emit: x.y}}\n";
+    let book = parse(source, "r.yaml").unwrap();
+    let tenant_words = [
+        ("baja", words::Intent::OptOut),
+        ("alta", words::Intent::OptIn),
+        ("ayuda", words::Intent::Help),
+    ];
+    for (word, intent) in words::all().chain(tenant_words) {
+        let clash = source.replace("\"ok\"", &format!("{word:?}"));
+        let found = problems(&clash);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("is an opt-out, opt-in or help word")),
+            "{word}: {found:?}"
+        );
+        let classifier = Classifier::new(Some(&book.replies), [word.to_string()]);
+        let want = match intent {
+            words::Intent::OptOut => ReplyKind::OptOut,
+            words::Intent::OptIn => ReplyKind::OptIn,
+            words::Intent::Help => ReplyKind::Help,
+        };
+        assert_eq!(classifier.classify(word).kind, want, "{word}");
+    }
+}

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::file::{ReplyFile, RuleFile, TriggerFile};
 use super::model::{Condition, ReplyAction, Rule, Template, Trigger};
 use super::parse::{
-    is_identifier, keyword, message, normalize_keyword, positive_span, segments, span, time_of_day,
-    Checker, BUILT_IN_REPLY_WORDS, BUILT_IN_VARIABLES,
+    is_identifier, keyword, message, positive_span, segments, span, time_of_day, Checker,
+    BUILT_IN_VARIABLES,
 };
 use super::runtime::{compile_condition, compile_template};
 use crate::domain::{Category, RuleId, Span};
 use crate::policy::content::{self, ContentProblem};
+use crate::reply;
 
 /// Holdouts above half the audience would measure the rule on a minority.
 const MAX_HOLDOUT_BP: u32 = 5_000;
@@ -448,10 +449,8 @@ impl Checker<'_> {
                     continue;
                 }
             };
-            let reserved = BUILT_IN_REPLY_WORDS
-                .iter()
-                .any(|w| normalize_keyword(w) == key)
-                || scope.extra_reply_words.contains(&key);
+            let reserved =
+                reply::words::built_in(&key).is_some() || scope.extra_reply_words.contains(&key);
             if reserved {
                 self.report(
                     at,
