@@ -58,7 +58,7 @@ fn golden_week() -> BTreeSet<NaiveDate> {
 /// Shanghai local time → UTC.
 fn sh(text: &str) -> DateTime<Utc> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
-    window::resolve(Shanghai, naive).unwrap()
+    crate::domain::local_to_utc(naive.date(), naive.time(), Shanghai)
 }
 
 /// One decision scenario; defaults are a clean care text on Wednesday 2026-05-06 10:00.

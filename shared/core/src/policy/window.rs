@@ -1,11 +1,10 @@
 //! Send windows: local time-of-day intervals, optionally restricted to business days.
-use chrono::{
-    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
 
 use super::DeferReason;
+use crate::domain::local_to_utc;
 
 /// A local time-of-day interval `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +31,7 @@ pub struct Opening {
 /// the day it opens on; `start == end` means the whole day. With `weekdays_only`, Saturdays and
 /// Sundays are excluded; dates in `holidays` are excluded. A window edge at a local time skipped
 /// by a DST change resolves to the first valid instant after it; a repeated time to the earlier
-/// instant. If no allowed day exists within [`SEARCH_DAYS`], returns `now + SEARCH_DAYS` days
+/// instant (see [`local_to_utc`]). If no allowed day exists within [`SEARCH_DAYS`], returns `now + SEARCH_DAYS` days
 /// (the caller re-evaluates then).
 pub fn next_allowed(
     now: DateTime<Utc>,
@@ -111,46 +110,14 @@ fn blocked(
 
 /// The UTC interval of the window opening on local `day`.
 fn interval(zone: Tz, day: NaiveDate, window: Window) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let open = resolve(zone, day.and_time(window.start))?;
+    let open = local_to_utc(day, window.start, zone);
     let end_day = if window.end <= window.start {
         day.succ_opt()?
     } else {
         day
     };
-    let close = resolve(zone, end_day.and_time(window.end))?;
+    let close = local_to_utc(end_day, window.end, zone);
     Some((open, close))
-}
-
-/// The instant a local wall-clock time denotes: the earlier one when it occurs twice, the first
-/// valid instant after it when a DST gap skips it.
-pub fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    if let Some(at) = zone.from_local_datetime(&local).earliest() {
-        return Some(at.with_timezone(&Utc));
-    }
-    // Find the first valid minute (gaps are usually an hour, Samoa 2011 skipped a whole day),
-    // then the first valid second before it: gaps need not fall on minute boundaries.
-    let mut valid = None;
-    for minutes in 1..=26 * 60 {
-        let candidate = local.checked_add_signed(TimeDelta::minutes(minutes))?;
-        if zone.from_local_datetime(&candidate).earliest().is_some() {
-            valid = Some(candidate);
-            break;
-        }
-    }
-    let mut hi = valid?;
-    let mut lo = hi.checked_sub_signed(TimeDelta::minutes(1))?.max(local);
-    // Invariant: `lo` is invalid, `hi` valid.
-    while hi - lo > TimeDelta::seconds(1) {
-        let mid = lo + (hi - lo) / 2;
-        if zone.from_local_datetime(&mid).earliest().is_some() {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    zone.from_local_datetime(&hi)
-        .earliest()
-        .map(|at| at.with_timezone(&Utc))
 }
 
 /// Whether a local time of day lies in the window (ignoring day restrictions).
@@ -165,6 +132,7 @@ pub fn contains(window: Window, time: NaiveTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDateTime;
     use chrono_tz::{America::New_York, Asia::Shanghai, Pacific::Apia};
 
     fn t(hm: &str) -> NaiveTime {
@@ -180,7 +148,7 @@ mod tests {
 
     fn local(zone: Tz, text: &str) -> DateTime<Utc> {
         let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
-        resolve(zone, naive).unwrap()
+        local_to_utc(naive.date(), naive.time(), zone)
     }
 
     fn day(text: &str) -> NaiveDate {
@@ -428,10 +396,9 @@ mod tests {
     #[test]
     fn repeated_local_time_resolves_to_the_earlier_instant() {
         // 01:30 happens twice on 2026-11-01 in New York; the EDT one is 05:30 UTC.
-        let naive = day("2026-11-01").and_time(t("01:30"));
         assert_eq!(
-            resolve(New_York, naive),
-            Some("2026-11-01T05:30:00Z".parse().unwrap())
+            local_to_utc(day("2026-11-01"), t("01:30"), New_York),
+            "2026-11-01T05:30:00Z".parse::<DateTime<Utc>>().unwrap()
         );
     }
 
