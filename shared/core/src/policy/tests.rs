@@ -14,10 +14,7 @@ fn t(hm: &str) -> NaiveTime {
 }
 
 fn window(start: &str, end: &str) -> Window {
-    Window {
-        start: t(start),
-        end: t(end),
-    }
+    Window::new(t(start), t(end)).unwrap()
 }
 
 /// The example policy of the README's rulebook section.
@@ -496,7 +493,7 @@ proptest! {
         let start = NaiveTime::from_num_seconds_from_midnight_opt(start_minute * 60, 0).unwrap();
         let end = NaiveTime::from_num_seconds_from_midnight_opt((start_minute + length) % (24 * 60) * 60, 0).unwrap();
         let mut policy = policy();
-        let win = Window { start, end };
+        let win = Window::new(start, end).unwrap();
         policy.window = win;
         policy.transactional.window = Some(win);
         let holidays = golden_week();
@@ -522,12 +519,12 @@ proptest! {
             // today or (overnight windows) yesterday, on an allowed day.
             let local = now.with_timezone(&zone);
             let category_policy = policy.category(category);
-            let opened_on = if win.start < win.end || local.time() >= win.start {
+            let opened_on = if !win.is_overnight() || local.time() >= win.start() {
                 local.date_naive()
             } else {
                 local.date_naive().pred_opt().unwrap()
             };
-            prop_assert!(window::contains(win, local.time()) || win.start == win.end);
+            prop_assert!(win.contains(local.time()) || win.is_whole_day());
             if category_policy.weekdays_only {
                 prop_assert!(!matches!(opened_on.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun));
             }

@@ -5,12 +5,70 @@ use std::collections::BTreeSet;
 
 use super::DeferReason;
 use crate::domain::local_to_utc;
+use crate::error::{Error, Result};
 
-/// A local time-of-day interval `[start, end)`.
+/// A local time-of-day interval `[start, end)`, the one window model of rulebooks and sending.
+///
+/// - `start < end`: within one day (09:00–20:00).
+/// - `end < start`: overnight (22:00–06:00); it runs past midnight and belongs to the day it
+///   opens on, so weekday and holiday rules judge 03:00 on Saturday by Friday.
+/// - `00:00–00:00`: the whole day ([`Window::WHOLE_DAY`]). No other window has equal ends, so
+///   an ambiguous "09:00–09:00" never reaches sending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
-    pub start: NaiveTime,
-    pub end: NaiveTime,
+    start: NaiveTime,
+    end: NaiveTime,
+}
+
+impl Window {
+    pub const WHOLE_DAY: Window = Window {
+        start: NaiveTime::MIN,
+        end: NaiveTime::MIN,
+    };
+
+    /// The window from `start` to `end`, local time; equal ends only as 00:00–00:00.
+    pub fn new(start: NaiveTime, end: NaiveTime) -> Result<Self> {
+        let window = Window { start, end };
+        if start == end && window != Window::WHOLE_DAY {
+            return Err(Error::invalid(
+                "window",
+                "start and end are equal; use 00:00–00:00 for the whole day",
+            ));
+        }
+        Ok(window)
+    }
+
+    pub fn start(&self) -> NaiveTime {
+        self.start
+    }
+
+    pub fn end(&self) -> NaiveTime {
+        self.end
+    }
+
+    pub fn is_whole_day(&self) -> bool {
+        *self == Window::WHOLE_DAY
+    }
+
+    pub fn is_overnight(&self) -> bool {
+        self.end < self.start
+    }
+
+    /// Whether the window closes on the day after it opens (overnight, or the whole day).
+    fn closes_next_day(&self) -> bool {
+        self.is_overnight() || self.is_whole_day()
+    }
+
+    /// Whether a local time of day lies in the window (ignoring day restrictions).
+    pub fn contains(&self, time: NaiveTime) -> bool {
+        if self.is_whole_day() {
+            true
+        } else if self.is_overnight() {
+            time >= self.start || time < self.end
+        } else {
+            self.start <= time && time < self.end
+        }
+    }
 }
 
 /// How many local days ahead the search for an opening looks. A year plus margin covers any
@@ -27,8 +85,7 @@ pub struct Opening {
 
 /// `now` when it falls inside an allowed window, otherwise the next window opening.
 ///
-/// The window is local `[start, end)`; `end < start` means it runs past midnight and belongs to
-/// the day it opens on; `start == end` means the whole day. With `weekdays_only`, Saturdays and
+/// See [`Window`] for same-day, overnight and whole-day windows. With `weekdays_only`, Saturdays and
 /// Sundays are excluded; dates in `holidays` are excluded. A window edge at a local time skipped
 /// by a DST change resolves to the first valid instant after it; a repeated time to the earlier
 /// instant (see [`local_to_utc`]). If no allowed day exists within [`SEARCH_DAYS`], returns `now + SEARCH_DAYS` days
@@ -111,22 +168,13 @@ fn blocked(
 /// The UTC interval of the window opening on local `day`.
 fn interval(zone: Tz, day: NaiveDate, window: Window) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let open = local_to_utc(day, window.start, zone);
-    let end_day = if window.end <= window.start {
+    let end_day = if window.closes_next_day() {
         day.succ_opt()?
     } else {
         day
     };
     let close = local_to_utc(end_day, window.end, zone);
     Some((open, close))
-}
-
-/// Whether a local time of day lies in the window (ignoring day restrictions).
-pub fn contains(window: Window, time: NaiveTime) -> bool {
-    match window.start.cmp(&window.end) {
-        std::cmp::Ordering::Less => window.start <= time && time < window.end,
-        std::cmp::Ordering::Greater => time >= window.start || time < window.end,
-        std::cmp::Ordering::Equal => true,
-    }
 }
 
 #[cfg(test)]
@@ -140,10 +188,7 @@ mod tests {
     }
 
     fn w(start: &str, end: &str) -> Window {
-        Window {
-            start: t(start),
-            end: t(end),
-        }
+        Window::new(t(start), t(end)).unwrap()
     }
 
     fn local(zone: Tz, text: &str) -> DateTime<Utc> {
@@ -432,11 +477,44 @@ mod tests {
 
     #[test]
     fn contains_matches_the_interval_semantics() {
-        assert!(contains(w("09:00", "20:00"), t("09:00")));
-        assert!(!contains(w("09:00", "20:00"), t("20:00")));
-        assert!(contains(w("22:00", "06:00"), t("23:00")));
-        assert!(contains(w("22:00", "06:00"), t("05:59")));
-        assert!(!contains(w("22:00", "06:00"), t("06:00")));
-        assert!(contains(w("00:00", "00:00"), t("13:00")));
+        assert!(w("09:00", "20:00").contains(t("09:00")));
+        assert!(!w("09:00", "20:00").contains(t("20:00")));
+        assert!(w("22:00", "06:00").contains(t("23:00")));
+        assert!(w("22:00", "06:00").contains(t("05:59")));
+        assert!(!w("22:00", "06:00").contains(t("06:00")));
+        assert!(w("00:00", "00:00").contains(t("13:00")));
+    }
+
+    #[test]
+    fn windows_are_same_day_overnight_or_the_whole_day() {
+        let day = w("09:00", "20:00");
+        assert!(!day.is_overnight() && !day.is_whole_day());
+        let night = w("22:00", "06:00");
+        assert!(night.is_overnight() && !night.is_whole_day());
+        assert_eq!(w("00:00", "00:00"), Window::WHOLE_DAY);
+        assert!(Window::WHOLE_DAY.is_whole_day() && !Window::WHOLE_DAY.is_overnight());
+        let equal = Window::new(t("09:00"), t("09:00")).unwrap_err();
+        assert!(equal
+            .to_string()
+            .contains("use 00:00–00:00 for the whole day"));
+    }
+
+    #[test]
+    fn the_whole_day_window_is_open_at_every_minute_of_every_day() {
+        for now in ["2026-05-07 00:00", "2026-05-07 23:59", "2026-03-08 02:59"] {
+            let at = local(New_York, now);
+            let got = next_opening(at, New_York, Window::WHOLE_DAY, false, None);
+            assert_eq!(got, Opening { at, reason: None }, "{now}");
+        }
+        // Weekdays only: Saturday waits for Monday 00:00.
+        let saturday = local(Shanghai, "2026-05-09 12:00");
+        let got = next_opening(saturday, Shanghai, Window::WHOLE_DAY, true, None);
+        assert_eq!(
+            got,
+            Opening {
+                at: local(Shanghai, "2026-05-11 00:00"),
+                reason: Some(DeferReason::Weekend)
+            }
+        );
     }
 }

@@ -257,13 +257,10 @@ impl Checker<'_> {
     }
 
     fn policy(&mut self, raw: &PolicyFile) -> Option<Policy> {
-        let default_window = Window {
-            start: hhmm(9, 0),
-            end: hhmm(20, 0),
-        };
         let window = match &raw.window {
             Some(w) => self.window(w),
-            None => Some(default_window),
+            // 09:00–20:00 is a valid window, so this is never `None`.
+            None => Window::new(hhmm(9, 0), hhmm(20, 0)).ok(),
         };
         let transactional =
             self.category_policy(raw.transactional.as_ref(), Category::Transactional);
@@ -303,18 +300,7 @@ impl Checker<'_> {
         let start = self.check(&raw.start, |t| time_of_day(t));
         let end = self.check(&raw.end, |t| time_of_day(t));
         let (start, end) = (start?, end?);
-        if end <= start {
-            self.report(
-                raw.end.referenced,
-                format!(
-                    "window end {} must be after its start {}",
-                    end.format("%H:%M"),
-                    start.format("%H:%M")
-                ),
-            );
-            return None;
-        }
-        Some(Window { start, end })
+        self.check(&raw.end, |_| Window::new(start, end).map_err(message))
     }
 
     fn category_policy(

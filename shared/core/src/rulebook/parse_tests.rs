@@ -87,17 +87,11 @@ fn a_valid_rulebook_compiles_with_defaults() {
     let policy = &book.policy;
     assert_eq!(
         policy.window_for(Category::Care),
-        Window {
-            start: time(9, 0),
-            end: time(20, 0)
-        }
+        Window::new(time(9, 0), time(20, 0)).unwrap()
     );
     assert_eq!(
         policy.window_for(Category::Transactional),
-        Window {
-            start: time(8, 0),
-            end: time(22, 0)
-        }
+        Window::new(time(8, 0), time(22, 0)).unwrap()
     );
     assert_eq!(policy.marketing.per_week, Some(2));
     assert_eq!(policy.marketing.min_gap, Some(Span::days(10)));
@@ -241,7 +235,7 @@ phone_region: XX
 holidays: [2026-02-30, cn-2099]
 attributes: [name, plan]
 policy:
-  window: {start: "20:00", end: "09:00"}
+  window: {start: "20:00", end: "20:00"}
   same_rule_min_gap: 3 days
 rules:
   - id: a
@@ -271,7 +265,10 @@ fn a_broken_rulebook_reports_every_problem_with_its_position() {
         ("r.yaml:4:15:", "region code"),
         ("r.yaml:5:12:", "2026-02-30"),
         ("r.yaml:5:24:", "cn-2099"),
-        ("r.yaml:8:33:", "must be after its start 20:00"),
+        (
+            "r.yaml:8:33:",
+            "start and end are equal; use 00:00–00:00 for the whole day",
+        ),
         ("r.yaml:9:22:", "3 days"),
         ("r.yaml:12:15:", "unknown category \"sometimes\""),
         ("r.yaml:13:21:", "not declared in `attributes`"),
@@ -515,4 +512,41 @@ fn the_classifier_recognises_every_word_the_rulebook_reserves() {
         };
         assert_eq!(classifier.classify(word).kind, want, "{word}");
     }
+}
+
+#[test]
+fn overnight_and_whole_day_windows_are_accepted() {
+    let source = VALID
+        .replace(
+            r#"window: {start: "09:00", end: "20:00"}"#,
+            r#"window: {start: "22:00", end: "06:00"}"#,
+        )
+        .replace(
+            r#"transactional: {window: {start: "08:00", end: "22:00"}}"#,
+            r#"transactional: {window: {start: "00:00", end: "00:00"}}"#,
+        );
+    let policy = parse(&source, "r.yaml").unwrap().policy;
+    let care = policy.window_for(Category::Care);
+    assert!(care.is_overnight());
+    assert_eq!((care.start(), care.end()), (time(22, 0), time(6, 0)));
+    assert_eq!(
+        policy.window_for(Category::Transactional),
+        Window::WHOLE_DAY
+    );
+}
+
+#[test]
+fn a_window_with_equal_ends_other_than_midnight_is_refused_at_its_end() {
+    let source = VALID.replace(
+        r#"transactional: {window: {start: "08:00", end: "22:00"}}"#,
+        r#"transactional: {window: {start: "08:00", end: "08:00"}}"#,
+    );
+    let found = problems(&source);
+    let at = position_of(&source, r#""08:00"}}"#);
+    assert_eq!(
+        found,
+        [format!(
+            "{at} start and end are equal; use 00:00–00:00 for the whole day"
+        )]
+    );
 }
