@@ -3,12 +3,12 @@
 use serde_saphyr::{Location, Spanned};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::file::{ReplyFile, RuleFile, TriggerFile};
-use super::model::{Condition, ReplyAction, Rule, Template, Trigger};
-use super::parse::{
+use super::check::{
     is_identifier, keyword, message, positive_span, segments, span, time_of_day, Checker,
     BUILT_IN_VARIABLES,
 };
+use super::file::{ReplyFile, RuleFile, TriggerFile};
+use super::model::{Condition, ReplyAction, Rule, Template, Trigger};
 use super::runtime::{compile_condition, compile_template};
 use crate::domain::{Category, RuleId, Span};
 use crate::policy::content::{self, ContentProblem};
