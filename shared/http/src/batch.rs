@@ -6,8 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::body::parse_item;
-use super::customers::{customer_not_found, region_forbidden};
-use super::problem::{ItemProblem, Problem};
+use super::problem::{customer_not_found, region_forbidden, ItemProblem, Problem};
 use super::MAX_BATCH;
 use nudge_core::service::{ItemError, ItemFault, Refusal};
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::auth::Caller;
 use super::batch::{parse_items, refused};
 use super::body::parse;
-use super::problem::Problem;
+use super::problem::{customer_not_found, region_forbidden, Problem};
 use super::views::CustomerView;
 use super::AppState;
 use nudge_core::domain::{Customer, CustomerId};
@@ -75,18 +75,6 @@ pub(super) async fn visible_customer<S: Store + ?Sized>(
         .get_customer(caller.tenant(), id)
         .await?;
     Ok(found.filter(|c| caller.sees(c)))
-}
-
-/// The detail of a customer the caller cannot have: missing, or of a region its key does not see.
-pub(super) fn customer_not_found(id: &str) -> String {
-    format!("customer {id} not found")
-}
-
-pub(super) fn region_forbidden(region: Option<&str>) -> String {
-    match region {
-        Some(r) => format!("this API key may not write customers of region {r:?}"),
-        None => "this API key may only write customers with one of its regions".into(),
-    }
 }
 
 pub async fn put<S: Store + ?Sized>(

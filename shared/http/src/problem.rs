@@ -178,6 +178,18 @@ pub fn too_large() -> Problem {
     .detail("the request body is larger than 1 MB")
 }
 
+/// The detail of a customer the caller cannot have: missing, or of a region its key does not see.
+pub(super) fn customer_not_found(id: &str) -> String {
+    format!("customer {id} not found")
+}
+
+pub(super) fn region_forbidden(region: Option<&str>) -> String {
+    match region {
+        Some(r) => format!("this API key may not write customers of region {r:?}"),
+        None => "this API key may only write customers with one of its regions".into(),
+    }
+}
+
 /// What an engine error is for an HTTP caller: the caller's own mistakes (422, 404, 409) say
 /// what is wrong; the rest is a generic 503 (a provider that may answer later) or 500 whose
 /// body names nothing internal, with the error's whole chain kept for the log.

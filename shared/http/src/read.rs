@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::auth::Caller;
 use super::body::parse;
-use super::customers::{customer_not_found, visible_customer};
-use super::problem::Problem;
+use super::customers::visible_customer;
+use super::problem::{customer_not_found, Problem};
 use super::views::MessageView;
 use super::AppState;
 use nudge_core::domain::{Category, CustomerId, Event, EventId, RuleId};

@@ -4,6 +4,7 @@ mod customer;
 mod duration;
 mod event;
 mod ids;
+mod local_time;
 mod message;
 mod phone;
 mod timer;
@@ -15,6 +16,7 @@ pub use customer::{
 pub use duration::Span;
 pub use event::Event;
 pub use ids::{CustomerId, EventId, MessageId, RuleId, TenantId};
+pub use local_time::local_to_utc;
 pub use message::{Category, Message, MessageStatus};
 pub use phone::PhoneNumber;
 pub use timer::Timer;

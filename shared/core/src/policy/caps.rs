@@ -4,9 +4,8 @@
 //! orders shipped within a day must both be confirmed. Consent still applies to them.
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{CapKind, SkipReason};
+use super::{CapKind, CategoryPolicy, SkipReason};
 use crate::domain::{Category, RuleId, SentEntry, Span};
-use crate::rulebook::CategoryPolicy;
 
 const WEEK: TimeDelta = TimeDelta::days(7);
 const THIRTY_DAYS: TimeDelta = TimeDelta::days(30);
@@ -149,7 +148,7 @@ fn add(span: Span, at: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rulebook::CapAction;
+    use crate::policy::CapAction;
 
     fn now() -> DateTime<Utc> {
         "2026-05-06T02:00:00Z".parse().unwrap()

@@ -4,6 +4,7 @@ pub mod caps;
 pub mod content;
 pub mod holdout;
 pub mod segments;
+mod settings;
 pub mod window;
 
 #[cfg(test)]
@@ -16,12 +17,12 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::domain::{Category, RuleId, SentEntry};
-use crate::rulebook::{CapAction, Policy};
 pub use caps::CapCheck;
 pub use content::{compose, lint, ContentProblem};
 pub use holdout::in_holdout;
 pub use segments::{count_segments, Encoding, Segments};
-pub use window::{next_allowed, next_opening, Opening};
+pub use settings::{CapAction, CategoryPolicy, Policy};
+pub use window::{next_allowed, next_opening, Opening, Window};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {

@@ -5,7 +5,6 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::Span;
-use crate::rulebook::{CategoryPolicy, Window};
 
 const BRAND: &str = "阿克米";
 const FOOTER: &str = "回复TD退订";
@@ -15,10 +14,7 @@ fn t(hm: &str) -> NaiveTime {
 }
 
 fn window(start: &str, end: &str) -> Window {
-    Window {
-        start: t(start),
-        end: t(end),
-    }
+    Window::new(t(start), t(end)).unwrap()
 }
 
 /// The example policy of the README's rulebook section.
@@ -59,7 +55,7 @@ fn golden_week() -> BTreeSet<NaiveDate> {
 /// Shanghai local time → UTC.
 fn sh(text: &str) -> DateTime<Utc> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
-    window::resolve(Shanghai, naive).unwrap()
+    crate::domain::local_to_utc(naive.date(), naive.time(), Shanghai)
 }
 
 /// One decision scenario; defaults are a clean care text on Wednesday 2026-05-06 10:00.
@@ -497,7 +493,7 @@ proptest! {
         let start = NaiveTime::from_num_seconds_from_midnight_opt(start_minute * 60, 0).unwrap();
         let end = NaiveTime::from_num_seconds_from_midnight_opt((start_minute + length) % (24 * 60) * 60, 0).unwrap();
         let mut policy = policy();
-        let win = Window { start, end };
+        let win = Window::new(start, end).unwrap();
         policy.window = win;
         policy.transactional.window = Some(win);
         let holidays = golden_week();
@@ -523,12 +519,12 @@ proptest! {
             // today or (overnight windows) yesterday, on an allowed day.
             let local = now.with_timezone(&zone);
             let category_policy = policy.category(category);
-            let opened_on = if win.start < win.end || local.time() >= win.start {
+            let opened_on = if !win.is_overnight() || local.time() >= win.start() {
                 local.date_naive()
             } else {
                 local.date_naive().pred_opt().unwrap()
             };
-            prop_assert!(window::contains(win, local.time()) || win.start == win.end);
+            prop_assert!(win.contains(local.time()) || win.is_whole_day());
             if category_policy.weekdays_only {
                 prop_assert!(!matches!(opened_on.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun));
             }

@@ -1,12 +1,75 @@
 //! Send windows: local time-of-day intervals, optionally restricted to business days.
-use chrono::{
-    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
 
 use super::DeferReason;
-use crate::rulebook::Window;
+use crate::domain::local_to_utc;
+use crate::error::{Error, Result};
+
+/// A local time-of-day interval `[start, end)`, the one window model of rulebooks and sending.
+///
+/// - `start < end`: within one day (09:00–20:00).
+/// - `end < start`: overnight (22:00–06:00); it runs past midnight and belongs to the day it
+///   opens on, so weekday and holiday rules judge 03:00 on Saturday by Friday.
+/// - `00:00–00:00`: the whole day ([`Window::WHOLE_DAY`]). No other window has equal ends, so
+///   an ambiguous "09:00–09:00" never reaches sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    start: NaiveTime,
+    end: NaiveTime,
+}
+
+impl Window {
+    pub const WHOLE_DAY: Window = Window {
+        start: NaiveTime::MIN,
+        end: NaiveTime::MIN,
+    };
+
+    /// The window from `start` to `end`, local time; equal ends only as 00:00–00:00.
+    pub fn new(start: NaiveTime, end: NaiveTime) -> Result<Self> {
+        let window = Window { start, end };
+        if start == end && window != Window::WHOLE_DAY {
+            return Err(Error::invalid(
+                "window",
+                "start and end are equal; use 00:00–00:00 for the whole day",
+            ));
+        }
+        Ok(window)
+    }
+
+    pub fn start(&self) -> NaiveTime {
+        self.start
+    }
+
+    pub fn end(&self) -> NaiveTime {
+        self.end
+    }
+
+    pub fn is_whole_day(&self) -> bool {
+        *self == Window::WHOLE_DAY
+    }
+
+    pub fn is_overnight(&self) -> bool {
+        self.end < self.start
+    }
+
+    /// Whether the window closes on the day after it opens (overnight, or the whole day).
+    fn closes_next_day(&self) -> bool {
+        self.is_overnight() || self.is_whole_day()
+    }
+
+    /// Whether a local time of day lies in the window (ignoring day restrictions).
+    pub fn contains(&self, time: NaiveTime) -> bool {
+        if self.is_whole_day() {
+            true
+        } else if self.is_overnight() {
+            time >= self.start || time < self.end
+        } else {
+            self.start <= time && time < self.end
+        }
+    }
+}
 
 /// How many local days ahead the search for an opening looks. A year plus margin covers any
 /// real calendar; only a pathological holiday list (every day for > 400 days) exhausts it.
@@ -22,11 +85,10 @@ pub struct Opening {
 
 /// `now` when it falls inside an allowed window, otherwise the next window opening.
 ///
-/// The window is local `[start, end)`; `end < start` means it runs past midnight and belongs to
-/// the day it opens on; `start == end` means the whole day. With `weekdays_only`, Saturdays and
+/// See [`Window`] for same-day, overnight and whole-day windows. With `weekdays_only`, Saturdays and
 /// Sundays are excluded; dates in `holidays` are excluded. A window edge at a local time skipped
 /// by a DST change resolves to the first valid instant after it; a repeated time to the earlier
-/// instant. If no allowed day exists within [`SEARCH_DAYS`], returns `now + SEARCH_DAYS` days
+/// instant (see [`local_to_utc`]). If no allowed day exists within [`SEARCH_DAYS`], returns `now + SEARCH_DAYS` days
 /// (the caller re-evaluates then).
 pub fn next_allowed(
     now: DateTime<Utc>,
@@ -105,60 +167,20 @@ fn blocked(
 
 /// The UTC interval of the window opening on local `day`.
 fn interval(zone: Tz, day: NaiveDate, window: Window) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let open = resolve(zone, day.and_time(window.start))?;
-    let end_day = if window.end <= window.start {
+    let open = local_to_utc(day, window.start, zone);
+    let end_day = if window.closes_next_day() {
         day.succ_opt()?
     } else {
         day
     };
-    let close = resolve(zone, end_day.and_time(window.end))?;
+    let close = local_to_utc(end_day, window.end, zone);
     Some((open, close))
-}
-
-/// The instant a local wall-clock time denotes: the earlier one when it occurs twice, the first
-/// valid instant after it when a DST gap skips it.
-pub fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    if let Some(at) = zone.from_local_datetime(&local).earliest() {
-        return Some(at.with_timezone(&Utc));
-    }
-    // Find the first valid minute (gaps are usually an hour, Samoa 2011 skipped a whole day),
-    // then the first valid second before it: gaps need not fall on minute boundaries.
-    let mut valid = None;
-    for minutes in 1..=26 * 60 {
-        let candidate = local.checked_add_signed(TimeDelta::minutes(minutes))?;
-        if zone.from_local_datetime(&candidate).earliest().is_some() {
-            valid = Some(candidate);
-            break;
-        }
-    }
-    let mut hi = valid?;
-    let mut lo = hi.checked_sub_signed(TimeDelta::minutes(1))?.max(local);
-    // Invariant: `lo` is invalid, `hi` valid.
-    while hi - lo > TimeDelta::seconds(1) {
-        let mid = lo + (hi - lo) / 2;
-        if zone.from_local_datetime(&mid).earliest().is_some() {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    zone.from_local_datetime(&hi)
-        .earliest()
-        .map(|at| at.with_timezone(&Utc))
-}
-
-/// Whether a local time of day lies in the window (ignoring day restrictions).
-pub fn contains(window: Window, time: NaiveTime) -> bool {
-    match window.start.cmp(&window.end) {
-        std::cmp::Ordering::Less => window.start <= time && time < window.end,
-        std::cmp::Ordering::Greater => time >= window.start || time < window.end,
-        std::cmp::Ordering::Equal => true,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDateTime;
     use chrono_tz::{America::New_York, Asia::Shanghai, Pacific::Apia};
 
     fn t(hm: &str) -> NaiveTime {
@@ -166,15 +188,12 @@ mod tests {
     }
 
     fn w(start: &str, end: &str) -> Window {
-        Window {
-            start: t(start),
-            end: t(end),
-        }
+        Window::new(t(start), t(end)).unwrap()
     }
 
     fn local(zone: Tz, text: &str) -> DateTime<Utc> {
         let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
-        resolve(zone, naive).unwrap()
+        local_to_utc(naive.date(), naive.time(), zone)
     }
 
     fn day(text: &str) -> NaiveDate {
@@ -422,10 +441,9 @@ mod tests {
     #[test]
     fn repeated_local_time_resolves_to_the_earlier_instant() {
         // 01:30 happens twice on 2026-11-01 in New York; the EDT one is 05:30 UTC.
-        let naive = day("2026-11-01").and_time(t("01:30"));
         assert_eq!(
-            resolve(New_York, naive),
-            Some("2026-11-01T05:30:00Z".parse().unwrap())
+            local_to_utc(day("2026-11-01"), t("01:30"), New_York),
+            "2026-11-01T05:30:00Z".parse::<DateTime<Utc>>().unwrap()
         );
     }
 
@@ -459,11 +477,44 @@ mod tests {
 
     #[test]
     fn contains_matches_the_interval_semantics() {
-        assert!(contains(w("09:00", "20:00"), t("09:00")));
-        assert!(!contains(w("09:00", "20:00"), t("20:00")));
-        assert!(contains(w("22:00", "06:00"), t("23:00")));
-        assert!(contains(w("22:00", "06:00"), t("05:59")));
-        assert!(!contains(w("22:00", "06:00"), t("06:00")));
-        assert!(contains(w("00:00", "00:00"), t("13:00")));
+        assert!(w("09:00", "20:00").contains(t("09:00")));
+        assert!(!w("09:00", "20:00").contains(t("20:00")));
+        assert!(w("22:00", "06:00").contains(t("23:00")));
+        assert!(w("22:00", "06:00").contains(t("05:59")));
+        assert!(!w("22:00", "06:00").contains(t("06:00")));
+        assert!(w("00:00", "00:00").contains(t("13:00")));
+    }
+
+    #[test]
+    fn windows_are_same_day_overnight_or_the_whole_day() {
+        let day = w("09:00", "20:00");
+        assert!(!day.is_overnight() && !day.is_whole_day());
+        let night = w("22:00", "06:00");
+        assert!(night.is_overnight() && !night.is_whole_day());
+        assert_eq!(w("00:00", "00:00"), Window::WHOLE_DAY);
+        assert!(Window::WHOLE_DAY.is_whole_day() && !Window::WHOLE_DAY.is_overnight());
+        let equal = Window::new(t("09:00"), t("09:00")).unwrap_err();
+        assert!(equal
+            .to_string()
+            .contains("use 00:00–00:00 for the whole day"));
+    }
+
+    #[test]
+    fn the_whole_day_window_is_open_at_every_minute_of_every_day() {
+        for now in ["2026-05-07 00:00", "2026-05-07 23:59", "2026-03-08 02:59"] {
+            let at = local(New_York, now);
+            let got = next_opening(at, New_York, Window::WHOLE_DAY, false, None);
+            assert_eq!(got, Opening { at, reason: None }, "{now}");
+        }
+        // Weekdays only: Saturday waits for Monday 00:00.
+        let saturday = local(Shanghai, "2026-05-09 12:00");
+        let got = next_opening(saturday, Shanghai, Window::WHOLE_DAY, true, None);
+        assert_eq!(
+            got,
+            Opening {
+                at: local(Shanghai, "2026-05-11 00:00"),
+                reason: Some(DeferReason::Weekend)
+            }
+        );
     }
 }

@@ -1,6 +1,6 @@
-//! Reply classification against the built-in vocabularies, tenant extras and a keyword menu.
-use super::normalize;
-use crate::rulebook::ReplySettings;
+//! Reply classification against the built-in words, tenant extras and a keyword menu.
+use super::words::{self, Intent};
+use super::{normalize, ReplySettings};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplyKind {
@@ -19,34 +19,10 @@ pub struct Classification {
     pub normalized: String,
 }
 
-/// Opt-out words honoured anywhere in a reply, not only as the whole reply: Chinese carriers
-/// treat a reply containing 退订/拒收 ("请帮我退订") as an unsubscribe. 取消 is deliberately not
-/// here: "取消订单" (cancel my order) is a common, unrelated request.
-const OPT_OUT_ANYWHERE: [&str; 2] = ["退订", "拒收"];
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Intent {
-    OptOut,
-    OptIn,
-    Help,
-}
-
-/// Built-in vocabularies (whole normalised reply).
-fn builtin(word: &str) -> Option<Intent> {
-    match word {
-        "TD" | "T" | "N" | "R" | "退订" | "取消" | "拒收" | "STOP" | "STOPALL" | "UNSUBSCRIBE"
-        | "CANCEL" | "END" | "QUIT" | "REVOKE" | "OPTOUT" | "OPT-OUT" | "OPT OUT" | "ARRET"
-        | "REMOVE" => Some(Intent::OptOut),
-        "START" | "UNSTOP" | "订阅" => Some(Intent::OptIn),
-        "HELP" | "INFO" | "帮助" => Some(Intent::Help),
-        _ => None,
-    }
-}
-
 /// Whether a word (normalised here) is taken by the built-in opt-out / opt-in / help
 /// vocabularies, so a menu keyword spelled like it would never match (rulebook checks use this).
 pub fn is_reserved(word: &str) -> bool {
-    builtin(&normalize(word)).is_some()
+    words::built_in(&normalize(word)).is_some()
 }
 
 /// A classifier for one tenant (extra words) and one reply context (menu keywords). Built once;
@@ -97,9 +73,9 @@ impl Classifier {
         if word.is_empty() {
             return ReplyKind::FreeText;
         }
-        let builtin = builtin(word);
+        let builtin = words::built_in(word);
         if builtin == Some(Intent::OptOut)
-            || OPT_OUT_ANYWHERE.iter().any(|w| word.contains(w))
+            || words::OPT_OUT_ANYWHERE.iter().any(|w| word.contains(w))
             || contains(&self.extra_opt_out, word)
         {
             return ReplyKind::OptOut;

@@ -2,6 +2,9 @@
 //! text).
 mod classify;
 mod normalize;
+mod settings;
+pub mod words;
 
 pub use classify::{classify, is_reserved, Classification, Classifier, ReplyKind};
 pub use normalize::normalize;
+pub use settings::ReplySettings;

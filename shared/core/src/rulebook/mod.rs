@@ -2,6 +2,7 @@
 //!
 //! [`parse`] turns a file into a [`Rulebook`] or into every [`Problem`] found in it;
 //! [`Condition::eval`] and [`Template::render`] run the compiled conditions and templates.
+mod check;
 mod error;
 mod file;
 mod holidays;

@@ -2,65 +2,32 @@
 //!
 //! Syntax and shape errors stop at the first one (serde cannot go on); every semantic problem
 //! after that is collected so one run of `nudge rules check` shows them all.
-use chrono::{NaiveDate, NaiveTime};
-use serde_saphyr::{Location, Spanned};
+use chrono::NaiveDate;
+use serde_saphyr::Spanned;
 use std::collections::BTreeSet;
 
+use super::check::{
+    hhmm, is_identifier, keyword, message, positive_span, segments, span, time_of_day, Checker,
+    BUILT_IN_VARIABLES,
+};
 use super::error::{Problem, RulebookErrors};
 use super::file::{CapActionFile, CategoryFile, PolicyFile, RepliesFile, RulebookFile, WindowFile};
 use super::holidays;
-use super::model::{CapAction, CategoryPolicy, Policy, ReplySettings, Rulebook, Window};
+use super::model::Rulebook;
 use super::rules::RuleScope;
 use crate::domain::{parse_zone, Category, PhoneNumber, Span, TenantId};
-use crate::error::Error;
-
-/// Customer context keys every customer has (see `Customer::to_context`).
-pub(super) const BUILT_IN_VARIABLES: [&str; 6] =
-    ["id", "phone", "region", "timezone", "locale", "opted_out"];
-
-/// Reply words the engine always understands (DESIGN §6); a rule keyword equal to one of them
-/// would never reach the rule.
-pub(super) const BUILT_IN_REPLY_WORDS: [&str; 25] = [
-    "TD",
-    "T",
-    "N",
-    "R",
-    "退订",
-    "取消",
-    "拒收",
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-    "OPT-OUT",
-    "OPT OUT",
-    "ARRET",
-    "REMOVE",
-    "START",
-    "UNSTOP",
-    "订阅",
-    "HELP",
-    "INFO",
-    "帮助",
-];
+use crate::policy::{CapAction, CategoryPolicy, Policy, Window};
+use crate::reply::ReplySettings;
 
 const DEFAULT_FOOTER: &str = "回复TD退订";
 const DEFAULT_BANNED: [&str; 2] = ["最后机会", "清仓"];
 const DEFAULT_MAX_SEGMENTS: u32 = 3;
-const MAX_SEGMENTS_LIMIT: u32 = 10;
 
 /// Parses and validates a rulebook. `file` is only used to name the file in problems.
 pub fn parse(source: &str, file: &str) -> Result<Rulebook, RulebookErrors> {
     let raw: RulebookFile = serde_saphyr::from_str(source)
         .map_err(|err| RulebookErrors::new(vec![syntax_problem(&err, source, file)]))?;
-    let mut checker = Checker {
-        file,
-        problems: Vec::new(),
-    };
+    let mut checker = Checker::new(file);
     let book = checker.rulebook(&raw);
     match book {
         Some(book) if checker.problems.is_empty() => Ok(book),
@@ -139,37 +106,7 @@ fn key_before(source: &str, line: u64, column: u64) -> Option<String> {
     (!key.is_empty()).then(|| key.to_string())
 }
 
-/// Collects problems while compiling; each step returns `None` after reporting.
-pub(super) struct Checker<'a> {
-    file: &'a str,
-    pub(super) problems: Vec<Problem>,
-}
-
 impl Checker<'_> {
-    pub(super) fn report(&mut self, at: Location, message: impl Into<String>) {
-        self.problems.push(Problem {
-            file: self.file.to_string(),
-            line: at.line(),
-            column: at.column(),
-            message: message.into(),
-        });
-    }
-
-    /// Validates a spanned value, reporting the error at the value's position.
-    pub(super) fn check<T, U>(
-        &mut self,
-        value: &Spanned<T>,
-        validate: impl FnOnce(&T) -> Result<U, String>,
-    ) -> Option<U> {
-        match validate(&value.value) {
-            Ok(ok) => Some(ok),
-            Err(message) => {
-                self.report(value.referenced, message);
-                None
-            }
-        }
-    }
-
     fn rulebook(&mut self, raw: &RulebookFile) -> Option<Rulebook> {
         let tenant = self.check(&raw.tenant, |t| {
             TenantId::parse(t.as_str()).map_err(message)
@@ -216,6 +153,7 @@ impl Checker<'_> {
             .map_or(DEFAULT_FOOTER, |f| f.value.as_str());
         let scope = RuleScope {
             attributes: &attributes,
+            brand: raw.brand.value.trim(),
             banned: &banned,
             footer,
             extra_reply_words: reply_words(&raw.replies),
@@ -284,13 +222,10 @@ impl Checker<'_> {
     }
 
     fn policy(&mut self, raw: &PolicyFile) -> Option<Policy> {
-        let default_window = Window {
-            start: hhmm(9, 0),
-            end: hhmm(20, 0),
-        };
         let window = match &raw.window {
             Some(w) => self.window(w),
-            None => Some(default_window),
+            // 09:00–20:00 is a valid window, so this is never `None`.
+            None => Window::new(hhmm(9, 0), hhmm(20, 0)).ok(),
         };
         let transactional =
             self.category_policy(raw.transactional.as_ref(), Category::Transactional);
@@ -330,18 +265,7 @@ impl Checker<'_> {
         let start = self.check(&raw.start, |t| time_of_day(t));
         let end = self.check(&raw.end, |t| time_of_day(t));
         let (start, end) = (start?, end?);
-        if end <= start {
-            self.report(
-                raw.end.referenced,
-                format!(
-                    "window end {} must be after its start {}",
-                    end.format("%H:%M"),
-                    start.format("%H:%M")
-                ),
-            );
-            return None;
-        }
-        Some(Window { start, end })
+        self.check(&raw.end, |_| Window::new(start, end).map_err(message))
     }
 
     fn category_policy(
@@ -439,7 +363,7 @@ impl Checker<'_> {
         let mut text = |raw: &Option<Spanned<String>>, default: &str, name: &str| match raw {
             Some(t) => self.check(t, |t| {
                 non_empty(t, name)?;
-                let problems = scope.lint(t, false);
+                let problems = scope.lint(t, Category::Transactional);
                 if problems.is_empty() {
                     Ok(t.clone())
                 } else {
@@ -487,40 +411,6 @@ fn reply_words(raw: &RepliesFile) -> BTreeSet<String> {
         .flatten()
         .filter_map(|w| keyword(&w.value).ok())
         .collect()
-}
-
-/// The library error's message without its field prefix (the position already says where).
-pub(super) fn message(err: Error) -> String {
-    match err {
-        Error::Invalid { message, .. } => message,
-        other => other.to_string(),
-    }
-}
-
-fn hhmm(hour: u32, minute: u32) -> NaiveTime {
-    NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or(NaiveTime::MIN)
-}
-
-pub(super) fn time_of_day(text: &str) -> Result<NaiveTime, String> {
-    let valid = text.len() == 5 && text.as_bytes()[2] == b':';
-    match NaiveTime::parse_from_str(text, "%H:%M") {
-        Ok(time) if valid => Ok(time),
-        _ => Err(format!(
-            "{text:?} is not a time of day; write HH:MM, e.g. 09:30"
-        )),
-    }
-}
-
-pub(super) fn span(text: &str) -> Result<Span, String> {
-    Span::parse(text).map_err(message)
-}
-
-pub(super) fn positive_span(text: &str) -> Result<Span, String> {
-    let span = span(text)?;
-    if span.approx_seconds() <= 0 {
-        return Err(format!("{text:?} must be longer than zero"));
-    }
-    Ok(span)
 }
 
 /// A minimum gap; `0s` means none.
@@ -581,37 +471,6 @@ fn at_least_one(n: u32) -> Result<u32, String> {
     Ok(n)
 }
 
-pub(super) fn segments(n: u32) -> Result<u32, String> {
-    if !(1..=MAX_SEGMENTS_LIMIT).contains(&n) {
-        return Err(format!(
-            "max_segments must be between 1 and {MAX_SEGMENTS_LIMIT}"
-        ));
-    }
-    Ok(n)
-}
-
-pub(super) fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Reply keywords are normalised exactly as inbound replies are, so a configured keyword and
-/// the customer's spelling of it meet.
-pub(super) fn normalize_keyword(text: &str) -> String {
-    crate::reply::normalize(text)
-}
-
-pub(super) fn keyword(text: &str) -> Result<String, String> {
-    let normalized = normalize_keyword(text);
-    if normalized.is_empty() {
-        return Err(format!("reply keyword {text:?} is empty once normalised"));
-    }
-    Ok(normalized)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,20 +486,5 @@ mod tests {
     #[test]
     fn strips_ansi_sequences() {
         assert_eq!(strip_ansi("\u{1b}[31mbad\u{1b}[0m key"), "bad key");
-    }
-
-    #[test]
-    fn keywords_are_normalised() {
-        assert_eq!(keyword(" ｔｄ ").unwrap(), "TD");
-        assert_eq!(keyword("１").unwrap(), "1");
-        assert!(keyword("  ").is_err());
-    }
-
-    #[test]
-    fn times_of_day_need_hh_mm() {
-        assert_eq!(time_of_day("09:30").unwrap(), hhmm(9, 30));
-        for bad in ["9:30", "24:00", "09:60", "0930", "09:30:00"] {
-            assert!(time_of_day(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -3,6 +3,7 @@ use chrono::{NaiveDate, NaiveTime};
 
 use super::*;
 use crate::domain::{Category, Span};
+use crate::policy::{CapAction, Window};
 
 const VALID: &str = r#"
 tenant: acme
@@ -86,17 +87,11 @@ fn a_valid_rulebook_compiles_with_defaults() {
     let policy = &book.policy;
     assert_eq!(
         policy.window_for(Category::Care),
-        Window {
-            start: time(9, 0),
-            end: time(20, 0)
-        }
+        Window::new(time(9, 0), time(20, 0)).unwrap()
     );
     assert_eq!(
         policy.window_for(Category::Transactional),
-        Window {
-            start: time(8, 0),
-            end: time(22, 0)
-        }
+        Window::new(time(8, 0), time(22, 0)).unwrap()
     );
     assert_eq!(policy.marketing.per_week, Some(2));
     assert_eq!(policy.marketing.min_gap, Some(Span::days(10)));
@@ -240,7 +235,7 @@ phone_region: XX
 holidays: [2026-02-30, cn-2099]
 attributes: [name, plan]
 policy:
-  window: {start: "20:00", end: "09:00"}
+  window: {start: "20:00", end: "20:00"}
   same_rule_min_gap: 3 days
 rules:
   - id: a
@@ -270,7 +265,10 @@ fn a_broken_rulebook_reports_every_problem_with_its_position() {
         ("r.yaml:4:15:", "region code"),
         ("r.yaml:5:12:", "2026-02-30"),
         ("r.yaml:5:24:", "cn-2099"),
-        ("r.yaml:8:33:", "must be after its start 20:00"),
+        (
+            "r.yaml:8:33:",
+            "start and end are equal; use 00:00–00:00 for the whole day",
+        ),
         ("r.yaml:9:22:", "3 days"),
         ("r.yaml:12:15:", "unknown category \"sometimes\""),
         ("r.yaml:13:21:", "not declared in `attributes`"),
@@ -450,4 +448,105 @@ fn transactional_caps_and_bad_policy_values_are_reported() {
     assert!(found[1].starts_with("r.yaml:5:29: transactional texts are exempt from caps"));
     assert!(found[2].starts_with("r.yaml:6:20: a cap of 0"));
     assert!(found[3].starts_with("r.yaml:7:17: max_segments must be between 1 and 10"));
+}
+
+/// `file:line:column` of the first occurrence of `needle` in `source` (columns count characters).
+fn position_of(source: &str, needle: &str) -> String {
+    let (index, line) = source
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(needle))
+        .unwrap();
+    let column = line[..line.find(needle).unwrap()].chars().count() + 1;
+    format!("r.yaml:{}:{column}:", index + 1)
+}
+
+#[test]
+fn double_question_marks_of_either_width_fail_the_check_where_they_are() {
+    for marks in ["??", "?？", "？？"] {
+        let template = format!("\"好久不见{marks}新品已上架。\"");
+        let help = format!("\"需要帮助{marks}请致电客服\"");
+        let source = VALID
+            .replace("\"好久不见，新品已上架。\"", &template)
+            .replace("\"客服热线400-000-0000，回复TD退订\"", &help);
+        let found = problems(&source);
+        for at in [position_of(&source, &template), position_of(&source, &help)] {
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p.starts_with(&at) && p.contains("double question mark")),
+                "{marks}: missing {at} in {found:?}"
+            );
+        }
+    }
+}
+
+/// Each word a menu keyword may not be (built in, or the tenant's own) is one the classifier
+/// answers before any menu, so the check rejects exactly the keywords that could never match.
+#[test]
+fn the_classifier_recognises_every_word_the_rulebook_reserves() {
+    use crate::reply::{words, Classifier, ReplyKind};
+    let source = "tenant: t\nbrand: b\ntimezone: UTC\nreplies: {opt_out_words: [baja], \
+                  opt_in_words: [alta], help_words: [ayuda]}\nrules:\n  - id: r\n    category: \
+                  care\n    trigger: {event: a.b}\n    template: hi\n    replies: {\"ok\": {emit: x.y}}\n";
+    let book = parse(source, "r.yaml").unwrap();
+    let tenant_words = [
+        ("baja", words::Intent::OptOut),
+        ("alta", words::Intent::OptIn),
+        ("ayuda", words::Intent::Help),
+    ];
+    for (word, intent) in words::all().chain(tenant_words) {
+        let clash = source.replace("\"ok\"", &format!("{word:?}"));
+        let found = problems(&clash);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("is an opt-out, opt-in or help word")),
+            "{word}: {found:?}"
+        );
+        let classifier = Classifier::new(Some(&book.replies), [word.to_string()]);
+        let want = match intent {
+            words::Intent::OptOut => ReplyKind::OptOut,
+            words::Intent::OptIn => ReplyKind::OptIn,
+            words::Intent::Help => ReplyKind::Help,
+        };
+        assert_eq!(classifier.classify(word).kind, want, "{word}");
+    }
+}
+
+#[test]
+fn overnight_and_whole_day_windows_are_accepted() {
+    let source = VALID
+        .replace(
+            r#"window: {start: "09:00", end: "20:00"}"#,
+            r#"window: {start: "22:00", end: "06:00"}"#,
+        )
+        .replace(
+            r#"transactional: {window: {start: "08:00", end: "22:00"}}"#,
+            r#"transactional: {window: {start: "00:00", end: "00:00"}}"#,
+        );
+    let policy = parse(&source, "r.yaml").unwrap().policy;
+    let care = policy.window_for(Category::Care);
+    assert!(care.is_overnight());
+    assert_eq!((care.start(), care.end()), (time(22, 0), time(6, 0)));
+    assert_eq!(
+        policy.window_for(Category::Transactional),
+        Window::WHOLE_DAY
+    );
+}
+
+#[test]
+fn a_window_with_equal_ends_other_than_midnight_is_refused_at_its_end() {
+    let source = VALID.replace(
+        r#"transactional: {window: {start: "08:00", end: "22:00"}}"#,
+        r#"transactional: {window: {start: "08:00", end: "08:00"}}"#,
+    );
+    let found = problems(&source);
+    let at = position_of(&source, r#""08:00"}}"#);
+    assert_eq!(
+        found,
+        [format!(
+            "{at} start and end are equal; use 00:00–00:00 for the whole day"
+        )]
+    );
 }

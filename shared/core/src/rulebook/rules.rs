@@ -3,14 +3,16 @@
 use serde_saphyr::{Location, Spanned};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::check::{
+    is_identifier, keyword, message, positive_span, segments, span, time_of_day, Checker,
+    BUILT_IN_VARIABLES,
+};
 use super::file::{ReplyFile, RuleFile, TriggerFile};
 use super::model::{Condition, ReplyAction, Rule, Template, Trigger};
-use super::parse::{
-    is_identifier, keyword, message, normalize_keyword, positive_span, segments, span, time_of_day,
-    Checker, BUILT_IN_REPLY_WORDS, BUILT_IN_VARIABLES,
-};
 use super::runtime::{compile_condition, compile_template};
 use crate::domain::{Category, RuleId, Span};
+use crate::policy::content::{self, ContentProblem};
+use crate::reply;
 
 /// Holdouts above half the audience would measure the rule on a minority.
 const MAX_HOLDOUT_BP: u32 = 5_000;
@@ -18,6 +20,7 @@ const MAX_HOLDOUT_BP: u32 = 5_000;
 /// What rules are checked against: declared attributes and the content policy.
 pub(super) struct RuleScope<'a> {
     pub attributes: &'a BTreeSet<String>,
+    pub brand: &'a str,
     pub banned: &'a [String],
     pub footer: &'a str,
     /// The tenant's extra opt-out / opt-in / help words, normalised.
@@ -25,24 +28,16 @@ pub(super) struct RuleScope<'a> {
 }
 
 impl RuleScope<'_> {
-    /// Content problems of a text as written. `footer_added`: the engine appends the opt-out
-    /// footer (care and marketing), so the text must not carry it itself.
-    pub(super) fn lint(&self, text: &str, footer_added: bool) -> Vec<String> {
+    /// Content problems of a text as written, sent as a `category` text. The text is composed
+    /// and linted exactly as it will be at send time, so a text that passes here is not
+    /// skipped for its content later (when its variables add nothing wrong); the two checks
+    /// only a written text can fail come first.
+    pub(super) fn lint(&self, text: &str, category: Category) -> Vec<String> {
         let mut problems = Vec::new();
         if text.trim_start().starts_with('【') {
             problems.push("text starts with 【…】; nudge adds the brand signature itself".into());
         }
-        if text.contains('！') {
-            problems.push("text contains a full-width \"！\", which is not allowed".into());
-        }
-        if text.contains("？？") {
-            problems.push("text contains \"？？\", which is not allowed".into());
-        }
-        for phrase in self.banned {
-            if text.contains(phrase.as_str()) {
-                problems.push(format!("text contains the banned phrase {phrase:?}"));
-            }
-        }
+        let footer_added = category != Category::Transactional;
         if footer_added && !self.footer.is_empty() && text.contains(self.footer) {
             problems.push(format!(
                 "text already contains the opt-out footer {:?}; nudge appends it to care and \
@@ -50,7 +45,28 @@ impl RuleScope<'_> {
                 self.footer
             ));
         }
+        let composed = content::compose(self.brand, text, self.footer, category);
+        let found = content::lint(&composed, self.brand, self.footer, category, self.banned);
+        problems.extend(found.iter().map(explain));
         problems
+    }
+}
+
+/// A send-time content problem in the words of a rulebook author.
+fn explain(problem: &ContentProblem) -> String {
+    match problem {
+        ContentProblem::BannedPhrase(phrase) => {
+            format!("text contains the banned phrase {phrase:?}")
+        }
+        ContentProblem::FullwidthExclamation => {
+            "text contains a full-width \"！\", which is not allowed".into()
+        }
+        ContentProblem::DoubleQuestion => {
+            "text contains a double question mark (\"？？\", \"??\" or \"?？\"), which is not \
+             allowed"
+                .into()
+        }
+        ContentProblem::MissingBrand | ContentProblem::MissingFooter => problem.to_string(),
     }
 }
 
@@ -389,8 +405,9 @@ impl Checker<'_> {
         has_event: bool,
         scope: &RuleScope<'_>,
     ) -> Option<Template> {
-        let footer_added = matches!(category, Some(Category::Care | Category::Marketing));
-        let problems = scope.lint(&raw.value, footer_added);
+        // A rule whose category is invalid (reported already) is linted as transactional.
+        let sent_as = category.unwrap_or(Category::Transactional);
+        let problems = scope.lint(&raw.value, sent_as);
         let clean = problems.is_empty();
         for problem in problems {
             self.report(raw.referenced, problem);
@@ -432,10 +449,8 @@ impl Checker<'_> {
                     continue;
                 }
             };
-            let reserved = BUILT_IN_REPLY_WORDS
-                .iter()
-                .any(|w| normalize_keyword(w) == key)
-                || scope.extra_reply_words.contains(&key);
+            let reserved =
+                reply::words::built_in(&key).is_some() || scope.extra_reply_words.contains(&key);
             if reserved {
                 self.report(
                     at,
@@ -475,7 +490,7 @@ impl Checker<'_> {
                     if a.trim().is_empty() {
                         return Err("answer must not be empty".to_string());
                     }
-                    let problems = scope.lint(a, false);
+                    let problems = scope.lint(a, Category::Transactional);
                     if problems.is_empty() {
                         Ok(a.clone())
                     } else {
@@ -600,6 +615,62 @@ mod tests {
         assert_eq!(holdout("50%").unwrap(), 5_000);
         for bad in ["51%", "10", "%", "1.234%", "-5%", "ten%", "50.01%"] {
             assert!(holdout(bad).is_err(), "{bad}");
+        }
+    }
+
+    const BRAND: &str = "阿克米";
+    const FOOTER: &str = "回复TD退订";
+
+    fn with_scope<T>(check: impl FnOnce(&RuleScope<'_>) -> T) -> T {
+        let attributes = BTreeSet::new();
+        let banned = vec!["最后机会".to_string(), "清仓".to_string()];
+        check(&RuleScope {
+            attributes: &attributes,
+            brand: BRAND,
+            banned: &banned,
+            footer: FOOTER,
+            extra_reply_words: BTreeSet::new(),
+        })
+    }
+
+    #[test]
+    fn double_question_marks_of_either_width_are_caught() {
+        with_scope(|scope| {
+            for text in ["真的？？", "真的??", "真的?？", "真的？?"] {
+                let problems = scope.lint(text, Category::Care);
+                assert!(
+                    problems.iter().any(|p| p.contains("double question mark")),
+                    "{text}: {problems:?}"
+                );
+            }
+            assert!(scope.lint("好吗？好吗？", Category::Care).is_empty());
+        });
+    }
+
+    proptest::proptest! {
+        /// A static text (no variables) that the send-time lint would skip fails the check,
+        /// with the same problem.
+        #[test]
+        fn every_send_time_problem_is_a_check_time_problem(
+            chars in proptest::collection::vec(proptest::sample::select(vec![
+                'a', '好', ' ', '?', '？', '!', '！', '清', '仓', '最', '后', '机', '会', '【',
+                '】', '阿', '克', '米', '回', '复', 'T', 'D', '退', '订',
+            ]), 0..16),
+            category in proptest::sample::select(Category::ALL.to_vec()),
+        ) {
+            let text: String = chars.into_iter().collect();
+            with_scope(|scope| {
+                let composed = content::compose(BRAND, &text, FOOTER, category);
+                let at_send = content::lint(&composed, BRAND, FOOTER, category, scope.banned);
+                let at_check = scope.lint(&text, category);
+                for problem in &at_send {
+                    proptest::prop_assert!(
+                        at_check.contains(&explain(problem)),
+                        "{text:?} ({category:?}): {problem} not in {at_check:?}"
+                    );
+                }
+                Ok(())
+            })?;
         }
     }
 

@@ -10,7 +10,7 @@
 //! - an `anniversary` without `at` is due at 10:00 local ([`DEFAULT_ANNIVERSARY_AT`]), and its
 //!   first occurrence is in the year after the attribute's own year;
 //! - with `at`, offsets act on the local calendar and clock, DST is resolved last
-//!   ([`local_to_utc`]: gap → end of the gap, overlap → earlier instant).
+//!   ([`crate::domain::local_to_utc`]: gap → end of the gap, overlap → earlier instant).
 mod events;
 mod local;
 mod state;
@@ -24,7 +24,7 @@ use crate::domain::Customer;
 use crate::rulebook::Trigger;
 
 pub use events::{count_due, event_due};
-pub use local::{attribute_date, ceil_to_minute, local_to_utc, AttrInstant};
+pub use local::{attribute_date, ceil_to_minute, AttrInstant};
 pub use state::DEFAULT_ANNIVERSARY_AT;
 
 /// One pending occurrence of a rule for a customer.

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
-use super::local::{attribute_date, ceil_to_minute, local_to_utc, AttrInstant};
+use super::local::{attribute_date, ceil_to_minute, AttrInstant};
 use super::Due;
-use crate::domain::{Customer, Span};
+use crate::domain::{local_to_utc, Customer, Span};
 
 /// Local time of an anniversary without `at`: a greeting at midnight would wait for the send
 /// window anyway, so pick a civil hour.

@@ -1,7 +1,8 @@
 use serde_json::json;
 
 use super::{date, time, utc, zone};
-use crate::schedule::{attribute_date, ceil_to_minute, local_to_utc, AttrInstant};
+use crate::domain::local_to_utc;
+use crate::schedule::{attribute_date, ceil_to_minute, AttrInstant};
 
 #[test]
 fn local_times_resolve_across_dst() {
