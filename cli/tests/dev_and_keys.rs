@@ -236,6 +236,26 @@ async fn dev_settles_texts_a_killed_run_was_holding() {
         }
         ids
     };
+    let sent = dev_until_sent(&db, &outbox, 2);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let store = SqliteStore::open(&db).unwrap();
+    for id in &ids {
+        let m = store
+            .get_message(&nudge_tests::conformance::tenant(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (m.status, m.lease_until),
+            (MessageStatus::Sent, None),
+            "{id}"
+        );
+    }
+}
+
+/// Starts `nudge dev` on `db` with its outbox in `outbox`, waits until the outbox holds
+/// `lines` texts (at most 30 s), stops it and returns the outbox's lines.
+fn dev_until_sent(db: &std::path::Path, outbox: &std::path::Path, lines: usize) -> Vec<String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -250,35 +270,64 @@ async fn dev_settles_texts_a_killed_run_was_holding() {
             &port.to_string(),
             "--db",
         ])
-        .arg(&db)
+        .arg(db)
         .arg("--outbox")
-        .arg(&outbox)
+        .arg(outbox)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let sent = loop {
-        let lines = std::fs::read_to_string(&outbox).unwrap_or_default();
-        if lines.lines().count() >= 2 || Instant::now() > deadline {
-            break lines;
+        let text = std::fs::read_to_string(outbox).unwrap_or_default();
+        if text.lines().count() >= lines || Instant::now() > deadline {
+            break text;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(sent.lines().count(), 2, "{sent}");
-    let store = SqliteStore::open(&db).unwrap();
-    for id in &ids {
-        let m = store
-            .get_message(&nudge_tests::conformance::tenant(), id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (m.status, m.lease_until),
-            (MessageStatus::Sent, None),
-            "{id}"
-        );
-    }
+    sent.lines().map(str::to_string).collect()
+}
+
+/// Replies find their text by provider id, so a restarted `nudge dev` must not reuse the ids
+/// of the texts an earlier run sent from the same database.
+#[tokio::test]
+async fn console_provider_ids_stay_unique_across_restarts() {
+    use nudge_core::ports::{Counters, CustomerStore, MessageStore};
+    use nudge_sqlite::SqliteStore;
+    use nudge_tests::conformance::{at, customer, message, stored};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dev.db");
+    let outbox = dir.path().join("outbox.jsonl");
+    let queue = |occurrence: &'static str| {
+        let db = db.clone();
+        async move {
+            let store = SqliteStore::open(&db).unwrap();
+            let c = match store
+                .get_customer(
+                    &nudge_tests::conformance::tenant(),
+                    &customer("c1", "13800138001").id,
+                )
+                .await
+                .unwrap()
+            {
+                Some(c) => c,
+                None => stored(&store, &customer("c1", "13800138001")).await,
+            };
+            let m = message(&c, "notice", occurrence, at(2, 10, 0));
+            store.queue_message(&m, &Counters::new()).await.unwrap();
+        }
+    };
+    queue("first").await;
+    assert_eq!(dev_until_sent(&db, &outbox, 1).len(), 1);
+    queue("second").await;
+    let lines = dev_until_sent(&db, &outbox, 2);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let ids: Vec<String> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["provider_id"].to_string())
+        .collect();
+    assert_ne!(ids[0], ids[1]);
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use nudge_core::domain::{Category, PhoneNumber};
 use nudge_core::error::{Error, Result};
@@ -20,7 +20,21 @@ pub enum Format {
     JsonLines,
 }
 
-/// Writes every text to a stream and accepts it, numbering provider ids `console-N`.
+/// This process's run of the console sender: when it started (ms since the epoch) and its
+/// process id, in hex. Replies find their text by provider id, so ids must not repeat after
+/// a restart of `nudge dev` on the same database.
+fn run_id() -> &'static str {
+    static RUN: OnceLock<String> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        format!("{started:x}{:x}", std::process::id())
+    })
+}
+
+/// Writes every text to a stream and accepts it, numbering provider ids `console-RUN-N`
+/// (`RUN` tells this process's run from earlier ones; see [`run_id`]).
 pub struct ConsoleSender {
     out: Mutex<Box<dyn Write + Send>>,
     format: Format,
@@ -54,7 +68,7 @@ impl ConsoleSender {
 impl SmsSender for ConsoleSender {
     async fn send(&self, to: &PhoneNumber, text: &str, category: Category) -> Result<Sent> {
         let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
-        let provider_id = format!("console-{n}");
+        let provider_id = format!("console-{}-{n}", run_id());
         let segments = count_segments(text).segments;
         let line = match self.format {
             Format::Text => format!("SMS {to} [{category}, {segments} segment(s)] {text}"),
