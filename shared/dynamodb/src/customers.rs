@@ -8,7 +8,7 @@ use super::keys::{self, Key};
 use super::paging::{self, QuerySpec};
 use super::tx::Condition;
 use super::DynamoStore;
-use nudge_core::domain::{Customer, CustomerId, EventId, PhoneNumber, TenantId};
+use nudge_core::domain::{Customer, CustomerId, EventId, Message, PhoneNumber, TenantId};
 use nudge_core::error::{Error, Result};
 use nudge_core::ports::CustomerStore;
 
@@ -55,7 +55,14 @@ impl CustomerStore for DynamoStore {
 
     /// Deletes events (and their ids) and timers first and the profile last, so a delete cut
     /// short can simply be repeated. Messages stay, as in the SQLite store.
+    /// The profile goes first, so a decision or event racing the delete fails on its
+    /// version condition; then everything else of the customer's partition, read strongly
+    /// consistently after that, goes with its lookup items: events and their id items,
+    /// timers and their due-index items, messages (queued ones are never sent: a sender's
+    /// claim is conditional on the item) with their id lookups and dedupe keys. Leftovers of
+    /// an earlier delete that failed half-way are cleaned up by a repeated delete.
     async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool> {
+        let existed = self.delete(&keys::customer(tenant, id)).await?;
         let pk = keys::customer_partition(tenant, id);
         let mut doomed: Vec<Key> = Vec::new();
         for item in self.query_keys(&pk, keys::EVENT_PREFIX).await? {
@@ -71,8 +78,15 @@ impl CustomerStore for DynamoStore {
             }
             doomed.push(items::key_of(&item)?);
         }
+        let messages = QuerySpec::prefix(&pk, keys::MESSAGE_PREFIX);
+        for item in paging::query(&self.client, &self.table, messages, |_| false).await? {
+            let message: Message = items::body(&item)?;
+            doomed.push(keys::message_ref(tenant, &message.id));
+            doomed.push(keys::dedupe(tenant, &message.own_dedupe_key()));
+            doomed.push(items::key_of(&item)?);
+        }
         paging::batch_delete(&self.client, &self.table, &doomed).await?;
-        self.delete(&keys::customer(tenant, id)).await
+        Ok(existed)
     }
 
     /// The customer with the smallest id among those with this phone (GSI1, then a consistent

@@ -111,6 +111,18 @@ impl CustomerStore for SqliteStore {
                 args,
             )
             .map_err(sql)?;
+            // Queued texts go too (a sender's claim needs the row), with their dedupe keys.
+            tx.execute(
+                "DELETE FROM dedupe WHERE tenant = ?1 AND message_id IN
+                 (SELECT id FROM messages WHERE tenant = ?1 AND customer_id = ?2)",
+                args,
+            )
+            .map_err(sql)?;
+            tx.execute(
+                "DELETE FROM messages WHERE tenant = ?1 AND customer_id = ?2",
+                args,
+            )
+            .map_err(sql)?;
             Ok(removed == 1)
         })
     }

@@ -66,3 +66,72 @@ pub async fn customers_are_read_together(store: &dyn Store) {
     assert_eq!(got[0].attributes["name"], json!("王芳"));
     assert!(store.get_customers(&[]).await.unwrap().is_empty());
 }
+
+pub async fn deleting_a_customer_cancels_and_forgets_its_texts(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let first = send_commit(&c, "promo", "a", at(2, 10, 0));
+    assert_eq!(
+        store.commit_send(&first).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let fresh = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
+    let second = send_commit(&fresh, "promo", "b", at(2, 10, 0));
+    assert_eq!(
+        store.commit_send(&second).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    // A sender claimed the second text just before the delete.
+    let held = claimed(&second.message, at(2, 10, 0));
+    assert_eq!(store.claim_message(&held).await.unwrap(), Claim::Claimed);
+    let other = stored(store, &customer("c2", "13800138002")).await;
+    let kept = send_commit(&other, "promo", "a", at(2, 10, 0));
+    store.commit_send(&kept).await.unwrap();
+
+    assert!(store.delete_customer(&tenant(), &c.id).await.unwrap());
+    assert!(!store.delete_customer(&tenant(), &c.id).await.unwrap());
+
+    // Nothing of it can be sent: not from the outbox, not by a stale stream image, not by
+    // the sender that held it.
+    let sendable = store.sendable_messages(at(2, 11, 0), 10).await.unwrap();
+    assert_eq!(
+        sendable,
+        vec![kept.message.clone()],
+        "the other customer's stays"
+    );
+    assert_eq!(
+        store
+            .claim_message(&claimed(&first.message, at(2, 10, 1)))
+            .await
+            .unwrap(),
+        Claim::Lost
+    );
+    let mut dispatched = held.clone();
+    dispatched.status = MessageStatus::Dispatched;
+    assert!(!store
+        .transition_message(&dispatched, MessageState::of(&held))
+        .await
+        .unwrap());
+    assert!(store
+        .expired_leases(at(2, 12, 0), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Nothing of it is kept: no message (phone number and text), no decision.
+    assert!(store
+        .customer_messages(&tenant(), &c.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    for id in [&first.message.id, &second.message.id] {
+        assert_eq!(store.get_message(&tenant(), id).await.unwrap(), None);
+    }
+    // A new customer under the same id starts with a clean slate.
+    let again = stored(store, &customer("c1", "13800138001")).await;
+    assert_eq!(
+        store
+            .commit_send(&send_commit(&again, "promo", "a", at(3, 10, 0)))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+}

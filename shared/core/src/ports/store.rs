@@ -126,7 +126,9 @@ pub trait CustomerStore: Send + Sync {
     /// version (stored version + 1).
     async fn put_customer(&self, customer: &Customer, expected_version: Option<u64>)
         -> Result<u64>;
-    /// Deletes the profile, its events and timers; suppression entries stay.
+    /// Deletes the profile, its events, timers and messages (queued texts are never sent
+    /// after this returns) with their dedupe keys; true when the profile existed. Suppression
+    /// entries and counters stay (they hold no profile data).
     async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool>;
     async fn find_customer_by_phone(
         &self,

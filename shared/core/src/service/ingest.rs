@@ -111,7 +111,8 @@ impl<
         Ok(customer)
     }
 
-    /// Deletes a customer's profile, events and timers; its number stays suppressed if it was.
+    /// Deletes a customer's profile, events, timers and messages: no text queued for it is
+    /// sent afterwards. Its number stays suppressed if it was; counters stay.
     pub async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool> {
         self.rulebook(tenant)?;
         self.store.delete_customer(tenant, id).await
