@@ -10,7 +10,8 @@
 //! - TTL on `expires_at` (N, epoch seconds): events and their ids (400 days), inbound ids (30 days),
 //!   free-text reply counts (400 days after their day).
 //! - Stream NEW_IMAGE. The send function's filter: `kind = message AND status = queued` on
-//!   INSERT and MODIFY; it reads the message JSON from `body` (S).
+//!   INSERT and MODIFY; it reads each image with [`stream::read_new_image`], through the same
+//!   item mapping the store reads messages with.
 //!
 //! # Items (every item has `kind` (S); domain items have `body` (S) = the domain object's JSON)
 //!
@@ -74,6 +75,7 @@ mod errors;
 mod items;
 pub mod keys;
 mod paging;
+pub mod stream;
 mod table;
 mod tx;
 
