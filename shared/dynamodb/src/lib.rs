@@ -2,7 +2,8 @@
 //! SQLite store (the shared conformance suite runs against both). No Scan anywhere: every read
 //! is a GetItem, a BatchGetItem or a Query on a known partition.
 //!
-//! # Table (what `infra/template.yaml` must declare — [`create_table`] creates the same)
+//! # Table (what `infra/template.yaml` must declare — [`create_table`] creates the same; both
+//! are checked against `table::definition`)
 //!
 //! - Billing PAY_PER_REQUEST; key `PK` (S, hash) + `SK` (S, range).
 //! - `GSI1`: `GSI1PK` (S) + `GSI1SK` (S), projection ALL — phone → customer.
