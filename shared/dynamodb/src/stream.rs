@@ -86,31 +86,25 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use aws_lambda_events::dynamodb::{Event, EventRecord};
-    use chrono::{TimeZone, Utc};
-    use nudge_core::domain::{Category, CustomerId, MessageId, PhoneNumber, RuleId};
     use serde_json::json;
 
+    /// A message as its JSON body has it (the fields it leaves out take their defaults).
     fn message(status: MessageStatus) -> Message {
-        let now = Utc.with_ymd_and_hms(2026, 3, 9, 2, 0, 0).unwrap();
-        Message {
-            tenant: TenantId::parse("acme").unwrap(),
-            id: MessageId::parse("m_1").unwrap(),
-            customer_id: CustomerId::parse("c-1").unwrap(),
-            rule: RuleId::parse("thank-you").unwrap(),
-            category: Category::Transactional,
-            occurrence: "ev-1".into(),
-            phone: PhoneNumber::parse("+8613800138000", None).unwrap(),
-            text: "【阿克米】订单已付款。".into(),
-            segments: 1,
-            status,
-            reason: None,
-            created_at: now,
-            updated_at: now,
-            provider_id: None,
-            attempts: 0,
-            next_attempt_at: None,
-            ignores_suppression: false,
-        }
+        serde_json::from_value(json!({
+            "tenant": "acme",
+            "id": "m_1",
+            "customer_id": "c-1",
+            "rule": "thank-you",
+            "category": "transactional",
+            "occurrence": "ev-1",
+            "phone": "+8613800138000",
+            "text": "【阿克米】订单已付款。",
+            "segments": 1,
+            "status": status.as_str(),
+            "created_at": "2026-03-09T02:00:00Z",
+            "updated_at": "2026-03-09T02:00:00Z"
+        }))
+        .unwrap()
     }
 
     /// A stream record as Lambda delivers it, with `image` (DynamoDB JSON) as its new image.
