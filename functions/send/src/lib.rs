@@ -16,16 +16,17 @@
 //! requeues with backoff or marks the message failed.
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use nudge_core::domain::{Message, MessageStatus, TenantId};
+use nudge_core::domain::{MessageStatus, TenantId};
 use nudge_core::error::Result;
 use nudge_core::ports::{OutboundEvent, Store};
 use nudge_core::service::{DetailType, Engine, Outbox};
+use nudge_dynamodb::stream::{self, StreamImage};
 use nudge_lambda::{event_publisher, Config};
 use nudge_sns::SnsSender;
 
@@ -102,10 +103,6 @@ pub async fn handle_stream<S: Store + ?Sized>(
     response
 }
 
-fn string_attr<'a>(image: &'a Value, name: &str) -> Option<&'a str> {
-    image.get(name)?.get("S")?.as_str()
-}
-
 async fn process_record<S: Store + ?Sized>(
     outbox: &Outbox<S>,
     budget: &SendBudget,
@@ -114,38 +111,19 @@ async fn process_record<S: Store + ?Sized>(
     if record.event_name == "REMOVE" {
         return Ok(());
     }
-    let image = serde_json::to_value(&record.change.new_image).unwrap_or(Value::Null);
-    let pk = string_attr(&image, "PK").unwrap_or("?");
-    let sk = string_attr(&image, "SK").unwrap_or("?");
-    let skip = |why: &str| {
-        tracing::warn!(pk, sk, event_id = %record.event_id, why, "malformed stream record skipped");
-    };
-    match string_attr(&image, "kind") {
-        Some("message") => {}
-        Some(_) | None => {
-            skip("not a message item");
+    let message = match stream::read_new_image(record.change.new_image.clone()) {
+        StreamImage::Message(message) => message,
+        StreamImage::NotQueued { status } => {
+            tracing::debug!(event_id = %record.event_id, status, "not queued, nothing to send");
             return Ok(());
         }
-    }
-    if let Some(status) = string_attr(&image, "status") {
-        if status != MessageStatus::Queued.as_str() {
-            tracing::debug!(pk, sk, status, "not queued, nothing to send");
-            return Ok(());
-        }
-    }
-    let Some(body) = string_attr(&image, "body") else {
-        skip("no body");
-        return Ok(());
-    };
-    let Ok(body) = serde_json::from_str::<Value>(body) else {
-        skip("body is not JSON");
-        return Ok(());
-    };
-    let message: Message = match serde_json::from_value(body.clone()) {
-        Ok(message) => message,
-        Err(_) => {
-            skip("body is not a message");
-            report_unreadable(outbox, &body, pk).await;
+        StreamImage::Unreadable(unreadable) => {
+            let pk = unreadable.pk.as_deref().unwrap_or("?");
+            let sk = unreadable.sk.as_deref().unwrap_or("?");
+            tracing::warn!(pk, sk, event_id = %record.event_id, why = unreadable.why, "malformed stream record skipped");
+            if let Some((tenant, id)) = unreadable.message {
+                report_unreadable(outbox, tenant, &id).await;
+            }
             return Ok(());
         }
     };
@@ -163,19 +141,8 @@ async fn process_record<S: Store + ?Sized>(
     Ok(())
 }
 
-/// Publishes `message.failed` for a message item whose body cannot be read, when its id can.
-async fn report_unreadable<S: Store + ?Sized>(outbox: &Outbox<S>, body: &Value, pk: &str) {
-    let Some(id) = body.get("id").and_then(Value::as_str) else {
-        return;
-    };
-    // The tenant from the body, else from the key `T#{tenant}#…`.
-    let tenant = body.get("tenant").and_then(Value::as_str).or_else(|| {
-        pk.strip_prefix("T#")
-            .and_then(|rest| rest.split('#').next())
-    });
-    let Some(Ok(tenant)) = tenant.map(TenantId::parse) else {
-        return;
-    };
+/// Publishes `message.failed` for a message item whose body cannot be read but names its id.
+async fn report_unreadable<S: Store + ?Sized>(outbox: &Outbox<S>, tenant: TenantId, id: &str) {
     let event = OutboundEvent::new(
         DetailType::MessageFailed,
         tenant,

@@ -96,6 +96,11 @@ pub fn shard_of(text: &str, shards: u8) -> u8 {
     (hash % u32::from(shards.max(1))) as u8
 }
 
+/// The tenant named by a tenant's partition key (`T#{tenant}#…`), as written.
+pub fn tenant_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix("T#")?.split('#').next()
+}
+
 fn customer_pk(tenant: &TenantId, id: &CustomerId) -> String {
     format!("T#{tenant}#C#{id}")
 }

@@ -2,7 +2,8 @@
 //! SQLite store (the shared conformance suite runs against both). No Scan anywhere: every read
 //! is a GetItem, a BatchGetItem or a Query on a known partition.
 //!
-//! # Table (what `infra/template.yaml` must declare — [`create_table`] creates the same)
+//! # Table (what `infra/template.yaml` must declare — [`create_table`] creates the same; both
+//! are checked against `table::definition`)
 //!
 //! - Billing PAY_PER_REQUEST; key `PK` (S, hash) + `SK` (S, range).
 //! - `GSI1`: `GSI1PK` (S) + `GSI1SK` (S), projection ALL — phone → customer.
@@ -10,7 +11,8 @@
 //! - TTL on `expires_at` (N, epoch seconds): events and their ids (400 days), inbound ids (30 days),
 //!   free-text reply counts (400 days after their day).
 //! - Stream NEW_IMAGE. The send function's filter: `kind = message AND status = queued` on
-//!   INSERT and MODIFY; it reads the message JSON from `body` (S).
+//!   INSERT and MODIFY; it reads each image with [`stream::read_new_image`], through the same
+//!   item mapping the store reads messages with.
 //!
 //! # Items (every item has `kind` (S); domain items have `body` (S) = the domain object's JSON)
 //!
@@ -74,6 +76,7 @@ mod errors;
 mod items;
 pub mod keys;
 mod paging;
+pub mod stream;
 mod table;
 mod tx;
 
