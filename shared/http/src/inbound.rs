@@ -76,8 +76,50 @@ fn verify_twilio(
     let presented = base64::engine::general_purpose::STANDARD
         .decode(presented)
         .map_err(|_| invalid())?;
-    let mac = twilio_mac(auth_token, url, params).ok_or_else(invalid)?;
-    mac.verify_slice(&presented).map_err(|_| invalid())
+    let signed_over_a_variant = twilio_url_variants(url).iter().any(|variant| {
+        twilio_mac(auth_token, variant, params)
+            .is_some_and(|mac| mac.verify_slice(&presented).is_ok())
+    });
+    if signed_over_a_variant {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
+}
+
+/// The URLs a Twilio signature may have been computed over for the URL nudge was called at:
+/// without a port and with one (the explicit port, else the scheme's default), as Twilio's
+/// own request validators accept both (`https://host/p` and `https://host:443/p`).
+fn twilio_url_variants(url: &str) -> Vec<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return vec![url.to_string()];
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let (userinfo, host_port) = match authority.rfind('@') {
+        Some(at) => authority.split_at(at + 1),
+        None => ("", authority),
+    };
+    // A port follows the last ':' that is not inside an IPv6 literal's brackets.
+    let (host, port) = match host_port.rfind(':') {
+        Some(colon) if !host_port[colon..].contains(']') => {
+            (&host_port[..colon], Some(&host_port[colon + 1..]))
+        }
+        _ => (host_port, None),
+    };
+    let port = port
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .or_else(|| match scheme.to_ascii_lowercase().as_str() {
+            "https" => Some("443".to_string()),
+            "http" => Some("80".to_string()),
+            _ => None,
+        });
+    let without = format!("{scheme}://{userinfo}{host}{path}");
+    match port {
+        Some(port) => vec![without, format!("{scheme}://{userinfo}{host}:{port}{path}")],
+        None => vec![without],
+    }
 }
 
 /// The URL Twilio called: the configured public base URL (else the forwarded scheme and the
@@ -277,6 +319,48 @@ mod tests {
         assert!(verify_twilio("tok", url, &p, None).is_err());
         let garbage = HeaderValue::from_static("not base64!");
         assert!(verify_twilio("tok", url, &p, Some(&garbage)).is_err());
+    }
+
+    /// Twilio signs the URL as configured on the number; its validators accept it with and
+    /// without the default port, and so does nudge.
+    #[test]
+    fn signatures_over_the_url_with_or_without_its_port_are_accepted() {
+        let p = params(&[("To", "+1"), ("Body", "TD"), ("From", "+2")]);
+        let check = |signed_url: &str, called_url: &str| {
+            let header = HeaderValue::from_str(&twilio_signature("tok", signed_url, &p)).unwrap();
+            verify_twilio("tok", called_url, &p, Some(&header)).is_ok()
+        };
+        let plain = "https://sms.example.com/v1/inbound/twilio?x=1";
+        let ported = "https://sms.example.com:443/v1/inbound/twilio?x=1";
+        assert!(check(ported, plain));
+        assert!(check(plain, ported));
+        assert!(check(plain, plain));
+        assert!(check(
+            "http://sms.example.com:80/v1/inbound/twilio",
+            "http://sms.example.com/v1/inbound/twilio"
+        ));
+        assert!(check(
+            "https://sms.example.com/hook",
+            "https://sms.example.com:8443/hook"
+        ));
+        assert!(check(
+            "https://user:pw@sms.example.com:443/hook",
+            "https://user:pw@sms.example.com/hook"
+        ));
+        assert!(check("http://[::1]:80/hook", "http://[::1]/hook"));
+        // Another port, scheme or path is another URL.
+        assert!(!check(
+            "https://sms.example.com:8443/hook",
+            "https://sms.example.com/hook"
+        ));
+        assert!(!check(
+            "http://sms.example.com:443/hook",
+            "https://sms.example.com/hook"
+        ));
+        assert!(!check(
+            "https://sms.example.com:443/other",
+            "https://sms.example.com/hook"
+        ));
     }
 
     #[test]
