@@ -39,6 +39,7 @@ fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
 
 impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<S> {
     /// Processes every minute after the checkpoint up to the current one.
+    #[tracing::instrument(name = "tick", skip_all)]
     pub async fn tick(&self) -> Result<TickReport> {
         let now = self.now();
         let current = floor_minute(now);

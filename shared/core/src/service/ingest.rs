@@ -73,6 +73,7 @@ impl<
     > Engine<S>
 {
     /// Validates and stores a customer, then re-arms its timers.
+    #[tracing::instrument(name = "upsert_customer", skip_all, fields(tenant = %tenant))]
     pub async fn upsert_customer(
         &self,
         tenant: &TenantId,
@@ -113,12 +114,14 @@ impl<
 
     /// Deletes a customer's profile, events, timers and messages: no text queued for it is
     /// sent afterwards. Its number stays suppressed if it was; counters stay.
+    #[tracing::instrument(name = "delete_customer", skip_all, fields(tenant = %tenant, customer = %id))]
     pub async fn delete_customer(&self, tenant: &TenantId, id: &CustomerId) -> Result<bool> {
         self.rulebook(tenant)?;
         self.store.delete_customer(tenant, id).await
     }
 
     /// Ingests one event idempotently (by `event_id`).
+    #[tracing::instrument(name = "ingest_event", skip_all, fields(tenant = %tenant))]
     pub async fn ingest_event(&self, tenant: &TenantId, input: EventInput) -> Result<IngestReport> {
         let rulebook = self.rulebook(tenant)?.clone();
         let now = self.now();

@@ -130,6 +130,7 @@ where
         + InboundLog
         + ?Sized,
 {
+    #[tracing::instrument(name = "handle_reply", skip_all, fields(tenant = %tenant))]
     pub async fn handle_reply(
         &self,
         tenant: &TenantId,

@@ -83,6 +83,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
     }
 
     /// Sends up to `limit` queued messages whose attempt is due.
+    #[tracing::instrument(name = "send_due", skip_all)]
     pub async fn send_due(&self, limit: usize) -> Result<SendReport> {
         let now = self.engine.now();
         let queued = self.engine.store().sendable_messages(now, limit).await?;
@@ -101,6 +102,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
 
     /// Sends one queued message (also the entry point of stream-driven senders). A message
     /// not in `queued` any more is left alone, so a redelivered record sends nothing twice.
+    #[tracing::instrument(name = "send_message", skip_all, fields(message = %message.id))]
     pub async fn send_message(&self, message: Message) -> Result<bool> {
         Ok(matches!(self.deliver(message).await?, Delivery::Sent))
     }
@@ -112,6 +114,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
     ///   that resend an unknown outcome (transactional) are queued again, at most until
     ///   their attempts run out; the others are recorded as `unknown`. Both are counted and
     ///   announced as `message.unknown`, so nothing is duplicated or lost silently.
+    #[tracing::instrument(name = "reconcile_leases", skip_all)]
     pub async fn reconcile_leases(&self, limit: usize) -> Result<LeaseReport> {
         let store = self.engine.store();
         let now = self.engine.now();
