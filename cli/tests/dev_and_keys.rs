@@ -64,6 +64,36 @@ fn keys_are_created_once_and_revoked() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope"));
 }
 
+/// Starts `nudge dev` with the example rulebook on a free port and `db`, plus `extra` arguments;
+/// returns the port and the running child.
+fn spawn_dev(
+    db: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+    stdout: Stdio,
+) -> (u16, std::process::Child) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(NUDGE)
+        .args([
+            "dev",
+            "--rules",
+            &rules(),
+            "--port",
+            &port.to_string(),
+            "--db",
+        ])
+        .arg(db)
+        .args(extra)
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (port, child)
+}
+
 fn http(port: u16, request: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
@@ -75,25 +105,7 @@ fn http(port: u16, request: &str) -> String {
 #[test]
 fn dev_serves_the_api_with_its_printed_key() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(NUDGE)
-        .args([
-            "dev",
-            "--rules",
-            &rules(),
-            "--port",
-            &port.to_string(),
-            "--db",
-        ])
-        .arg(dir.path().join("dev.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (port, mut child) = spawn_dev(&dir.path().join("dev.db"), &[], Stdio::piped());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let key = lines
         .by_ref()
@@ -256,27 +268,11 @@ async fn dev_settles_texts_a_killed_run_was_holding() {
 /// Starts `nudge dev` on `db` with its outbox in `outbox`, waits until the outbox holds
 /// `lines` texts (at most 30 s), stops it and returns the outbox's lines.
 fn dev_until_sent(db: &std::path::Path, outbox: &std::path::Path, lines: usize) -> Vec<String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(NUDGE)
-        .args([
-            "dev",
-            "--rules",
-            &rules(),
-            "--port",
-            &port.to_string(),
-            "--db",
-        ])
-        .arg(db)
-        .arg("--outbox")
-        .arg(outbox)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (_, mut child) = spawn_dev(
+        db,
+        &[std::ffi::OsStr::new("--outbox"), outbox.as_os_str()],
+        Stdio::null(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let sent = loop {
         let text = std::fs::read_to_string(outbox).unwrap_or_default();
