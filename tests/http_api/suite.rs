@@ -388,6 +388,48 @@ pub async fn malformed_bodies_are_400_and_change_nothing(store: Arc<dyn Store>) 
         )
         .await;
     r.assert_problem(400);
+    // A key given twice, in a single body, a nested map or an item of a batch, is refused
+    // with its path: neither value is a safe guess.
+    let twice: [(Method, &str, &[u8], &str); 5] = [
+        (
+            Method::PUT,
+            "/v1/customers/c1",
+            br#"{"phone": "13800138000", "phone": "13900139000"}"#,
+            "phone",
+        ),
+        (
+            Method::PUT,
+            "/v1/customers/c1",
+            br#"{"phone": "13800138000", "attributes": {"plan": "trial", "plan": "paid"}}"#,
+            "attributes.plan",
+        ),
+        (
+            Method::POST,
+            "/v1/events",
+            br#"{"events": [{"event_id": "e1", "customer_id": "c1", "type": "order.paid"},
+                {"event_id": "e2", "customer_id": "c1", "type": "order.paid", "type": "x"}]}"#,
+            "events[1].type",
+        ),
+        (
+            Method::POST,
+            "/v1/events",
+            br#"{"event_id": "e3", "customer_id": "c1", "type": "order.paid",
+                "properties": {"order_id": "A-1", "order_id": "A-2"}}"#,
+            "properties.order_id",
+        ),
+        (
+            Method::POST,
+            "/v1/customers:batch",
+            br#"{"customers": [{"id": "c1", "phone": "13800138000", "id": "c9"}]}"#,
+            "customers[0].id",
+        ),
+    ];
+    for (method, path, body, field) in twice {
+        let r = api.raw(method, path, Some(&key), body).await;
+        r.assert_problem(400);
+        assert_eq!(r.body["type"], "https://nudge.dev/problems/duplicate-key");
+        assert_eq!(r.field(), field, "{}", String::from_utf8_lossy(body));
+    }
     // Not JSON at all.
     let mut request = Api::request(Method::PUT, "/v1/customers/c1", Some(&key), b"phone=1");
     request.headers_mut().insert(
@@ -727,6 +769,90 @@ pub async fn region_keys_see_only_their_regions(store: Arc<dyn Store>) {
     let after = api.snapshot(&["north-1", "south-1"]).await;
     assert_eq!(after[1], before[1]);
     assert_eq!(api.snapshot(&["s2"]).await[0]["customer"], Value::Null);
+}
+
+/// A regional key's event id never collides with another region's: the same id is a new
+/// event of its own customer (no duplicate, nothing learnt of the other region), while a
+/// customer's id reused for another type of event is a 409 naming `event_id`, alone or in a
+/// batch, and stores nothing.
+pub async fn event_ids_are_per_customer_and_never_cross_regions(store: Arc<dyn Store>) {
+    let api = Api::new(store).await;
+    api.put_customer("north-1", wang()).await;
+    let mut south = wang();
+    south["region"] = json!("south");
+    south["phone"] = json!("13900139000");
+    api.put_customer("south-1", south).await;
+    let south_key = api.key(&[Scope::EventsWrite], &["south"]).await;
+    let north_key = api.key(&[Scope::EventsWrite], &["north"]).await;
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/events",
+            &south_key,
+            Some(paid("secret-ev", "south-1")),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/events",
+            &north_key,
+            Some(paid("secret-ev", "north-1")),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["duplicate"], false);
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/events",
+            &north_key,
+            Some(paid("secret-ev", "north-1")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["duplicate"], true);
+    let before = api.snapshot(&["north-1", "south-1"]).await;
+    let refund =
+        json!({"event_id": "secret-ev", "customer_id": "north-1", "type": "order.refunded"});
+    let r = api
+        .call(Method::POST, "/v1/events", &north_key, Some(refund.clone()))
+        .await;
+    r.assert_problem(409);
+    assert_eq!(r.body["type"], "https://nudge.dev/problems/id-reused");
+    assert_eq!(r.body["field"], "event_id");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("order.paid"),
+        "{}",
+        r.body
+    );
+    // In a batch: against the stored event, and between two items of the batch.
+    let batch = json!({"events": [paid("fresh-1", "north-1"), refund]});
+    let r = api
+        .call(Method::POST, "/v1/events", &north_key, Some(batch))
+        .await;
+    r.assert_problem(409);
+    assert_eq!(r.body["errors"][0]["field"], "items[1].event_id");
+    let refund_of_fresh =
+        json!({"event_id": "fresh-2", "customer_id": "north-1", "type": "order.refunded"});
+    let batch = json!({"events": [paid("fresh-2", "north-1"), refund_of_fresh]});
+    let r = api
+        .call(Method::POST, "/v1/events", &north_key, Some(batch))
+        .await;
+    r.assert_problem(409);
+    assert_eq!(r.body["errors"][0]["field"], "items[1].event_id");
+    assert_eq!(api.snapshot(&["north-1", "south-1"]).await, before);
+    // The same id for two customers in one batch is two events.
+    let mut other = wang();
+    other["phone"] = json!("13700137000");
+    api.put_customer("north-2", other).await;
+    let batch = json!({"events": [paid("same", "north-1"), paid("same", "north-2")]});
+    let r = api
+        .call(Method::POST, "/v1/events", &north_key, Some(batch))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["events"][1]["duplicate"], false);
 }
 
 pub async fn signed_requests(store: Arc<dyn Store>) {
@@ -1280,6 +1406,7 @@ macro_rules! http_api_tests {
             stats_per_rule_and_day,
             keys_scopes_and_revocation,
             region_keys_see_only_their_regions,
+            event_ids_are_per_customer_and_never_cross_regions,
             signed_requests,
             request_ids_are_echoed,
             twilio_replies_need_a_valid_signature,

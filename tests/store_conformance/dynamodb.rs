@@ -359,3 +359,66 @@ async fn a_message_queued_before_items_carried_attempts_is_still_claimed_once() 
     assert_eq!(store.claim_message(&claimed).await.unwrap(), Claim::Claimed);
     assert_eq!(store.claim_message(&claimed).await.unwrap(), Claim::Lost);
 }
+
+/// An event id item written per tenant by an earlier release still makes its customer's
+/// repeated event a duplicate until it expires; for another customer the id is free.
+#[tokio::test]
+async fn event_ids_recorded_per_tenant_before_are_still_duplicates() {
+    let store = fresh().await;
+    let c1 = stored(&*store, &customer("c1", "13800138001")).await;
+    let c2 = stored(&*store, &customer("c2", "13800138002")).await;
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", AttributeValue::S("T#acme#EVID#e1".into()))
+        .item("SK", AttributeValue::S("-".into()))
+        .item("kind", AttributeValue::S("evid".into()))
+        .item("target_pk", AttributeValue::S("T#acme#C#c1".into()))
+        .send()
+        .await
+        .unwrap();
+    let commit = |c: &Customer, customer_id: &str| EventCommit {
+        event: event("e1", customer_id, at(2, 10, 0)),
+        customer: c.clone(),
+        expected_version: c.version,
+        timers: vec![],
+    };
+    assert_eq!(
+        store.record_event(&commit(&c1, "c1")).await.unwrap(),
+        EventOutcome::Duplicate
+    );
+    assert_eq!(
+        store.record_event(&commit(&c2, "c2")).await.unwrap(),
+        EventOutcome::Recorded
+    );
+    let id_item = raw(&store, "T#acme#C#c2", "EVID#e1").await.unwrap();
+    assert_eq!(text(&id_item, "event_type"), Some("order.paid"));
+    assert!(id_item.contains_key("expires_at"));
+    // Deleting the customer removes the id items of its events, of either layout.
+    let c1 = store
+        .get_customer(&tenant(), &c1.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut e0 = commit(&c1, "c1");
+    e0.event = event("e0", "c1", at(2, 9, 0));
+    assert_eq!(
+        store.record_event(&e0).await.unwrap(),
+        EventOutcome::Recorded
+    );
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", AttributeValue::S("T#acme#EVID#e0".into()))
+        .item("SK", AttributeValue::S("-".into()))
+        .item("kind", AttributeValue::S("evid".into()))
+        .item("target_pk", AttributeValue::S("T#acme#C#c1".into()))
+        .send()
+        .await
+        .unwrap();
+    store.delete_customer(&tenant(), &c1.id).await.unwrap();
+    assert!(raw(&store, "T#acme#EVID#e0", "-").await.is_none());
+    assert!(raw(&store, "T#acme#C#c1", "EVID#e0").await.is_none());
+}

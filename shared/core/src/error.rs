@@ -14,6 +14,10 @@ pub enum Error {
     Invalid { field: String, message: String },
     #[error("not found: {0}")]
     NotFound(String),
+    /// An id the caller chose names something else already (an event id used for an event
+    /// of another type): retrying cannot help; `field` is the id's field.
+    #[error("{field}: {message}")]
+    Reused { field: String, message: String },
     /// A conditional write lost a race (optimistic concurrency); the caller re-reads and retries.
     #[error("conflict: {0}")]
     Conflict(String),

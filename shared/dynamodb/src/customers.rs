@@ -68,9 +68,12 @@ impl CustomerStore for DynamoStore {
         for item in self.query_keys(&pk, keys::EVENT_PREFIX).await? {
             let key = items::key_of(&item)?;
             if let Some(event_id) = keys::event_id_of_sk(&key.sk) {
-                doomed.push(keys::event_id(tenant, &EventId::parse(event_id)?));
+                doomed.push(keys::tenant_event_id(tenant, &EventId::parse(event_id)?));
             }
             doomed.push(key);
+        }
+        for item in self.query_keys(&pk, keys::EVENT_ID_PREFIX).await? {
+            doomed.push(items::key_of(&item)?);
         }
         for item in self.query_keys(&pk, keys::TIMER_PREFIX).await? {
             if let Some(target) = items::target(&item) {

@@ -8,22 +8,25 @@ use super::keys;
 use super::paging::{self, QuerySpec};
 use super::tx::{Condition, Writes};
 use super::DynamoStore;
-use nudge_core::domain::{CustomerId, Event, TenantId};
+use nudge_core::domain::{CustomerId, Event, EventId, TenantId};
 use nudge_core::error::{Error, Result};
 use nudge_core::ports::{EventCommit, EventLog, EventOutcome};
 
-/// Request indexes of the event transaction, for the cancellation reasons.
-const EVID_INDEX: usize = 0;
-
 #[async_trait]
 impl EventLog for DynamoStore {
-    /// One transaction: the event id (must be new), the customer (at the expected version),
-    /// the event and its timers.
+    /// One transaction: the customer's event id (must be new; a ConditionCheck also refuses
+    /// an id an earlier release recorded per tenant for this customer), the customer (at the
+    /// expected version), the event and its timers.
     async fn record_event(&self, commit: &EventCommit) -> Result<EventOutcome> {
         let event = &commit.event;
         let old = self.timer_targets(&commit.timers).await?;
         let mut writes = Writes::new(&self.table);
-        writes.put(items::event_id(event), Some(Condition::absent()))?;
+        let id_index = writes.put(items::event_id(event), Some(Condition::absent()))?;
+        let customer_pk = keys::customer_partition(&event.tenant, &event.customer_id);
+        let tenant_id_index = writes.check(
+            &keys::tenant_event_id(&event.tenant, &event.event_id),
+            Condition::absent_or_pointing_elsewhere(&customer_pk),
+        )?;
         writes.put(
             items::customer(&commit.customer, commit.expected_version + 1)?,
             Some(Condition::version_is(commit.expected_version)),
@@ -39,12 +42,31 @@ impl EventLog for DynamoStore {
         }
         Ok(match self.transact("record_event", writes).await? {
             None => EventOutcome::Recorded,
-            Some(Cancelled::Conditions(failed)) if failed.contains(&EVID_INDEX) => {
+            Some(Cancelled::Conditions(failed)) if failed.contains(&id_index) => {
+                let recorded = self
+                    .recorded_event_type(&event.tenant, &event.customer_id, &event.event_id)
+                    .await?;
+                match recorded {
+                    Some(t) if t != event.event_type => EventOutcome::IdReused { event_type: t },
+                    _ => EventOutcome::Duplicate,
+                }
+            }
+            Some(Cancelled::Conditions(failed)) if failed.contains(&tenant_id_index) => {
                 EventOutcome::Duplicate
             }
             // The customer's version or a timer moved meanwhile.
             Some(_) => EventOutcome::Conflict,
         })
+    }
+
+    async fn recorded_event_type(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        id: &EventId,
+    ) -> Result<Option<String>> {
+        let item = self.get(&keys::event_id(tenant, customer, id)).await?;
+        Ok(item.and_then(|item| items::get_s(&item, keys::EVENT_TYPE).map(str::to_string)))
     }
 
     /// Most recent first; within one second by event id, like the SQLite store. Reads past

@@ -108,13 +108,12 @@ pub fn event(e: &Event) -> Result<Item> {
     Ok(item)
 }
 
-/// The idempotency item of an event id; it expires with the event.
+/// The idempotency item of a customer's event id, with the event's type; it expires with
+/// the event.
 pub fn event_id(e: &Event) -> Item {
-    let mut item = base(&keys::event_id(&e.tenant, &e.event_id), kind::EVID);
-    item.insert(
-        keys::TARGET_PK.into(),
-        s(keys::customer_partition(&e.tenant, &e.customer_id)),
-    );
+    let key = keys::event_id(&e.tenant, &e.customer_id, &e.event_id);
+    let mut item = base(&key, kind::EVID);
+    item.insert(keys::EVENT_TYPE.into(), s(&e.event_type));
     item.insert(
         keys::EXPIRES_AT.into(),
         expires(e.occurred_at, EVENT_TTL_DAYS),

@@ -30,10 +30,14 @@ pub const MINUTE: &str = "minute";
 pub const GSI1: &str = "GSI1";
 pub const GSI2: &str = "GSI2";
 
+/// On an event id item: the event's type, which a repeated id must have.
+pub const EVENT_TYPE: &str = "event_type";
+
 /// The sort key of items that are alone in their partition.
 pub const SINGLE: &str = "-";
 pub const PROFILE: &str = "PROFILE";
 pub const EVENT_PREFIX: &str = "EV#";
+pub const EVENT_ID_PREFIX: &str = "EVID#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const TIMER_PREFIX: &str = "TIMER#";
 pub const REPLY_TEXT_PREFIX: &str = "TEXT#";
@@ -129,7 +133,18 @@ pub fn event(tenant: &TenantId, customer: &CustomerId, at: DateTime<Utc>, id: &E
     )
 }
 
-pub fn event_id(tenant: &TenantId, id: &EventId) -> Key {
+/// The idempotency item of a customer's event id.
+pub fn event_id(tenant: &TenantId, customer: &CustomerId, id: &EventId) -> Key {
+    Key::new(
+        customer_pk(tenant, customer),
+        format!("{EVENT_ID_PREFIX}{id}"),
+    )
+}
+
+/// Where releases that kept event ids per tenant recorded one (with `target_pk`, the
+/// customer's partition). Such items expire with their events; until then a repeated id of
+/// the same customer is still a duplicate.
+pub fn tenant_event_id(tenant: &TenantId, id: &EventId) -> Key {
     Key::new(format!("T#{tenant}#EVID#{id}"), SINGLE)
 }
 
@@ -312,7 +327,14 @@ mod tests {
         assert_eq!(ev.pk, "T#acme#C#c1");
         assert_eq!(ev.sk, "EV#2026-03-02T10:00:05Z#e-9");
         assert_eq!(event_id_of_sk(&ev.sk), Some("e-9"));
-        assert_eq!(event_id(&t(), &e).pk, "T#acme#EVID#e-9");
+        assert_eq!(
+            event_id(&t(), &c(), &e),
+            Key {
+                pk: "T#acme#C#c1".into(),
+                sk: "EVID#e-9".into()
+            }
+        );
+        assert_eq!(tenant_event_id(&t(), &e).pk, "T#acme#EVID#e-9");
         let m = MessageId::parse("m1").unwrap();
         assert_eq!(
             message(&t(), &c(), at(10, 0, 0), &m).sk,

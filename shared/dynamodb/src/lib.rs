@@ -20,7 +20,7 @@
 //! |---|---|---|---|
 //! | `customer` | `T#{tenant}#C#{id}` | `PROFILE` | `version` (N), `GSI1PK` = `T#{tenant}#P#{e164}`, `GSI1SK` = `C#{id}` |
 //! | `event` | `T#{tenant}#C#{id}` | `EV#{occurred_at}#{event_id}` | `expires_at` |
-//! | `evid` | `T#{tenant}#EVID#{event_id}` | `-` | `target_pk`, `expires_at` |
+//! | `evid` | `T#{tenant}#C#{id}` | `EVID#{event_id}` | `event_type`, `expires_at`; event ids are per customer. Items an earlier release wrote at `T#{tenant}#EVID#{event_id}` / `-` with `target_pk` are still honoured (a ConditionCheck in `record_event`) until they expire |
 //! | `message` | `T#{tenant}#C#{id}` | `MSG#{created_at}#{message_id}` | `status` (S), `attempts` (N); while queued `GSI2PK` = `OUTBOX#{shard}`, `GSI2SK` = `{next_attempt_at}#{created_at}#{id}` |
 //! | `message_ref` | `T#{tenant}#M#{message_id}` | `-` | `target_pk`, `target_sk` (the message) |
 //! | `dedupe` | `T#{tenant}#DD#{rule:customer:occurrence}` | `-` | `message_id` |

@@ -60,6 +60,18 @@ impl Condition {
         }
     }
 
+    /// Absent, or a pointer into another partition than `target_pk`.
+    pub fn absent_or_pointing_elsewhere(target_pk: &str) -> Condition {
+        Condition {
+            expression: "attribute_not_exists(#pk) OR #tpk <> :tpk".into(),
+            names: HashMap::from([
+                ("#pk".into(), keys::PK.into()),
+                ("#tpk".into(), keys::TARGET_PK.into()),
+            ]),
+            values: Item::from([(":tpk".into(), s(target_pk))]),
+        }
+    }
+
     /// Absent, or a pointer still pointing at `target` (nobody moved it meanwhile).
     pub fn absent_or_pointing_at(target: &Key) -> Condition {
         Condition {

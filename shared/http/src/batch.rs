@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::body::parse_item;
 use super::problem::{customer_not_found, region_forbidden, ItemProblem, Problem};
 use super::MAX_BATCH;
-use nudge_core::service::{ItemError, ItemFault, Refusal};
+use nudge_core::service::{event_id_reused, ItemError, ItemFault, Refusal};
 
 /// Parses the items of the batch in `field` (1 to [`MAX_BATCH`] of them). A malformed item is
 /// a 400 naming it, after every item was tried.
@@ -49,6 +49,7 @@ fn item_problem(error: &ItemError<Refusal>) -> ItemProblem {
         Refusal::Fault(ItemFault::Repeated { .. }) => (422, "appears twice in the batch".into()),
         Refusal::OutsideRegions { region } => (403, region_forbidden(region.as_deref())),
         Refusal::CustomerNotFound { id } => (404, customer_not_found(id)),
+        Refusal::IdReused { recorded } => (409, event_id_reused(recorded)),
     };
     ItemProblem {
         field: format!("items[{}].{}", error.index, error.field),
@@ -57,10 +58,10 @@ fn item_problem(error: &ItemError<Refusal>) -> ItemProblem {
     }
 }
 
-/// One problem for a failing batch: 400 if any item is malformed, else 403 / 404 / 422 by the
-/// most serious item error. Nothing was stored.
+/// One problem for a failing batch: 400 if any item is malformed, else 403 / 404 / 422 / 409
+/// by the most serious item error. Nothing was stored.
 fn batch_problem(errors: Vec<ItemProblem>) -> Problem {
-    let worst = [400, 403, 404]
+    let worst = [400, 403, 404, 422, 409]
         .into_iter()
         .find(|s| errors.iter().any(|e| e.status == *s))
         .unwrap_or(422);

@@ -63,8 +63,17 @@ pub fn is_json(headers: &HeaderMap) -> bool {
     })
 }
 
-/// Parses a whole body; a syntax error or a wrong shape is a 400 naming the field's path.
+/// Parses a whole body; a syntax error, a wrong shape or a key given twice in one object
+/// (at any depth: the first or the last value would be a guess) is a 400 naming the field's
+/// path.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if let Some(path) = duplicate_key(body) {
+        return Err(Problem::bad_request(
+            "duplicate-key",
+            format!("`{path}` is given twice; give each key of an object once"),
+        )
+        .field(path));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = field_path(&err.path().to_string(), err.inner());
@@ -76,6 +85,103 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     })?;
     de.end().map_err(|err| shape_problem(&err))?;
     Ok(value)
+}
+
+/// The path of the first key that appears twice in one object of the JSON document `body`
+/// (`events[1].type`), if any. Invalid JSON has none: parsing it reports the syntax error.
+fn duplicate_key(body: &[u8]) -> Option<String> {
+    let mut path = String::new();
+    let mut found = false;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let walked = serde::de::DeserializeSeed::deserialize(
+        UniqueKeys {
+            path: &mut path,
+            found: &mut found,
+        },
+        &mut de,
+    );
+    (walked.is_err() && found).then_some(path)
+}
+
+/// Walks a JSON value, failing at the first key repeated within an object; `path` is then
+/// where it is and `found` is set. (serde_json's recursion limit bounds the depth.)
+struct UniqueKeys<'a> {
+    path: &'a mut String,
+    found: &'a mut bool,
+}
+
+impl UniqueKeys<'_> {
+    fn at(&mut self) -> UniqueKeys<'_> {
+        UniqueKeys {
+            path: self.path,
+            found: self.found,
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            let len = self.path.len();
+            self.path.push_str(&format!("[{index}]"));
+            if seq.next_element_seed(self.at())?.is_none() {
+                self.path.truncate(len);
+                return Ok(());
+            }
+            self.path.truncate(len);
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let len = self.path.len();
+            if !self.path.is_empty() {
+                self.path.push('.');
+            }
+            self.path.push_str(&key);
+            if !seen.insert(key) {
+                *self.found = true;
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            map.next_value_seed(self.at())?;
+            self.path.truncate(len);
+        }
+        Ok(())
+    }
 }
 
 /// Parses one item of a batch; errors name `items[i].field`.

@@ -201,6 +201,11 @@ impl From<Error> for Problem {
             Error::Conflict(what) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(what)
             }
+            Error::Reused { field, message } => {
+                Problem::new(StatusCode::CONFLICT, "id-reused", "Id already used")
+                    .detail(message)
+                    .field(field)
+            }
             Error::Provider {
                 retryable: true, ..
             } => Problem::unavailable(Chain(&err).to_string()),

@@ -51,7 +51,7 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory().map_err(sql)?)
     }
 
-    fn init(conn: Connection) -> Result<Self> {
+    fn init(mut conn: Connection) -> Result<Self> {
         // Without the planner stability guarantee, SQLite (built with STAT4) re-prepares a
         // cached statement every time a range parameter is rebound: a third of the CPU time of
         // a simulation went there.
@@ -60,8 +60,7 @@ impl SqliteStore {
             true,
         )
         .map_err(sql)?;
-        conn.execute_batch(schema::SCHEMA).map_err(sql)?;
-        schema::add_missing_columns(&conn)?;
+        schema::create_or_upgrade(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })

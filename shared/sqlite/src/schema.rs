@@ -7,7 +7,7 @@ use nudge_core::error::Result;
 
 use crate::sql;
 
-pub(crate) const SCHEMA: &str = r#"
+const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS customers (
     tenant TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -17,16 +17,6 @@ CREATE TABLE IF NOT EXISTS customers (
     PRIMARY KEY (tenant, id)
 );
 CREATE INDEX IF NOT EXISTS customers_by_phone ON customers (tenant, phone);
-
-CREATE TABLE IF NOT EXISTS events (
-    tenant TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    occurred_at INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (tenant, event_id)
-);
-CREATE INDEX IF NOT EXISTS events_by_customer ON events (tenant, customer_id, occurred_at);
 
 CREATE TABLE IF NOT EXISTS timers (
     tenant TEXT NOT NULL,
@@ -110,12 +100,61 @@ CREATE TABLE IF NOT EXISTS inbound (
 );
 "#;
 
+/// The event log. An event id is the customer's own: the key includes the customer.
+const EVENTS: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    tenant TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, customer_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_by_customer ON events (tenant, customer_id, occurred_at);
+"#;
+
 /// Columns added after a table was first released: (table, column, definition). A store
 /// file created before gets them when it is opened.
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("suppression", "reference", "TEXT")];
 
-/// Brings a store file created by an earlier version up to the current tables.
-pub(crate) fn add_missing_columns(conn: &Connection) -> Result<()> {
+/// Creates the tables, and brings a store file created by an earlier version up to them.
+pub(crate) fn create_or_upgrade(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(SCHEMA).map_err(sql)?;
+    rekey_events(conn)?;
+    conn.execute_batch(EVENTS).map_err(sql)?;
+    add_missing_columns(conn)
+}
+
+/// Earlier releases keyed events by (tenant, event_id): one id per tenant. The rows move to
+/// the current key in one transaction (an id was unique per tenant, so it is per customer).
+fn rekey_events(conn: &mut Connection) -> Result<()> {
+    let key: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('events') WHERE pk > 0 ORDER BY pk")
+        .map_err(sql)?
+        .query_map([], |row| row.get(0))
+        .map_err(sql)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql)?;
+    if key != ["tenant", "event_id"] {
+        return Ok(());
+    }
+    let tx = conn.transaction().map_err(sql)?;
+    tx.execute_batch(
+        "ALTER TABLE events RENAME TO events_keyed_by_tenant;
+         DROP INDEX IF EXISTS events_by_customer;",
+    )
+    .map_err(sql)?;
+    tx.execute_batch(EVENTS).map_err(sql)?;
+    tx.execute_batch(
+        "INSERT INTO events (tenant, customer_id, event_id, occurred_at, body)
+         SELECT tenant, customer_id, event_id, occurred_at, body FROM events_keyed_by_tenant;
+         DROP TABLE events_keyed_by_tenant;",
+    )
+    .map_err(sql)?;
+    tx.commit().map_err(sql)
+}
+
+fn add_missing_columns(conn: &Connection) -> Result<()> {
     for (table, column, definition) in ADDED_COLUMNS {
         let present = conn
             .prepare(&format!(

@@ -68,3 +68,105 @@ pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
         EventOutcome::Recorded
     );
 }
+
+/// An event id is the customer's own: another customer's event with the same id is a new
+/// event (no customer learns of another's ids), and the customer's id reused for another
+/// type of event is refused without a change.
+pub async fn event_ids_are_the_customers_own(store: &dyn Store) {
+    let c1 = stored(store, &customer("c1", "13800138001")).await;
+    let c2 = stored(store, &customer("c2", "13800138002")).await;
+    let commit = |c: &Customer, e: Event| {
+        let mut updated = c.clone();
+        updated.record_activity(&e.event_type, e.occurred_at);
+        EventCommit {
+            event: e,
+            customer: updated,
+            expected_version: c.version,
+            timers: vec![],
+        }
+    };
+    let paid = event("shared-id", "c1", at(2, 10, 0));
+    assert_eq!(
+        store
+            .record_event(&commit(&c1, paid.clone()))
+            .await
+            .unwrap(),
+        EventOutcome::Recorded
+    );
+    assert_eq!(
+        store
+            .record_event(&commit(&c2, event("shared-id", "c2", at(2, 10, 5))))
+            .await
+            .unwrap(),
+        EventOutcome::Recorded,
+        "another customer's id is no duplicate"
+    );
+    let c1 = store
+        .get_customer(&tenant(), &c1.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let refunded = Event {
+        event_type: "order.refunded".into(),
+        occurred_at: at(2, 11, 0),
+        ..paid.clone()
+    };
+    assert_eq!(
+        store.record_event(&commit(&c1, refunded)).await.unwrap(),
+        EventOutcome::IdReused {
+            event_type: "order.paid".into()
+        }
+    );
+    assert_eq!(
+        store.record_event(&commit(&c1, paid)).await.unwrap(),
+        EventOutcome::Duplicate
+    );
+    let after = store
+        .get_customer(&tenant(), &c1.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.version, c1.version, "a refused id changes nothing");
+    assert!(!after.activity.contains_key("order.refunded"));
+    assert_eq!(
+        store
+            .customer_events(&tenant(), &c1.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .customer_events(&tenant(), &c2.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let id = EventId::parse("shared-id").unwrap();
+    assert_eq!(
+        store
+            .recorded_event_type(&tenant(), &c1.id, &id)
+            .await
+            .unwrap(),
+        Some("order.paid".into())
+    );
+    let c3 = CustomerId::parse("c3").unwrap();
+    assert_eq!(
+        store
+            .recorded_event_type(&tenant(), &c3, &id)
+            .await
+            .unwrap(),
+        None
+    );
+    // Deleting a customer forgets its ids: the id is new again for a customer of that id.
+    assert!(store.delete_customer(&tenant(), &c1.id).await.unwrap());
+    assert_eq!(
+        store
+            .recorded_event_type(&tenant(), &c1.id, &id)
+            .await
+            .unwrap(),
+        None
+    );
+}

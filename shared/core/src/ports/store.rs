@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    ApiKey, Customer, CustomerId, Event, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
-    Timer,
+    ApiKey, Customer, CustomerId, Event, EventId, Message, MessageId, MessageStatus, PhoneNumber,
+    TenantId, Timer,
 };
 use crate::error::Result;
 
@@ -18,8 +18,13 @@ pub type Counters = BTreeMap<String, i64>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventOutcome {
     Recorded,
-    /// The event id was seen before; nothing changed.
+    /// The customer has an event with this id and type already; nothing changed.
     Duplicate,
+    /// The customer has an event with this id of another type (`event_type`); nothing
+    /// changed. An id names one event: reusing it for another is the caller's mistake.
+    IdReused {
+        event_type: String,
+    },
     /// The customer changed since it was read; re-read and try again.
     Conflict,
 }
@@ -137,12 +142,23 @@ pub trait CustomerStore: Send + Sync {
     ) -> Result<Option<Customer>>;
 }
 
-/// The event log: each event stored once by id, together with the customer and timers it changes.
+/// The event log: each event stored once by id, together with the customer and timers it
+/// changes. Event ids are the customer's own: another customer (of any region) may use the
+/// same id for an event of its own.
 #[async_trait]
 pub trait EventLog: Send + Sync {
-    /// Applies an [`EventCommit`] atomically, once per `event_id`: a repeated id is
-    /// `Duplicate` and changes nothing; a stale customer version is `Conflict`.
+    /// Applies an [`EventCommit`] atomically, once per customer and `event_id`: a repeated
+    /// id is `Duplicate` (same type) or `IdReused` (another type) and changes nothing; a
+    /// stale customer version is `Conflict`.
     async fn record_event(&self, commit: &EventCommit) -> Result<EventOutcome>;
+    /// The type of the customer's event with this id, if one is recorded (None also for an
+    /// id only an earlier release recorded, whose type it did not keep).
+    async fn recorded_event_type(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        id: &EventId,
+    ) -> Result<Option<String>>;
     async fn customer_events(
         &self,
         tenant: &TenantId,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::{
     validate_customer_input, validate_event_input, CustomerInput, Engine, EventInput, IngestReport,
 };
-use crate::domain::{ApiKey, Customer, CustomerId};
+use crate::domain::{ApiKey, Customer, CustomerId, EventId};
 use crate::error::{Error, Result};
 use crate::ports::Store;
 use crate::rulebook::Rulebook;
@@ -43,6 +43,11 @@ pub enum Refusal {
     /// The customer does not exist, or the key may not see it.
     CustomerNotFound {
         id: String,
+    },
+    /// The customer's event with this id (stored, or earlier in the batch) is of another
+    /// type, `recorded`.
+    IdReused {
+        recorded: String,
     },
 }
 
@@ -164,8 +169,9 @@ impl<S: Store + ?Sized> Engine<S> {
         Ok(Batch::Written(written))
     }
 
-    /// Ingests events of `key`'s tenant, all or none: each must be valid and about a customer
-    /// that exists and that the key may see.
+    /// Ingests events of `key`'s tenant, all or none: each must be valid, about a customer
+    /// that exists and that the key may see, and may not reuse an id of the customer's for
+    /// another type of event (an id repeated with its type is a duplicate, as alone).
     pub async fn ingest_events(
         &self,
         key: &ApiKey,
@@ -175,6 +181,8 @@ impl<S: Store + ?Sized> Engine<S> {
         let now = self.now();
         let mut errors = Vec::new();
         let mut visible: HashMap<&str, bool> = HashMap::new();
+        // The type first given to each (customer, event id) of the batch.
+        let mut types: HashMap<(&str, &str), &str> = HashMap::new();
         for (index, input) in inputs.iter().enumerate() {
             if let Some(error) = invalid(index, validate_event_input(tenant, input, now))? {
                 errors.push(error.refusal());
@@ -197,6 +205,28 @@ impl<S: Store + ?Sized> Engine<S> {
                     fault: Refusal::CustomerNotFound {
                         id: input.customer_id.clone(),
                     },
+                });
+                continue;
+            }
+            let ids = (input.customer_id.as_str(), input.event_id.as_str());
+            let recorded = match types.get(&ids) {
+                Some(&earlier) => Some(earlier.to_string()),
+                None => {
+                    let customer = CustomerId::parse(input.customer_id.clone())?;
+                    let id = EventId::parse(input.event_id.clone())?;
+                    let stored = self
+                        .store
+                        .recorded_event_type(tenant, &customer, &id)
+                        .await?;
+                    types.insert(ids, &input.event_type);
+                    stored
+                }
+            };
+            if let Some(recorded) = recorded.filter(|r| *r != input.event_type) {
+                errors.push(ItemError {
+                    index,
+                    field: "event_id".into(),
+                    fault: Refusal::IdReused { recorded },
                 });
             }
         }

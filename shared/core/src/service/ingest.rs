@@ -148,6 +148,12 @@ impl<
             };
             Ok(match self.store.record_event(&commit).await? {
                 EventOutcome::Duplicate => Attempt::Done(None),
+                EventOutcome::IdReused { event_type } => {
+                    return Err(Error::Reused {
+                        field: "event_id".into(),
+                        message: event_id_reused(&event_type),
+                    })
+                }
                 EventOutcome::Conflict => Attempt::Conflict,
                 EventOutcome::Recorded => {
                     let mut customer = commit.customer;
@@ -181,6 +187,12 @@ impl<
         }
         Ok(report)
     }
+}
+
+/// Why an event is refused whose id the customer used before for a `recorded` event of
+/// another type (alone: a 409; in a batch: that item's error).
+pub fn event_id_reused(recorded: &str) -> String {
+    format!("this customer's event with this id is a `{recorded}` event; use a new event_id")
 }
 
 /// Timers, which decisions, events and consent changes all re-arm.

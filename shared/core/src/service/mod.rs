@@ -28,7 +28,8 @@ pub use counter::Counter;
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
 pub use ingest::{
-    validate_customer_input, validate_event_input, CustomerInput, EventInput, IngestReport,
+    event_id_reused, validate_customer_input, validate_event_input, CustomerInput, EventInput,
+    IngestReport,
 };
 pub use outbound::DetailType;
 pub use reply::{
