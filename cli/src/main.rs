@@ -8,6 +8,7 @@ mod replies_report;
 mod reply_sim;
 mod report;
 mod rules;
+mod sign;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,9 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// Print the X-Nudge-Signature header for one request (the secret from an environment
+    /// variable).
+    Sign(sign::Args),
 }
 
 #[derive(Subcommand)]
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Keys { command } => keys::run(command),
+        Command::Sign(args) => sign::run(args),
         Command::Report {
             command: ReportCommand::Replies(args),
         } => replies_report::run(args),

@@ -327,3 +327,76 @@ async fn console_provider_ids_stay_unique_across_restarts() {
         .collect();
     assert_ne!(ids[0], ids[1]);
 }
+
+/// `nudge sign` makes the header a tenant with a webhook secret needs: `nudge dev` accepts
+/// the request it signed once, refuses it replayed, and refuses it on another path.
+#[test]
+fn requests_signed_by_nudge_sign_are_accepted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "whsec_0123456789abcdef";
+    let (port, mut child) = spawn_dev(
+        &dir.path().join("dev.db"),
+        &["--webhook-secret".as_ref(), secret.as_ref()],
+        Stdio::piped(),
+    );
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let key = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find_map(|l| l.strip_prefix("export NUDGE_KEY=").map(str::to_string))
+        .unwrap();
+    let body = r#"{"phone": "+8613800138000", "timezone": "Asia/Shanghai"}"#;
+    let body_file = dir.path().join("body.json");
+    std::fs::write(&body_file, body).unwrap();
+    let out = Command::new(NUDGE)
+        .args([
+            "sign",
+            "--method",
+            "put",
+            "--path",
+            "/v1/customers/c1",
+            "--body-file",
+        ])
+        .arg(&body_file)
+        .env("NUDGE_WEBHOOK_SECRET", secret)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signature = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        signature.starts_with("t=") && signature.contains(",v2="),
+        "{signature}"
+    );
+    let put = |path: &str| {
+        http(
+            port,
+            &format!(
+                "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+                 X-Nudge-Signature: {signature}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let other_path = put("/v1/customers/c2");
+    assert!(other_path.starts_with("HTTP/1.1 401"), "{other_path}");
+    let first = put("/v1/customers/c1");
+    assert!(first.starts_with("HTTP/1.1 201"), "{first}");
+    let replay = put("/v1/customers/c1");
+    assert!(replay.starts_with("HTTP/1.1 401"), "{replay}");
+    assert!(replay.contains("used before"), "{replay}");
+    // Without the secret in the environment it says what to set.
+    let out = Command::new(NUDGE)
+        .args(["sign", "--method", "GET", "--path", "/v1/customers/c1"])
+        .env_remove("NUDGE_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NUDGE_WEBHOOK_SECRET"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

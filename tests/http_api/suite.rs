@@ -855,13 +855,23 @@ pub async fn event_ids_are_per_customer_and_never_cross_regions(store: Arc<dyn S
     assert_eq!(r.body["events"][1]["duplicate"], false);
 }
 
+/// `X-Nudge-Signature` for `method path` with `body`, signed at `t`.
+pub fn signature_of(secret: &str, t: i64, method: &str, path: &str, body: &[u8]) -> String {
+    let request = nudge_http::SignedRequest {
+        method,
+        path_and_query: path,
+        body,
+    };
+    sign(secret, t, request)
+}
+
 pub async fn signed_requests(store: Arc<dyn Store>) {
     let secret = "whsec_test";
     let api = Api::with_secret(store, secret).await;
     let body = wang().to_string().into_bytes();
     let now = api.clock.now().timestamp();
-    let signed = |signature: Option<String>| {
-        let mut request = Api::request(Method::PUT, "/v1/customers/c1", Some(&api.admin), &body);
+    let request = |method: Method, path: &str, body: &[u8], signature: Option<String>| {
+        let mut request = Api::request(method, path, Some(&api.admin), body);
         if let Some(s) = signature {
             request
                 .headers_mut()
@@ -869,32 +879,106 @@ pub async fn signed_requests(store: Arc<dyn Store>) {
         }
         request
     };
-    api.send(signed(None)).await.assert_problem(401);
+    let put =
+        |signature: Option<String>| request(Method::PUT, "/v1/customers/c1", &body, signature);
+    api.send(put(None)).await.assert_problem(401);
     let r = api
-        .send(signed(Some(sign("other-secret", now, &body))))
+        .send(put(Some(signature_of(
+            "other-secret",
+            now,
+            "PUT",
+            "/v1/customers/c1",
+            &body,
+        ))))
         .await;
     r.assert_problem(401);
     assert!(r.body["detail"]
         .as_str()
         .unwrap()
         .contains("invalid signature"));
-    let r = api.send(signed(Some(sign(secret, now - 301, &body)))).await;
+    let r = api
+        .send(put(Some(signature_of(
+            secret,
+            now - 301,
+            "PUT",
+            "/v1/customers/c1",
+            &body,
+        ))))
+        .await;
     r.assert_problem(401);
     assert!(r.body["detail"].as_str().unwrap().contains("too old"));
-    // A signature of another body.
-    api.send(signed(Some(sign(secret, now, b"{}"))))
+    // A signature of another body, another customer's path, another method.
+    for (method, path, signed_body) in [
+        ("PUT", "/v1/customers/c1", &b"{}"[..]),
+        ("PUT", "/v1/customers/c2", &body[..]),
+        ("POST", "/v1/customers/c1", &body[..]),
+    ] {
+        api.send(put(Some(signature_of(
+            secret,
+            now,
+            method,
+            path,
+            signed_body,
+        ))))
         .await
         .assert_problem(401);
+    }
+    // The first scheme, over the body alone, is refused with how to sign now.
+    let r = api.send(put(Some(format!("t={now},v1=00ff")))).await;
+    r.assert_problem(401);
+    assert!(r.body["detail"].as_str().unwrap().contains("v2"));
     assert_eq!(api.snapshot(&["c1"]).await[0]["customer"], Value::Null);
-    let r = api.send(signed(Some(sign(secret, now - 60, &body)))).await;
+    let good = signature_of(secret, now - 60, "PUT", "/v1/customers/c1", &body);
+    let r = api.send(put(Some(good.clone()))).await;
     assert_eq!(r.status, 201, "{}", r.body);
-    // GETs are signed over the empty body.
-    let mut get = Api::request(Method::GET, "/v1/customers/c1", Some(&api.admin), b"");
-    get.headers_mut().insert(
-        nudge_http::SIGNATURE_HEADER,
-        sign(secret, now, b"").parse().unwrap(),
+    // The same signed request again is a replay.
+    let r = api.send(put(Some(good))).await;
+    r.assert_problem(401);
+    assert!(r.body["detail"].as_str().unwrap().contains("used before"));
+    // A GET is signed over the empty body; its signature is no DELETE's.
+    let get_signature = signature_of(secret, now, "GET", "/v1/customers/c1", b"");
+    let r = api
+        .send(request(
+            Method::DELETE,
+            "/v1/customers/c1",
+            b"",
+            Some(get_signature.clone()),
+        ))
+        .await;
+    r.assert_problem(401);
+    let r = api
+        .send(request(
+            Method::GET,
+            "/v1/customers/c1",
+            b"",
+            Some(get_signature),
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    // The query is signed too.
+    let stats_signature = signature_of(secret, now, "GET", "/v1/stats?from=2026-03-01", b"");
+    let r = api
+        .send(request(
+            Method::GET,
+            "/v1/stats?from=2025-03-01",
+            b"",
+            Some(stats_signature.clone()),
+        ))
+        .await;
+    r.assert_problem(401);
+    let r = api
+        .send(request(
+            Method::GET,
+            "/v1/stats?from=2026-03-01",
+            b"",
+            Some(stats_signature),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        api.snapshot(&["c1"]).await[0]["customer"]["phone"],
+        "+8613800138000"
     );
-    assert_eq!(api.send(get).await.status, 200);
 }
 
 pub async fn request_ids_are_echoed(store: Arc<dyn Store>) {
@@ -968,7 +1052,8 @@ pub fn generic_request(body: &[u8], signed: Option<(&str, i64)>) -> Request<Body
         .uri("/v1/inbound/generic")
         .header(header::CONTENT_TYPE, "application/json");
     if let Some((secret, timestamp)) = signed {
-        builder = builder.header(nudge_http::SIGNATURE_HEADER, sign(secret, timestamp, body));
+        let signature = signature_of(secret, timestamp, "POST", "/v1/inbound/generic", body);
+        builder = builder.header(nudge_http::SIGNATURE_HEADER, signature);
     }
     builder.body(Body::from(body.to_vec())).unwrap()
 }
@@ -1306,13 +1391,19 @@ pub async fn replies_report_per_rule(store: Arc<dyn Store>) {
             .unwrap();
     }
     let reader = api.key(&[Scope::Read], &[]).await;
+    // Each request is signed a second earlier than the one before: the same query twice
+    // would otherwise be a replay.
+    let age = std::cell::Cell::new(0);
     let get = |query: &str| {
         let path = format!("/v1/reports/replies{query}");
         let mut request = Api::request(Method::GET, &path, Some(&reader), b"");
-        let now = api.clock.now().timestamp();
+        age.set(age.get() + 1);
+        let t = api.clock.now().timestamp() - age.get();
         request.headers_mut().insert(
             nudge_http::SIGNATURE_HEADER,
-            sign(WEBHOOK_SECRET, now, b"").parse().unwrap(),
+            signature_of(WEBHOOK_SECRET, t, "GET", &path, b"")
+                .parse()
+                .unwrap(),
         );
         api.send(request)
     };
@@ -1381,7 +1472,9 @@ pub async fn replies_report_per_rule(store: Arc<dyn Store>) {
     let mut request = Api::request(Method::GET, "/v1/reports/replies", Some(&regional), b"");
     request.headers_mut().insert(
         nudge_http::SIGNATURE_HEADER,
-        sign(WEBHOOK_SECRET, now, b"").parse().unwrap(),
+        signature_of(WEBHOOK_SECRET, now, "GET", "/v1/reports/replies", b"")
+            .parse()
+            .unwrap(),
     );
     api.send(request).await.assert_problem(403);
     let writer = api.key(&[Scope::CustomersWrite], &[]).await;

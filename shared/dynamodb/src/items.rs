@@ -197,6 +197,13 @@ pub fn inbound(key: &Key, at: DateTime<Utc>) -> Item {
     item
 }
 
+/// An accepted signature; it expires (TTL) when it could not be accepted anyway.
+pub fn signature(key: &Key, until: DateTime<Utc>) -> Item {
+    let mut item = base(key, kind::SIGNATURE);
+    item.insert(keys::EXPIRES_AT.into(), n(until.timestamp()));
+    item
+}
+
 pub fn api_key(k: &ApiKey) -> Result<Item> {
     with_body(&keys::api_key(&k.id), kind::API_KEY, k)
 }

@@ -61,6 +61,7 @@ pub mod kind {
     pub const SUPPRESSION: &str = "suppression";
     pub const STATS: &str = "stats";
     pub const INBOUND: &str = "inbound";
+    pub const SIGNATURE: &str = "signature";
     pub const REPLY_TEXT: &str = "reply_text";
     pub const API_KEY: &str = "api_key";
 }
@@ -266,6 +267,11 @@ pub fn reply_text(tenant: &TenantId, day: NaiveDate, text: &str) -> Key {
 
 pub fn inbound(tenant: &TenantId, provider_id: &str) -> Key {
     Key::new(format!("T#{tenant}#IN#{provider_id}"), SINGLE)
+}
+
+/// An accepted request signature (hex), kept until it could not be accepted anyway.
+pub fn signature(tenant: &TenantId, signature: &str) -> Key {
+    Key::new(format!("T#{tenant}#SIG#{signature}"), SINGLE)
 }
 
 pub fn api_key(id: &str) -> Key {

@@ -9,7 +9,8 @@
 //! - `GSI1`: `GSI1PK` (S) + `GSI1SK` (S), projection ALL — phone → customer.
 //! - `GSI2`: `GSI2PK` (S) + `GSI2SK` (S), projection ALL — the sparse outbox of queued messages.
 //! - TTL on `expires_at` (N, epoch seconds): events and their ids (400 days), inbound ids (30 days),
-//!   free-text reply counts (400 days after their day).
+//!   free-text reply counts (400 days after their day), accepted request signatures (when their
+//!   timestamp is out of tolerance).
 //! - Stream NEW_IMAGE. The send function's filter: `kind = message AND status = queued` on
 //!   INSERT and MODIFY; it reads each image with [`stream::read_new_image`], through the same
 //!   item mapping the store reads messages with.
@@ -31,6 +32,7 @@
 //! | `stats` | `T#{tenant}#STATS#{yyyy-mm-dd}` | `{rule}#{0–7}` | one N attribute per counter; a rule's 8 items are summed when read |
 //! | `inbound` | `T#{tenant}#IN#{provider_id}` | `-` | `at`, `expires_at` |
 //! | `reply_text` | `T#{tenant}#REPLYTEXT#{yyyy-mm-dd}` | `TEXT#{normalised text, ≤ 160 chars}` | `count` (N), `expires_at` |
+//! | `signature` | `T#{tenant}#SIG#{hex}` | `-` | `expires_at` (when the signature's timestamp is too old to be accepted) |
 //! | `api_key` | `KEY#{id}` | `-` | |
 //!
 //! Timestamps in keys are RFC 3339 at whole seconds (`2026-03-02T10:00:00Z`), so keys sort as
@@ -70,6 +72,7 @@ mod due_index;
 mod events;
 mod inbound;
 mod messages;
+mod signatures;
 mod suppressions;
 
 mod errors;

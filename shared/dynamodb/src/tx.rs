@@ -30,6 +30,19 @@ impl Condition {
         }
     }
 
+    /// The item must not exist, or have expired by `now` (`expires_at`; DynamoDB's TTL
+    /// deletes expired items only eventually, up to days later).
+    pub fn absent_or_expired(now: chrono::DateTime<chrono::Utc>) -> Condition {
+        Condition {
+            expression: "attribute_not_exists(#pk) OR #exp < :now".into(),
+            names: HashMap::from([
+                ("#pk".into(), keys::PK.into()),
+                ("#exp".into(), keys::EXPIRES_AT.into()),
+            ]),
+            values: Item::from([(":now".into(), n(now.timestamp()))]),
+        }
+    }
+
     /// The stored `version` equals `version`.
     pub fn version_is(version: u64) -> Condition {
         Condition {

@@ -12,7 +12,7 @@ use axum::response::Response;
 use super::body::{is_json, read_body, unsupported_media_type};
 use super::keys::{parse_key, secret_matches};
 use super::problem::Problem;
-use super::signature::{verify_signature, SIGNATURE_HEADER};
+use super::signature::{check_signed, SignedRequest};
 use super::AppState;
 use nudge_core::domain::{ApiKey, Customer, Scope, TenantId};
 use nudge_core::ports::Store;
@@ -95,7 +95,7 @@ impl<S: Store + ?Sized> Clone for Guard<S> {
 
 /// The guard middleware, in this order: the key and its scope (401/403), the content type
 /// when the route takes JSON (415), the body read within the size limit (413), the signature
-/// when the key's tenant has a webhook secret (401). The handler then finds the [`Caller`] and
+/// when the key's tenant has a webhook secret (401, also for a replayed signature). The handler then finds the [`Caller`] and
 /// the body already read.
 pub async fn guard<S: Store + ?Sized>(
     State(guard): State<Guard<S>>,
@@ -109,11 +109,15 @@ pub async fn guard<S: Store + ?Sized>(
     }
     let body = read_body(&parts.headers, body).await?;
     if let Some(secret) = guard.state.config.webhook_secrets.get(caller.tenant()) {
-        let signature = parts
-            .headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok());
-        verify_signature(secret, signature, &body, guard.state.engine.now())?;
+        let request = SignedRequest::of(&parts.method, &parts.uri, &body);
+        check_signed(
+            &guard.state,
+            caller.tenant(),
+            secret,
+            &parts.headers,
+            request,
+        )
+        .await?;
     }
     parts.extensions.insert(caller);
     Ok(next.run(Request::from_parts(parts, Body::from(body))).await)

@@ -19,24 +19,31 @@ pub fn unsupported_media_type(expected: &str) -> Problem {
 
 /// Reads at most [`MAX_BODY_BYTES`] (413 beyond, whether declared or streamed).
 pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
+    read_body_within(headers, body, MAX_BODY_BYTES).await
+}
+
+/// Reads at most `limit` bytes (413 beyond, whether declared or streamed).
+pub async fn read_body_within(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, Problem> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|err| {
-            let limited = std::error::Error::source(&err)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if limited {
-                too_large()
-            } else {
-                Problem::bad_request("unreadable-body", "the request body could not be read")
-            }
-        })
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let limited = std::error::Error::source(&err)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if limited {
+            too_large(limit)
+        } else {
+            Problem::bad_request("unreadable-body", "the request body could not be read")
+        }
+    })
 }
 
 /// Whether the content type's essence (without parameters) is `essence`.

@@ -34,10 +34,14 @@ use nudge_core::domain::{Scope, TenantId};
 use nudge_core::ports::{EventPublisher, Store};
 use nudge_core::service::Engine;
 pub use problem::{ItemProblem, Problem, PROBLEM_JSON};
-pub use signature::{sign, SIGNATURE_HEADER};
+pub use signature::{sign, SignedRequest, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest body of a generic inbound webhook: one text (at most 1,600 characters, even
+/// `\u`-escaped) with its numbers and ids fits many times over, and the signature is
+/// checked against each tenant's secret before the body is parsed.
+pub const MAX_INBOUND_BODY_BYTES: usize = 64 * 1024;
 /// Most customers or events in one batch request.
 pub const MAX_BATCH: usize = 500;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

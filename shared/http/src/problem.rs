@@ -120,7 +120,7 @@ impl Problem {
                 Problem::new(status, "method-not-allowed", "Method not allowed")
                     .detail("this route does not accept that method; see the Allow header")
             }
-            StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(super::MAX_BODY_BYTES),
             s if s.is_server_error() => Problem::internal(format!("status {s} without a problem")),
             s => Problem::new(s, "bad-request", "Bad request")
                 .detail(s.canonical_reason().unwrap_or("request rejected")),
@@ -169,13 +169,19 @@ impl std::ops::DerefMut for Problem {
     }
 }
 
-pub fn too_large() -> Problem {
+/// 413 for a body over `limit` bytes.
+pub fn too_large(limit: usize) -> Problem {
+    let size = if limit.is_multiple_of(1024 * 1024) {
+        format!("{} MB", limit / (1024 * 1024))
+    } else {
+        format!("{} KB", limit / 1024)
+    };
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body-too-large",
         "Request body too large",
     )
-    .detail("the request body is larger than 1 MB")
+    .detail(format!("the request body is larger than {size}"))
 }
 
 /// The detail of a customer the caller cannot have: missing, or of a region its key does not see.

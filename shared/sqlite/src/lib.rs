@@ -16,6 +16,7 @@ mod events;
 mod inbound;
 mod messages;
 mod schema;
+mod signatures;
 mod suppressions;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -92,6 +92,15 @@ CREATE TABLE IF NOT EXISTS local_settings (
     value TEXT NOT NULL
 );
 
+-- Signatures of accepted signed requests, until their timestamp is too old anyway.
+CREATE TABLE IF NOT EXISTS signatures (
+    tenant TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY (tenant, signature)
+);
+CREATE INDEX IF NOT EXISTS signatures_by_until ON signatures (until);
+
 CREATE TABLE IF NOT EXISTS inbound (
     tenant TEXT NOT NULL,
     provider_id TEXT NOT NULL,

@@ -14,6 +14,7 @@ pub mod due_index;
 pub mod events;
 pub mod inbound;
 pub mod messages;
+pub mod signatures;
 pub mod suppressions;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -155,7 +156,8 @@ macro_rules! conformance_list {
             suppressions: [suppression_outlives_the_customer],
             counters: [stats_add_up_per_day_and_rule, reply_texts_are_counted_per_day_and_ranked],
             api_keys: [api_keys_are_found_by_id_and_revocable],
-            inbound: [inbound_ids_are_recorded_once]}
+            inbound: [inbound_ids_are_recorded_once],
+            signatures: [a_signature_is_accepted_once_until_it_ends]}
     };
 }
 

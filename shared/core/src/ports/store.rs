@@ -310,6 +310,22 @@ pub trait InboundLog: Send + Sync {
     async fn forget_inbound(&self, tenant: &TenantId, provider_id: &str) -> Result<()>;
 }
 
+/// The signature log: signatures of signed requests already accepted, each kept until its
+/// timestamp is too old to be accepted anyway, so a captured request cannot be replayed.
+#[async_trait]
+pub trait SignatureLog: Send + Sync {
+    /// Records a request's signature, accepted until `until`; false when it was recorded
+    /// before and is still within its `until` at `now` (a replay). An entry whose `until`
+    /// has passed counts as absent (it may still be stored: expiry is lazy).
+    async fn record_signature(
+        &self,
+        tenant: &TenantId,
+        signature: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+}
+
 /// Every store role at once, for the callers that truly need all of them (wiring, the
 /// conformance suite, the HTTP API's state); the services ask only for the roles they use.
 /// Implemented for every type that implements all the roles.
@@ -322,6 +338,7 @@ pub trait Store:
     + CounterStore
     + ApiKeyStore
     + InboundLog
+    + SignatureLog
 {
 }
 
@@ -334,6 +351,7 @@ impl<T> Store for T where
         + CounterStore
         + ApiKeyStore
         + InboundLog
+        + SignatureLog
         + ?Sized
 {
 }
