@@ -1,5 +1,6 @@
 //! `nudge dev`: the HTTP API on 127.0.0.1 over a SQLite file, a 1-second scheduler and an
 //! outbox that prints texts (and appends them to a JSONL file) instead of sending them.
+use crate::listener::{CheckedListener, HeadLimits};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use clap::Args as ClapArgs;
@@ -43,6 +44,9 @@ pub struct Args {
     /// (`X-Nudge-Signature`), and `POST /v1/inbound/generic` is enabled.
     #[arg(long)]
     webhook_secret: Option<String>,
+    /// Seconds a client has to send its request head, and then its body (408 after).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    read_timeout: u64,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -85,6 +89,7 @@ async fn serve(args: Args, rulebook: nudge_core::rulebook::Rulebook) -> Result<E
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
     let base = format!("http://{}", listener.local_addr()?);
     print_banner(&base, &tenant, &key, &example_event, &args);
+    let read_timeout = Duration::from_secs(args.read_timeout);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(run_scheduler(engine.clone(), outbox, stopped));
     let config = HttpConfig {
@@ -99,10 +104,21 @@ async fn serve(args: Args, rulebook: nudge_core::rulebook::Rulebook) -> Result<E
             .map(|t| (tenant.clone(), t.clone()))
             .collect(),
         public_base_url: args.public_url.clone(),
+        body_read_timeout: read_timeout,
     };
     // Reply events (opt-outs, keywords, free text) are printed as JSON lines.
     let publisher = Arc::new(ConsolePublisher::new(Box::new(std::io::stdout())));
-    let app = router(AppState::new(engine, config, publisher));
+    // One request per connection, so that every request head passes the listener's checks.
+    let app = router(AppState::new(engine, config, publisher)).layer(
+        axum::middleware::map_response(|mut response: axum::response::Response| async move {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            response
+        }),
+    );
+    let listener = CheckedListener::new(listener, HeadLimits::with_read_timeout(read_timeout))?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             if let Err(err) = tokio::signal::ctrl_c().await {

@@ -3,6 +3,7 @@ mod classify;
 mod dev;
 mod input;
 mod keys;
+mod listener;
 mod plan;
 mod replies_report;
 mod reply_sim;

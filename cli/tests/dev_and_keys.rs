@@ -400,3 +400,94 @@ fn requests_signed_by_nudge_sign_are_accepted_once() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Sends `request` as is and reads the whole answer (the server closes the connection); a
+/// server that held the connection open would fail the read after 30 s.
+fn exchange(port: u16, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+fn assert_problem(response: &str, status: u16, problem: &str) {
+    assert!(
+        response.starts_with(&format!("HTTP/1.1 {status} ")),
+        "{response}"
+    );
+    assert!(response.contains("application/problem+json"), "{response}");
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        body["type"],
+        format!("https://nudge.dev/problems/{problem}")
+    );
+    assert_eq!(body["status"], status);
+}
+
+/// What the server answers before the API sees a request is problem+json too, and clients
+/// that never finish their head or body are answered and dropped after the read timeout.
+#[test]
+fn requests_refused_before_the_api_get_a_problem_and_slow_clients_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, mut child) = spawn_dev(
+        &dir.path().join("dev.db"),
+        &["--read-timeout".as_ref(), "1".as_ref()],
+        Stdio::piped(),
+    );
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let key = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find_map(|l| l.strip_prefix("export NUDGE_KEY=").map(str::to_string))
+        .unwrap();
+    let long_path = format!(
+        "GET /v1/customers/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(9000)
+    );
+    assert_problem(&exchange(port, long_path.as_bytes()), 414, "uri-too-long");
+    let headers: String = (0..100).map(|i| format!("X-Probe-{i}: 1\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+    assert_problem(&exchange(port, many.as_bytes()), 431, "headers-too-large");
+    let raw = b"GET /v1/customers/\xff HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_problem(&exchange(port, raw), 400, "malformed-request");
+    // Many clients that stop in the middle of their head: each is answered 408 and closed.
+    let idle: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost:").unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            stream
+        })
+        .collect();
+    for mut stream in idle {
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        assert_problem(&String::from_utf8_lossy(&response), 408, "request-timeout");
+    }
+    // A body that never arrives in full.
+    let partial_body = format!(
+        "PUT /v1/customers/c1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"phone\":"
+    );
+    assert_problem(
+        &exchange(port, partial_body.as_bytes()),
+        408,
+        "request-timeout",
+    );
+    // The server still serves, one request per connection.
+    let health = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(
+        health.to_ascii_lowercase().contains("connection: close"),
+        "{health}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -132,6 +132,7 @@ impl Api {
             webhook_secrets: HashMap::from([(tenant(), WEBHOOK_SECRET.to_string())]),
             twilio_auth_tokens: HashMap::from([(tenant(), TWILIO_TOKEN.to_string())]),
             public_base_url: Some(format!("{PUBLIC_URL}/")),
+            ..HttpConfig::default()
         };
         let other = rulebook::parse(OTHER_RULES, "other.yaml").unwrap();
         Api::build(store, config, vec![other]).await
@@ -332,6 +333,37 @@ pub async fn semantic_errors_are_422_and_store_nothing(store: Arc<dyn Store>) {
         assert_eq!(r.field(), field);
     }
     assert_eq!(api.snapshot(&["c1"]).await[0]["customer"], Value::Null);
+    // An event time past the documented bounds (more than 400 days ago, more than 5 minutes
+    // ahead) is refused, however far out: it would trigger texts about nothing real.
+    api.put_customer("c2", wang()).await;
+    let before = api.snapshot(&["c2"]).await;
+    let now = api.clock.now();
+    let days_ago = |d: i64| (now - chrono::TimeDelta::days(d)).to_rfc3339();
+    for (i, occurred_at) in [
+        "0000-01-01T00:00:00Z".to_string(),
+        "-262143-01-01T00:00:00Z".to_string(),
+        "+262142-12-31T23:59:59Z".to_string(),
+        days_ago(401),
+        (now + chrono::TimeDelta::seconds(301)).to_rfc3339(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut event = paid(&format!("old-{i}"), "c2");
+        event["occurred_at"] = json!(occurred_at);
+        let r = api.admin(Method::POST, "/v1/events", Some(event)).await;
+        assert!(
+            r.status == 422 || r.status == 400,
+            "{occurred_at}: {}",
+            r.body
+        );
+        assert_eq!(r.field(), "occurred_at", "{occurred_at}");
+    }
+    assert_eq!(api.snapshot(&["c2"]).await, before);
+    let mut recent = paid("recent", "c2");
+    recent["occurred_at"] = json!(days_ago(399));
+    let r = api.admin(Method::POST, "/v1/events", Some(recent)).await;
+    assert_eq!(r.status, 202, "{}", r.body);
 }
 
 pub async fn malformed_bodies_are_400_and_change_nothing(store: Arc<dyn Store>) {

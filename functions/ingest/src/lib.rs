@@ -49,6 +49,8 @@ pub fn http_config_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Resul
         webhook_secrets: secrets(WEBHOOK_SECRETS_VAR, get(WEBHOOK_SECRETS_VAR))?,
         twilio_auth_tokens: secrets(TWILIO_AUTH_TOKENS_VAR, get(TWILIO_AUTH_TOKENS_VAR))?,
         public_base_url,
+        // API Gateway hands the function the whole body: the default is never reached.
+        ..HttpConfig::default()
     })
 }
 

@@ -14,7 +14,7 @@ use nudge_core::error::{Error, Result};
 pub type Item = HashMap<String, AttributeValue>;
 
 /// How long events (and their idempotency ids) are kept.
-pub const EVENT_TTL_DAYS: i64 = 400;
+pub const EVENT_TTL_DAYS: i64 = nudge_core::domain::EVENT_RETENTION_DAYS;
 /// How long inbound provider ids are remembered.
 pub const INBOUND_TTL_DAYS: i64 = 30;
 /// How long free-text reply counts are kept (they hold what customers wrote).

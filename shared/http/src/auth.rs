@@ -107,7 +107,7 @@ pub async fn guard<S: Store + ?Sized>(
     if guard.content == Content::Json && !is_json(&parts.headers) {
         return Err(unsupported_media_type("application/json"));
     }
-    let body = read_body(&parts.headers, body).await?;
+    let body = read_body(&parts.headers, body, guard.state.config.body_read_timeout).await?;
     if let Some(secret) = guard.state.config.webhook_secrets.get(caller.tenant()) {
         let request = SignedRequest::of(&parts.method, &parts.uri, &body);
         check_signed(

@@ -3,6 +3,7 @@
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 use super::problem::{too_large, ItemProblem, Problem};
 use super::MAX_BODY_BYTES;
@@ -17,16 +18,23 @@ pub fn unsupported_media_type(expected: &str) -> Problem {
     .detail(format!("send the body as Content-Type: {expected}"))
 }
 
-/// Reads at most [`MAX_BODY_BYTES`] (413 beyond, whether declared or streamed).
-pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
-    read_body_within(headers, body, MAX_BODY_BYTES).await
+/// Reads at most [`MAX_BODY_BYTES`] within `timeout` (413 beyond, whether declared or
+/// streamed; 408 for a body that does not arrive in time).
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    timeout: Duration,
+) -> Result<Bytes, Problem> {
+    read_body_within(headers, body, MAX_BODY_BYTES, timeout).await
 }
 
-/// Reads at most `limit` bytes (413 beyond, whether declared or streamed).
+/// Reads at most `limit` bytes within `timeout`: a client that declares a body and sends it
+/// slowly or never must not hold the request (and its connection) open forever.
 pub async fn read_body_within(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
+    timeout: Duration,
 ) -> Result<Bytes, Problem> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -35,7 +43,10 @@ pub async fn read_body_within(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|err| {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| body_timeout(timeout))?;
+    read.map_err(|err| {
         let limited = std::error::Error::source(&err)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if limited {
@@ -44,6 +55,18 @@ pub async fn read_body_within(
             Problem::bad_request("unreadable-body", "the request body could not be read")
         }
     })
+}
+
+fn body_timeout(timeout: Duration) -> Problem {
+    Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request-timeout",
+        "Request timeout",
+    )
+    .detail(format!(
+        "the request body did not arrive within {} s",
+        timeout.as_secs()
+    ))
 }
 
 /// Whether the content type's essence (without parameters) is `essence`.

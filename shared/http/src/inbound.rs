@@ -175,7 +175,7 @@ pub async fn twilio<S: Store + ?Sized>(
     if !content_type_is(&headers, FORM) {
         return Err(unsupported_media_type(FORM));
     }
-    let raw = read_body(&headers, body).await?;
+    let raw = read_body(&headers, body, state.config.body_read_timeout).await?;
     let params: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
     let param = |name: &str| {
         params
@@ -240,7 +240,13 @@ pub async fn generic<S: Store + ?Sized>(
     if !is_json(&headers) {
         return Err(unsupported_media_type("application/json"));
     }
-    let raw = read_body_within(&headers, body, MAX_INBOUND_BODY_BYTES).await?;
+    let raw = read_body_within(
+        &headers,
+        body,
+        MAX_INBOUND_BODY_BYTES,
+        state.config.body_read_timeout,
+    )
+    .await?;
     let request = SignedRequest::of(&method, &uri, &raw);
     let now = state.engine.now();
     let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());

@@ -25,6 +25,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use auth::Caller;
 use auth::{Content, Guard};
@@ -46,8 +47,11 @@ pub const MAX_INBOUND_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_BATCH: usize = 500;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// How long a client has to send a request body, by default.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Settings of the HTTP layer.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct HttpConfig {
     /// Tenants whose requests must carry `X-Nudge-Signature` made with this secret. It is also
     /// the only credential of `POST /v1/inbound/generic`.
@@ -60,6 +64,19 @@ pub struct HttpConfig {
     /// Twilio signs the URL it called, which behind API Gateway or a proxy is not the one this
     /// server sees. Unset: `X-Forwarded-Proto` (else `http`) and the `Host` header.
     pub public_base_url: Option<String>,
+    /// How long a client has to send a request body (408 after): [`BODY_READ_TIMEOUT`].
+    pub body_read_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            webhook_secrets: HashMap::new(),
+            twilio_auth_tokens: HashMap::new(),
+            public_base_url: None,
+            body_read_timeout: BODY_READ_TIMEOUT,
+        }
+    }
 }
 
 fn tenant_names(map: &HashMap<TenantId, String>) -> Vec<&str> {
@@ -78,6 +95,7 @@ impl std::fmt::Debug for HttpConfig {
                 &tenant_names(&self.twilio_auth_tokens),
             )
             .field("public_base_url", &self.public_base_url)
+            .field("body_read_timeout", &self.body_read_timeout)
             .finish()
     }
 }
@@ -234,7 +252,7 @@ async fn request_context(request: Request, next: Next) -> Response {
 }
 
 /// 16 random hex digits; a process-wide counter if the OS random source fails.
-fn new_request_id() -> String {
+pub fn new_request_id() -> String {
     static FALLBACK: AtomicU64 = AtomicU64::new(0);
     keys::random_string(b"0123456789abcdef", 16)
         .unwrap_or_else(|_| format!("local-{}", FALLBACK.fetch_add(1, Ordering::Relaxed)))

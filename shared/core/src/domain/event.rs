@@ -4,6 +4,10 @@ use serde_json::{Map, Value};
 
 use super::{CustomerId, EventId, TenantId};
 
+/// How long events are kept (the production store expires them after this), and so how far
+/// in the past an event may have occurred: an older one would be gone as soon as stored.
+pub const EVENT_RETENTION_DAYS: i64 = 400;
+
 /// Something a customer did or that happened to them, reported by the tenant.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {

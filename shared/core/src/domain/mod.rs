@@ -14,7 +14,7 @@ pub use customer::{
     parse_zone, Activity, Consent, ConsentState, Customer, SentEntry, RECENT_EVENTS_KEPT,
 };
 pub use duration::Span;
-pub use event::Event;
+pub use event::{Event, EVENT_RETENTION_DAYS};
 pub use ids::{CustomerId, EventId, MessageId, RuleId, TenantId};
 pub use local_time::local_to_utc;
 pub use message::{Category, Message, MessageStatus};

@@ -8,6 +8,7 @@ use super::retry::{retry_on_conflict, Attempt};
 use super::{DecisionRecord, Engine};
 use crate::domain::{
     parse_zone, ConsentState, Customer, CustomerId, Event, EventId, PhoneNumber, TenantId, Timer,
+    EVENT_RETENTION_DAYS,
 };
 use crate::error::{Error, Result};
 use crate::ports::{
@@ -353,7 +354,20 @@ fn validate_event(tenant: &TenantId, input: EventInput, now: DateTime<Utc>) -> R
     if occurred_at > now + TimeDelta::seconds(MAX_EVENT_SKEW_SECONDS) {
         return Err(Error::invalid(
             "occurred_at",
-            format!("{} is in the future", occurred_at.to_rfc3339()),
+            format!(
+                "{} is in the future (at most {MAX_EVENT_SKEW_SECONDS} s ahead of the server clock)",
+                occurred_at.to_rfc3339()
+            ),
+        ));
+    }
+    if occurred_at < now - TimeDelta::days(EVENT_RETENTION_DAYS) {
+        return Err(Error::invalid(
+            "occurred_at",
+            format!(
+                "{} is more than {EVENT_RETENTION_DAYS} days ago (events are kept \
+                 {EVENT_RETENTION_DAYS} days)",
+                occurred_at.to_rfc3339()
+            ),
         ));
     }
     Ok(Event {
