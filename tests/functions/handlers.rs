@@ -724,3 +724,78 @@ async fn bad_notifications_are_rejected_without_failing_or_changing_the_store() 
     assert_eq!(after.consent, before.consent);
     assert!(!h.opted_out("+8613800138000").await);
 }
+
+/// Generated SNS notifications (the sample's `Message` with nasty field values, fields left
+/// out, random JSON and random text): the handler always answers, counts each one under
+/// exactly one action, and fails the invocation for none of them (nothing in them can pass
+/// on a retry). A fixed number of cases; `PROPTEST_CASES` raises it.
+#[test]
+fn generated_sns_notifications_are_handled_or_rejected_never_failed() {
+    use proptest::prelude::*;
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let config = proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = harness(at(2026, 3, 9, 2, 5, 0));
+    rt.block_on(h.customer("c-1001", "13800138000"));
+    let text = || {
+        prop_oneof![
+            3 => prop::sample::select(vec![
+                "+8613800138000", "13800138000", "+12065550142", "TD", "退订", "ＴＤ。",
+                "START", "HELP", "1", "", " ", "in-1",
+            ])
+            .prop_map(str::to_string),
+            2 => any::<String>(),
+        ]
+    };
+    let field =
+        |name: &'static str| prop::option::weighted(0.85, text()).prop_map(move |v| (name, v));
+    let shaped = (
+        field("originationNumber"),
+        field("destinationNumber"),
+        field("messageBody"),
+        field("inboundMessageId"),
+        field("previousPublishedMessageId"),
+    )
+        .prop_map(|fields| {
+            let [a, b, c, d, e] = [fields.0, fields.1, fields.2, fields.3, fields.4];
+            let object: serde_json::Map<String, Value> = [a, b, c, d, e]
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_string(), json!(v?))))
+                .collect();
+            Value::Object(object).to_string()
+        });
+    let message = prop_oneof![
+        4 => shaped,
+        1 => any::<String>(),
+        1 => Just("null".to_string()),
+        1 => Just(r#"{"originationNumber": 1}"#.to_string()),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    runner
+        .run(&message, |message| {
+            rt.block_on(async {
+                let publisher = ConsolePublisher::discard();
+                let handled = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    handle_sns(&h.engine, &publisher, sns_raw(&message)),
+                )
+                .await;
+                let summary = handled
+                    .map_err(|_| TestCaseError::fail(format!("{message}: no answer")))?
+                    .map_err(|e| TestCaseError::fail(format!("{message}: {e}")))?;
+                prop_assert_eq!(summary.actions.values().sum::<u32>(), 1, "{}", message);
+                Ok(())
+            })
+        })
+        .unwrap();
+}

@@ -4,5 +4,6 @@
 mod suite;
 
 mod dynamodb;
+mod fuzz;
 mod ingest_lambda;
 mod sqlite;
