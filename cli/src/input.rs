@@ -4,27 +4,67 @@
 //! `POST /v1/customers:batch` applies.
 use anyhow::{bail, Context, Result};
 use nudge_core::rulebook::Rulebook;
-use nudge_core::service::{check_customers, CustomerInput, EventInput, ItemError, ItemFault};
+use nudge_core::service::{
+    check_customers, check_events, CustomerInput, EventInput, ItemError, ItemFault, Refusal,
+};
+use nudge_local::simulation::REPLY_EVENT;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::path::Path;
 
 /// At most this many problems are printed; the count of the rest is given.
-const MAX_REPORTED: usize = 20;
+const MAX_REPORTED: usize = 50;
+
+/// The problems one per line, the first [`MAX_REPORTED`] of them and the count of the rest.
+pub fn listing(problems: &[String]) -> String {
+    let mut text = problems
+        .iter()
+        .take(MAX_REPORTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    if problems.len() > MAX_REPORTED {
+        text.push_str(&format!(
+            "\n… and {} more problem(s)",
+            problems.len() - MAX_REPORTED
+        ));
+    }
+    text
+}
 
 fn fail(problems: Vec<String>) -> Result<()> {
     if problems.is_empty() {
         return Ok(());
     }
-    let total = problems.len();
-    let mut text = problems
-        .into_iter()
-        .take(MAX_REPORTED)
-        .collect::<Vec<_>>()
-        .join("\n");
-    if total > MAX_REPORTED {
-        text.push_str(&format!("\n… and {} more problem(s)", total - MAX_REPORTED));
-    }
-    bail!("{total} problem(s), nothing imported:\n{text}")
+    bail!(
+        "{} problem(s), nothing imported:\n{}",
+        problems.len(),
+        listing(&problems)
+    )
+}
+
+/// A file's lines, numbered from 1, without their `\n` or `\r\n` endings. A line that is not
+/// UTF-8 is the problem `FILE:LINE:COL: …`, COL being the character where it stops being so.
+pub fn utf8_lines<'a>(bytes: &'a [u8], name: &str) -> Vec<(usize, Result<&'a str, String>)> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .map(|(i, line)| {
+            let line_number = i + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = std::str::from_utf8(line).map_err(|e| {
+                let valid = &line[..e.valid_up_to()];
+                let column = String::from_utf8_lossy(valid).chars().count() + 1;
+                let bad = line.get(e.valid_up_to()).copied().unwrap_or_default();
+                format!("{name}:{line_number}:{column}: not valid UTF-8 (byte 0x{bad:02X})")
+            });
+            (line_number, text)
+        })
+        .collect()
+}
+
+fn read(path: &Path, name: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{name}: cannot read"))
 }
 
 pub fn load_customers(path: &Path, rulebook: &Rulebook) -> Result<Vec<CustomerInput>> {
@@ -82,17 +122,15 @@ fn item_problem(
 type Row<T> = (usize, Result<T, String>);
 
 fn read_json_lines<T: serde::de::DeserializeOwned>(path: &Path, name: &str) -> Result<Vec<Row<T>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
-    Ok(text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            let line = i + 1;
-            (
-                line,
-                serde_json::from_str(l).map_err(|e| format!("{name}:{line}:{}: {e}", e.column())),
-            )
+    let bytes = read(path, name)?;
+    Ok(utf8_lines(&bytes, name)
+        .into_iter()
+        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+        .map(|(line, text)| {
+            let row = text.and_then(|l| {
+                serde_json::from_str(l).map_err(|e| format!("{name}:{line}:{}: {e}", e.column()))
+            });
+            (line, row)
         })
         .collect())
 }
@@ -101,10 +139,27 @@ fn read_json_lines<T: serde::de::DeserializeOwned>(path: &Path, name: &str) -> R
 /// attribute. A header `name:int`, `name:float` or `name:bool` types the column (default text);
 /// empty cells are left out.
 fn read_csv(path: &Path, name: &str) -> Result<Vec<Row<CustomerInput>>> {
+    let bytes = read(path, name)?;
+    // A row's line, counted from its first byte. With `\r\n` endings the reader takes the
+    // `\r` for the end of the row and starts the next one at the `\n`, so both its line count
+    // and its byte offset are one line early; a row never starts with a line break (empty
+    // lines are skipped), so the breaks at the offset are passed over.
+    let line_at = |position: &csv::Position| {
+        let offset = usize::try_from(position.byte()).unwrap_or(usize::MAX);
+        let breaks = bytes
+            .iter()
+            .skip(offset)
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        1 + bytes
+            .iter()
+            .take(offset.saturating_add(breaks))
+            .filter(|b| **b == b'\n')
+            .count()
+    };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("{name}: cannot read"))?;
+        .from_reader(bytes.as_slice());
     let headers = reader
         .headers()
         .with_context(|| format!("{name}:1: bad header row"))?
@@ -128,11 +183,11 @@ fn read_csv(path: &Path, name: &str) -> Result<Vec<Row<CustomerInput>>> {
     }
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map_or(index + 2, |p| p.line() as usize);
+        let position = match &record {
+            Ok(record) => record.position(),
+            Err(err) => err.position(),
+        };
+        let line = position.map_or(index + 2, line_at);
         let row = record
             .map_err(|e| format!("{name}:{line}: {e}"))
             .and_then(|record| {
@@ -182,21 +237,76 @@ fn typed(cell: &str, kind: &str) -> Option<Value> {
     }
 }
 
-/// Events from JSON lines, sorted by `occurred_at` (each must have one).
-pub fn load_events(path: &Path) -> Result<Vec<EventInput>> {
+/// Events from JSON lines, sorted by `occurred_at` (each must have one), checked by the
+/// engine's batch rule against the customers of the simulation. A reply (`sms.reply`) needs
+/// its text.
+pub fn load_events(
+    path: &Path,
+    rulebook: &Rulebook,
+    customers: &[CustomerInput],
+) -> Result<Vec<EventInput>> {
     let name = path.display().to_string();
-    let mut problems = Vec::new();
+    let mut problems: Vec<(usize, String)> = Vec::new();
+    let mut lines = Vec::new();
     let mut events = Vec::new();
     for (line, row) in read_json_lines::<EventInput>(path, &name)? {
         match row {
-            Err(problem) => problems.push(problem),
-            Ok(event) if event.occurred_at.is_none() => problems.push(format!(
-                "{name}:{line}: occurred_at: required in an events file"
+            Err(problem) => problems.push((line, problem)),
+            Ok(event) if event.occurred_at.is_none() => problems.push((
+                line,
+                format!("{name}:{line}: occurred_at: required in an events file"),
             )),
-            Ok(event) => events.push(event),
+            Ok(event) => {
+                if event.event_type == REPLY_EVENT
+                    && !event.properties.get("text").is_some_and(|t| t.is_string())
+                {
+                    problems.push((
+                        line,
+                        format!("{name}:{line}: properties.text: a reply ({REPLY_EVENT}) needs its text"),
+                    ));
+                }
+                lines.push(line);
+                events.push(event);
+            }
         }
     }
-    fail(problems)?;
+    // Each event is ingested when it occurs, so none is in the future of the simulation.
+    let latest = events
+        .iter()
+        .filter_map(|e| e.occurred_at)
+        .max()
+        .unwrap_or_default();
+    let known: HashSet<&str> = customers.iter().map(|c| c.id.as_str()).collect();
+    let refused = check_events(
+        &rulebook.tenant,
+        &events,
+        latest,
+        |id| known.contains(id),
+        |_, _| None,
+    )?;
+    for error in refused {
+        let line = lines[error.index];
+        let field = &error.field;
+        let message = match &error.fault {
+            Refusal::Fault(ItemFault::Invalid(message)) => message.clone(),
+            Refusal::Fault(ItemFault::Repeated { previous }) => {
+                format!("repeats line {}", lines[*previous])
+            }
+            Refusal::CustomerNotFound { id } => {
+                format!("customer {id:?} is not in the customers file")
+            }
+            Refusal::IdReused { recorded } => format!(
+                "{:?} is already the id of a {recorded:?} event of this customer",
+                events[error.index].event_id
+            ),
+            Refusal::OutsideRegions { region } => {
+                format!("region {region:?} is outside the key's regions")
+            }
+        };
+        problems.push((line, format!("{name}:{line}: {field}: {message}")));
+    }
+    problems.sort_by_key(|(line, _)| *line);
+    fail(problems.into_iter().map(|(_, problem)| problem).collect())?;
     events.sort_by_key(|e| e.occurred_at);
     Ok(events)
 }

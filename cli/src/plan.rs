@@ -37,7 +37,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let events = args
         .events
         .as_deref()
-        .map(super::input::load_events)
+        .map(|path| super::input::load_events(path, &rulebook, std::slice::from_ref(&customer)))
         .transpose()?
         .unwrap_or_default();
     let default_zone = rulebook.timezone;

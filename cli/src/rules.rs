@@ -2,13 +2,23 @@
 use anyhow::{Context, Result};
 use nudge_core::rulebook::{self, Rulebook, Trigger};
 use std::path::Path;
+
+use crate::input::{listing, utf8_lines};
 use std::process::ExitCode;
 
-/// Reads and compiles a rulebook; problems are printed as `FILE:LINE:COL: message`.
+/// Reads and compiles a rulebook; problems are printed as `FILE:LINE:COL: message` (a file
+/// that is not UTF-8 has one per line where it is not).
 pub fn load(path: &Path) -> Result<Result<Rulebook, String>> {
-    let source = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the rulebook", path.display()))?;
-    Ok(rulebook::parse(&source, &path.display().to_string()).map_err(|errors| errors.to_string()))
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read the rulebook"))?;
+    let Ok(source) = std::str::from_utf8(&bytes) else {
+        let problems: Vec<String> = utf8_lines(&bytes, &name)
+            .into_iter()
+            .filter_map(|(_, line)| line.err())
+            .collect();
+        return Ok(Err(listing(&problems)));
+    };
+    Ok(rulebook::parse(source, &name).map_err(|errors| errors.to_string()))
 }
 
 /// Like [`load`], but a rulebook with problems is an error.

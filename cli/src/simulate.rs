@@ -34,7 +34,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let events = args
         .events
         .as_deref()
-        .map(super::input::load_events)
+        .map(|path| super::input::load_events(path, &rulebook, &customers))
         .transpose()?
         .unwrap_or_default();
     let start_day = args

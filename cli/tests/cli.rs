@@ -156,48 +156,30 @@ fn simulate_reports_per_rule_and_respects_caps() {
 fn a_bad_customer_file_names_row_and_field_and_imports_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("customers.csv");
-    std::fs::write(&csv, "id,phone,name\nc1,13800138001,王芳\nc2,12345,李雷\nc3,13800138003,张伟\nc1,13800138004,重复\n").unwrap();
-    let out = nudge(&[
-        "simulate",
-        "--rules",
-        "examples/retail-winback.yaml",
-        "--customers",
-        csv.to_str().unwrap(),
-        "--days",
-        "1",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
-    let name = csv.display().to_string();
-    assert!(
-        stderr.contains(&format!("{name}:3: phone: \"12345\"")),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("{name}:5: id: \"c1\" repeats line 2")),
-        "{stderr}"
-    );
-    assert!(stderr.contains("nothing imported"));
+    // Rows are named by their line whichever line endings the file has.
+    for ending in ["\n", "\r\n"] {
+        let rows = "id,phone,name\nc1,13800138001,王芳\nc2,12345,李雷\nc3,13800138003,张伟\nc1,13800138004,重复\n";
+        std::fs::write(&csv, rows.replace('\n', ending)).unwrap();
+        let stderr = simulate_fails(&csv, None);
+        let name = csv.display().to_string();
+        assert!(
+            stderr.contains(&format!("{name}:3: phone: \"12345\"")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{name}:5: id: \"c1\" repeats line 2")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("nothing imported"));
+    }
     let events = dir.path().join("events.jsonl");
     std::fs::write(&events, "{\"event_id\":\"e1\",\"customer_id\":\"c1\",\"type\":\"x\",\"occurred_at\":\"2026-01-05T00:00:00Z\"}\n{\"event_id\": 5}\n").unwrap();
     let good = dir.path().join("good.csv");
     std::fs::write(&good, "id,phone\nc1,13800138001\n").unwrap();
-    let out = nudge(&[
-        "simulate",
-        "--rules",
-        "examples/retail-winback.yaml",
-        "--customers",
-        good.to_str().unwrap(),
-        "--events",
-        events.to_str().unwrap(),
-        "--days",
-        "1",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let stderr = simulate_fails(&good, Some(&events));
     assert!(
-        text(&out.stderr).contains(&format!("{}:2:", events.display())),
-        "{}",
-        text(&out.stderr)
+        stderr.contains(&format!("{}:2:", events.display())),
+        "{stderr}"
     );
 }
 
@@ -346,4 +328,155 @@ fn report_replies_errors_name_the_flag() {
     let err = run(&["--db", missing.to_str().unwrap()]);
     assert!(err.contains("--db"), "{err}");
     assert!(!missing.exists());
+}
+
+const SMALL_RULEBOOK: &str = "tenant: acme\nbrand: Acme\ntimezone: UTC\nrules:\n  - id: a\n    \
+                              category: transactional\n    trigger: {event: order.paid}\n    \
+                              when: CONDITION\n    template: \"Thanks\"\n";
+
+#[test]
+fn rules_check_refuses_oversized_conditions_at_their_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let terms = |n: usize| format!("{} > 0", vec!["1"; n].join(" + "));
+    let members = format!("customer.a{}", ".c".repeat(20_000));
+    for (case, condition) in [
+        ("2000", terms(2_000)),
+        ("50000", terms(50_000)),
+        ("members", members),
+    ] {
+        let file = dir.path().join(format!("{case}.yaml"));
+        std::fs::write(&file, SMALL_RULEBOOK.replace("CONDITION", &condition)).unwrap();
+        let out = nudge(&["rules", "check", file.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{}:8:11: CEL condition is", file.display()))
+                && stderr.contains("more than the 4096 allowed"),
+            "{case}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_rulebook_that_is_not_utf8_is_located_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latin1.yaml");
+    let mut bytes = SMALL_RULEBOOK
+        .replace("CONDITION", "true")
+        .replace("Thanks", "Merci \u{1}")
+        .into_bytes();
+    let at = bytes.iter().position(|b| *b == 1).unwrap();
+    bytes[at] = 0xE9; // "é" in Latin-1
+    std::fs::write(&file, bytes).unwrap();
+    let out = nudge(&["rules", "check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:9:22: not valid UTF-8 (byte 0xE9)",
+            file.display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// Runs `nudge simulate` on the retail rulebook for a day and returns its stderr.
+fn simulate_fails(customers: &Path, events: Option<&Path>) -> String {
+    let mut args = vec![
+        "simulate",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--customers",
+        customers.to_str().unwrap(),
+        "--days",
+        "1",
+    ];
+    if let Some(events) = events {
+        args.extend(["--events", events.to_str().unwrap()]);
+    }
+    let out = nudge(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    text(&out.stderr)
+}
+
+#[test]
+fn json_lines_that_are_not_utf8_are_located_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let customers = dir.path().join("customers.jsonl");
+    let mut bytes = b"{\"id\":\"c1\",\"phone\":\"13800138001\"}\n{\"id\":\"c2\",\"phone\":\"13800138002\",\"name\":\"Ren\xE9\"}\n".to_vec();
+    std::fs::write(&customers, &bytes).unwrap();
+    let stderr = simulate_fails(&customers, None);
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:45: not valid UTF-8 (byte 0xE9)",
+            customers.display()
+        )),
+        "{stderr}"
+    );
+    bytes.truncate(bytes.iter().position(|b| *b == b'\n').unwrap() + 1);
+    std::fs::write(&customers, &bytes).unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, b"{\"event_id\":\"e1\",\"customer_id\":\"c1\",\"type\":\"x\",\"occurred_at\":\"2026-01-05T00:00:00Z\"}\r\n\r\n{\"event_id\":\"e\xFF\"}\r\n").unwrap();
+    let stderr = simulate_fails(&customers, Some(&events));
+    assert!(
+        stderr.contains(&format!(
+            "{}:3:15: not valid UTF-8 (byte 0xFF)",
+            events.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_semantic_error_of_an_events_file_is_listed_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let customers = dir.path().join("customers.csv");
+    std::fs::write(&customers, "id,phone\nc1,13800138001\n").unwrap();
+    let event = |id: &str, customer: &str, kind: &str| {
+        format!(
+            "{{\"event_id\":\"{id}\",\"customer_id\":\"{customer}\",\"type\":\"{kind}\",\
+             \"occurred_at\":\"2026-01-05T10:00:00Z\"}}\n"
+        )
+    };
+    let lines = [
+        event("e1", "c1", "order.paid"),
+        event("e2", "nobody", "order.paid"),
+        event("e3", "c1", " "),
+        event("e1", "c1", "product.viewed"),
+        event("e4", "c1", "sms.reply"),
+        event("e5", "someone", "order.paid"),
+    ];
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, lines.concat()).unwrap();
+    let stderr = simulate_fails(&customers, Some(&events));
+    let name = events.display();
+    for expected in [
+        format!("{name}:2: customer_id: customer \"nobody\" is not in the customers file"),
+        format!("{name}:3: type: must be 1 to 100 printable characters"),
+        format!("{name}:4: event_id: \"e1\" is already the id of a \"order.paid\" event"),
+        format!("{name}:5: properties.text: a reply (sms.reply) needs its text"),
+        format!("{name}:6: customer_id: customer \"someone\" is not in the customers file"),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected} in {stderr}");
+    }
+    assert!(
+        stderr.contains("5 problem(s), nothing imported"),
+        "{stderr}"
+    );
+
+    // A long list is cut after 50, with the count of the rest.
+    let many: String = (0..60)
+        .map(|i| event(&format!("x{i}"), "nobody", "a"))
+        .collect();
+    std::fs::write(&events, many).unwrap();
+    let stderr = simulate_fails(&customers, Some(&events));
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}:")))
+            .count(),
+        50,
+        "{stderr}"
+    );
+    assert!(stderr.contains("… and 10 more problem(s)"), "{stderr}");
 }

@@ -427,6 +427,12 @@ fn brand(text: &str) -> Result<String, String> {
     if trimmed.is_empty() {
         return Err("brand must not be empty".into());
     }
+    if trimmed.chars().any(char::is_control) {
+        // A NUL, newline or escape in the signature would reach every text and the handset.
+        return Err(format!(
+            "brand {trimmed:?} must not contain control characters"
+        ));
+    }
     if trimmed.contains(['【', '】']) {
         return Err(format!(
             "brand {trimmed:?} must be written without 【】; nudge adds them"

@@ -550,3 +550,49 @@ fn a_window_with_equal_ends_other_than_midnight_is_refused_at_its_end() {
         )]
     );
 }
+
+#[test]
+fn conditions_past_the_size_limits_are_refused_where_they_are_written() {
+    let terms = vec!["1"; 2_000].join(" + ");
+    let huge = vec!["1"; 50_000].join(" + ");
+    let members = format!("customer.a{}", ".c".repeat(20_000));
+    for condition in [format!("{terms} > 0"), format!("{huge} > 0"), members] {
+        let source = VALID.replace(
+            "when: customer.plan == \"trial\"",
+            &format!("when: {condition}"),
+        );
+        let found = problems(&source);
+        let at = position_of(&source, &condition[..12]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(&at) && found[0].contains("more than the 4096 allowed"),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
+fn templates_may_not_call_debug() {
+    let source = VALID.replace("好久不见，新品已上架。", "好久不见{{ debug() }}");
+    let found = problems(&source);
+    let at = position_of(&source, "\"好久不见{{");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with(&at) && p.contains("`debug()`, which is not available")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_brand_with_control_characters_is_refused() {
+    for brand in ["\"阿克米\\0\"", "\"阿克\\e[31m米\"", "\"阿克\\r米\""] {
+        let source = VALID.replace("brand: 阿克米", &format!("brand: {brand}"));
+        let found = problems(&source);
+        assert_eq!(found.len(), 1, "{brand}: {found:?}");
+        assert!(
+            found[0].starts_with("r.yaml:3:8: brand") && found[0].contains("control characters"),
+            "{found:?}"
+        );
+    }
+}

@@ -421,7 +421,13 @@ impl Checker<'_> {
             if known {
                 continue;
             }
-            let why = if name == "event" {
+            let why = if name == "debug" {
+                // minijinja's `debug()` would print every variable, phone number included,
+                // into the text; the render environment does not have it.
+                "template uses `debug()`, which is not available in texts: it would show the \
+                 customer's whole record"
+                    .to_string()
+            } else if name == "event" {
                 "template uses `event`, which only event and count triggers have".to_string()
             } else {
                 format!("template uses `{name}`, which is not in `attributes`")

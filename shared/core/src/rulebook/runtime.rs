@@ -41,9 +41,154 @@ fn cel_env() -> Arc<cel::Env> {
     Arc::clone(ENV.get_or_init(|| Arc::new(cel::Env::stdlib())))
 }
 
+/// The longest condition accepted, in bytes. Real conditions are a few comparisons joined by
+/// `&&` and `||`, well under 200 bytes.
+pub const MAX_CONDITION_BYTES: usize = 4_096;
+/// The deepest nesting of `(`, `[` and `{` in a condition.
+pub const MAX_CONDITION_NESTING: usize = 32;
+/// The most operators in a condition (`.`, `[`, `+`, `&&`, `==`, `!`, `?`, `in`, …).
+pub const MAX_CONDITION_OPERATORS: usize = 256;
+
+/// Refuses a condition past the limits above before the CEL parser sees it. The parser and
+/// the evaluator recurse once per nested operator or bracket (a chain `1 + 1 + …` is as deep
+/// as it is long), so a large enough expression exhausts the thread's stack, which aborts the
+/// whole process rather than failing one decision. The limits keep the deepest accepted
+/// expression far below the 2 MiB stacks of Lambda and tokio worker threads.
+fn check_condition_size(source: &str) -> std::result::Result<(), String> {
+    if source.len() > MAX_CONDITION_BYTES {
+        return Err(format!(
+            "CEL condition is {} bytes long, more than the {MAX_CONDITION_BYTES} allowed",
+            source.len()
+        ));
+    }
+    let shape = condition_shape(source);
+    if shape.nesting > MAX_CONDITION_NESTING {
+        return Err(format!(
+            "CEL condition nests brackets {} deep, more than the {MAX_CONDITION_NESTING} allowed",
+            shape.nesting
+        ));
+    }
+    if shape.operators > MAX_CONDITION_OPERATORS {
+        return Err(format!(
+            "CEL condition has {} operators, more than the {MAX_CONDITION_OPERATORS} allowed; \
+             simplify it",
+            shape.operators
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ConditionShape {
+    /// The deepest bracket nesting.
+    nesting: usize,
+    operators: usize,
+}
+
+/// Counts operators and bracket nesting outside string literals and comments. Two-character
+/// operators (`&&`, `==`, …) count once. It does not validate anything: the parser does that
+/// on sources this lets through.
+fn condition_shape(source: &str) -> ConditionShape {
+    let bytes = source.as_bytes();
+    let mut shape = ConditionShape::default();
+    let mut depth = 0usize;
+    let mut i = 0;
+    // Whether the identifier just before `i` was a raw-string prefix (`r`, `rb`, `BR`, …).
+    let mut raw_prefix = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let was_raw_prefix = std::mem::take(&mut raw_prefix);
+        match c {
+            b'"' | b'\'' => {
+                i = skip_string(bytes, i, was_raw_prefix);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                shape.nesting = shape.nesting.max(depth);
+                if c == b'[' {
+                    shape.operators += 1;
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'&' | b'|' | b'=' | b'!' | b'<' | b'>'
+                if matches!(
+                    (c, bytes.get(i + 1)),
+                    (b'&', Some(b'&'))
+                        | (b'|', Some(b'|'))
+                        | (b'=' | b'!' | b'<' | b'>', Some(b'='))
+                ) =>
+            {
+                shape.operators += 1;
+                i += 2;
+                continue;
+            }
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'!' | b'<' | b'>' | b'?' | b'.' => {
+                shape.operators += 1;
+            }
+            b'0'..=b'9' => {
+                // A number is one token, its `.` (as in `1.5`) included.
+                i += 1;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || bytes[i] == b'_'
+                        || (bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)))
+                {
+                    i += 1;
+                }
+                continue;
+            }
+            _ if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let word = &bytes[start..i];
+                if word == b"in" {
+                    shape.operators += 1;
+                }
+                raw_prefix = word.len() <= 2
+                    && word.iter().all(|b| b"rRbB".contains(b))
+                    && word.iter().any(|b| b"rR".contains(b));
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    shape
+}
+
+/// The index just past the string literal opening at `start` (single, double or triple
+/// quoted; escapes only outside raw strings), or the end of an unterminated one.
+fn skip_string(bytes: &[u8], start: usize, raw: bool) -> usize {
+    let quote = bytes[start];
+    let triple = bytes.get(start..start + 3) == Some(&[quote, quote, quote][..]);
+    let mut i = start + if triple { 3 } else { 1 };
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && !raw {
+            i += 2;
+        } else if triple && bytes.get(i..i + 3) == Some(&[quote, quote, quote][..]) {
+            return i + 3;
+        } else if !triple && bytes[i] == quote {
+            return i + 1;
+        } else {
+            i += 1;
+        }
+    }
+    bytes.len()
+}
+
 /// Compiles a CEL condition and checks it refers only to `customer`, `event` and `now`.
 /// The error is one line, with the position inside the expression.
 pub fn compile_condition(source: &str) -> std::result::Result<Condition, String> {
+    check_condition_size(source)?;
     let program = cel::Program::compile(source).map_err(|errors| {
         let parts: Vec<String> = errors
             .errors
@@ -273,10 +418,32 @@ fn json_to_cel(value: &serde_json::Value) -> cel::Value {
     }
 }
 
-/// Compiles a message template once; a missing variable at render time is an error.
-pub fn compile_template(source: &str) -> std::result::Result<Template, String> {
+/// The work one rendering may do, in minijinja fuel (about one unit per instruction, and one
+/// per 64 bytes allocated). A text is at most 10 segments, a few hundred characters, and real
+/// templates use well under a thousand units; this stops a runaway loop such as
+/// `{% for i in range(100000) %}` nested three deep within milliseconds, with a clear error,
+/// instead of letting it hold a decision forever.
+pub const TEMPLATE_FUEL: u64 = 50_000;
+
+/// How deep rendering may recurse (nested blocks, loops, macro calls); minijinja's own default
+/// is 500, far beyond what a text needs.
+const TEMPLATE_RECURSION_LIMIT: usize = 64;
+
+/// The environment every template renders in: strict about undefined variables, with a fuel
+/// budget, and without `debug()`, which would print the whole context (the customer's phone
+/// number included) into a text.
+fn template_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.set_recursion_limit(TEMPLATE_RECURSION_LIMIT);
+    env.remove_global("debug");
+    env
+}
+
+/// Compiles a message template once; a missing variable at render time is an error.
+pub fn compile_template(source: &str) -> std::result::Result<Template, String> {
+    let mut env = template_environment();
     env.add_template_owned(TEMPLATE_NAME, source.to_string())
         .map_err(|e| {
             let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
@@ -329,6 +496,16 @@ impl Template {
         template
             .render(minijinja::value::Serde(&context))
             .map_err(|e| {
+                if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                    return Error::invalid(
+                        "template",
+                        format!(
+                            "`{}` does too much work to render (more than {TEMPLATE_FUEL} steps); \
+                             a text needs no large loops",
+                            self.source
+                        ),
+                    );
+                }
                 if e.kind() == minijinja::ErrorKind::UndefinedError {
                     if let Some(missing) = self.first_missing(fields, event) {
                         return Error::invalid(

@@ -145,3 +145,96 @@ fn rendering_and_evaluation_are_cheap() {
         "{per_round:?} per round"
     );
 }
+
+/// Runs `work` on a thread with a quarter of the 2 MiB stack of Lambda and tokio workers (in
+/// a debug build, whose frames are larger than a release build's): a stack overflow there
+/// aborts the test process, so passing means it fits with a wide margin.
+fn on_small_stack<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(work)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+fn chain(term: &str, operator: &str, terms: usize) -> String {
+    vec![term; terms].join(operator)
+}
+
+#[test]
+fn conditions_past_the_limits_are_refused_before_the_parser_sees_them() {
+    let too_many_terms = format!("{} > 0", chain("1", " + ", 2_000));
+    let huge = format!("{} > 0", chain("1", " + ", 50_000));
+    let member_chain = format!("customer.a{}", ".c".repeat(20_000));
+    let refused = on_small_stack(move || {
+        [too_many_terms, huge, member_chain].map(|source| compile_condition(&source).err())
+    });
+    for err in refused {
+        let err = err.expect("refused");
+        assert!(err.contains("more than the 4096 allowed"), "{err}");
+    }
+    let deep = format!("{}true{}", "(".repeat(33), ")".repeat(33));
+    let err = compile_condition(&deep).unwrap_err();
+    assert!(err.contains("nests brackets 33 deep"), "{err}");
+    let long = format!("{} > 0", chain("1", "+", 257));
+    let err = compile_condition(&long).unwrap_err();
+    assert!(err.contains("has 257 operators"), "{err}");
+    let members = format!("customer{} == 1", ".a".repeat(256));
+    let err = compile_condition(&members).unwrap_err();
+    assert!(err.contains("has 257 operators"), "{err}");
+}
+
+#[test]
+fn the_largest_accepted_conditions_compile_and_evaluate_on_a_small_stack() {
+    let nested = |inner: String| format!("{}{inner}{}", "(".repeat(31), ")".repeat(31));
+    let sources = [
+        // Two `[`, 253 additions and a comparison, 32 brackets deep (the first `[` counts).
+        format!("[{}][0] > 0", nested(chain("1", "+", 254))),
+        nested(format!("customer{} == 1", ".level".repeat(255))),
+        format!("{}true", "!".repeat(256)),
+        nested(chain("customer.level > 1", " && ", 85)),
+        format!("{} == 1", chain("customer.level", " - ", 128)),
+    ];
+    let results = on_small_stack(move || {
+        sources.map(|source| {
+            let condition = compile_condition(&source).map_err(|e| format!("{source}: {e}"))?;
+            Ok::<_, String>(condition.eval(&customer(), None, now()).is_ok())
+        })
+    });
+    let evaluated: Vec<bool> = results.into_iter().map(Result::unwrap).collect();
+    // The member chain fails (a number has no `level`); failing is an error, not an abort.
+    assert_eq!(evaluated, [true, false, true, true, true]);
+}
+
+#[test]
+fn strings_and_comments_do_not_count_toward_the_limits() {
+    let text = "+(".repeat(300);
+    let source = format!("customer.name != \"{text}\" && customer.name != r'{text}' // {text}");
+    assert!(compile_condition(&source).is_ok());
+    let quoted = format!("customer.name != \"\\\"{text}\" && customer.name != '''{text}'''");
+    assert!(compile_condition(&quoted).is_ok());
+}
+
+#[test]
+fn a_runaway_template_stops_with_an_error_instead_of_rendering_forever() {
+    let template = compile_template(
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}\
+         {{ name }}{% endfor %}{% endfor %}{% endfor %}",
+    )
+    .unwrap();
+    let err = template.render(&customer(), None).unwrap_err().to_string();
+    assert!(err.contains("does too much work to render"), "{err}");
+    // A large string built without a loop is charged by its size.
+    let big = compile_template("{{ name * 10000000 }}").unwrap();
+    let err = big.render(&customer(), None).unwrap_err().to_string();
+    assert!(err.contains("does too much work to render"), "{err}");
+}
+
+#[test]
+fn templates_cannot_call_debug_to_print_the_whole_customer() {
+    let template = compile_template("您好{{ debug() }}").unwrap();
+    let err = template.render(&customer(), None).unwrap_err().to_string();
+    assert!(!err.contains("13800138000"), "{err}");
+    assert!(template.variables().contains("debug"));
+}

@@ -1,13 +1,14 @@
 //! All-or-nothing batches of customers and events: every item is checked before anything is
 //! written, and a batch with one failing item writes nothing. `POST /v1/customers:batch`,
-//! event batches and the CLI's customer files share these rules; each edge says where an item
+//! event batches and the CLI's customer and event files share these rules; each edge says where an item
 //! is in its own terms (`items[3]`, a line of a file).
+use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 
 use super::{
     validate_customer_input, validate_event_input, CustomerInput, Engine, EventInput, IngestReport,
 };
-use crate::domain::{ApiKey, Customer, CustomerId, EventId};
+use crate::domain::{ApiKey, Customer, CustomerId, EventId, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::Store;
 use crate::rulebook::Rulebook;
@@ -101,6 +102,54 @@ pub fn check_customers(
     Ok(errors)
 }
 
+/// Checks events without writing anything: each must be valid at `now`, about a customer
+/// `exists` knows, and may not reuse an id of the customer's for another type of event than
+/// `recorded` has for it, or than the id's first event in the batch (an id repeated with its
+/// type is a duplicate, as alone). At most one error per event, in event order.
+pub fn check_events(
+    tenant: &TenantId,
+    inputs: &[EventInput],
+    now: DateTime<Utc>,
+    exists: impl Fn(&str) -> bool,
+    recorded: impl Fn(&str, &str) -> Option<String>,
+) -> Result<Vec<ItemError<Refusal>>> {
+    let mut errors = Vec::new();
+    // The type first given to each (customer, event id) of the batch.
+    let mut types: HashMap<(&str, &str), &str> = HashMap::new();
+    for (index, input) in inputs.iter().enumerate() {
+        if let Some(error) = invalid(index, validate_event_input(tenant, input, now))? {
+            errors.push(error.refusal());
+            continue;
+        }
+        if !exists(&input.customer_id) {
+            errors.push(ItemError {
+                index,
+                field: "customer_id".into(),
+                fault: Refusal::CustomerNotFound {
+                    id: input.customer_id.clone(),
+                },
+            });
+            continue;
+        }
+        let ids = (input.customer_id.as_str(), input.event_id.as_str());
+        let earlier = match types.get(&ids) {
+            Some(&earlier) => Some(earlier.to_string()),
+            None => {
+                types.insert(ids, &input.event_type);
+                recorded(ids.0, ids.1)
+            }
+        };
+        if let Some(recorded) = earlier.filter(|r| *r != input.event_type) {
+            errors.push(ItemError {
+                index,
+                field: "event_id".into(),
+                fault: Refusal::IdReused { recorded },
+            });
+        }
+    }
+    Ok(errors)
+}
+
 /// The item error of a failed semantic check. Any other error is not the item's fault and
 /// fails the whole batch.
 fn invalid(index: usize, checked: Result<()>) -> Result<Option<ItemError<ItemFault>>> {
@@ -169,9 +218,8 @@ impl<S: Store + ?Sized> Engine<S> {
         Ok(Batch::Written(written))
     }
 
-    /// Ingests events of `key`'s tenant, all or none: each must be valid, about a customer
-    /// that exists and that the key may see, and may not reuse an id of the customer's for
-    /// another type of event (an id repeated with its type is a duplicate, as alone).
+    /// Ingests events of `key`'s tenant, all or none, by the rule of [`check_events`]: a
+    /// customer the key may not see is one that does not exist.
     pub async fn ingest_events(
         &self,
         key: &ApiKey,
@@ -179,57 +227,47 @@ impl<S: Store + ?Sized> Engine<S> {
     ) -> Result<Batch<IngestReport>> {
         let tenant = &key.tenant;
         let now = self.now();
-        let mut errors = Vec::new();
-        let mut visible: HashMap<&str, bool> = HashMap::new();
-        // The type first given to each (customer, event id) of the batch.
-        let mut types: HashMap<(&str, &str), &str> = HashMap::new();
-        for (index, input) in inputs.iter().enumerate() {
-            if let Some(error) = invalid(index, validate_event_input(tenant, input, now))? {
-                errors.push(error.refusal());
+        // What the check needs from the store, read once per customer and per event id.
+        // Ids that do not parse are refused by the check, so nothing is read for them.
+        let mut visible: HashMap<String, bool> = HashMap::new();
+        let mut recorded: HashMap<(String, String), Option<String>> = HashMap::new();
+        for input in &inputs {
+            let (Ok(customer), Ok(id)) = (
+                CustomerId::parse(input.customer_id.clone()),
+                EventId::parse(input.event_id.clone()),
+            ) else {
                 continue;
-            }
-            let sees = match visible.get(input.customer_id.as_str()) {
+            };
+            let sees = match visible.get(&input.customer_id) {
                 Some(&sees) => sees,
                 None => {
-                    let id = CustomerId::parse(input.customer_id.clone())?;
-                    let stored = self.store.get_customer(tenant, &id).await?;
+                    let stored = self.store.get_customer(tenant, &customer).await?;
                     let sees = stored.is_some_and(|c| key.sees_region(c.region.as_deref()));
-                    visible.insert(&input.customer_id, sees);
+                    visible.insert(input.customer_id.clone(), sees);
                     sees
                 }
             };
-            if !sees {
-                errors.push(ItemError {
-                    index,
-                    field: "customer_id".into(),
-                    fault: Refusal::CustomerNotFound {
-                        id: input.customer_id.clone(),
-                    },
-                });
-                continue;
-            }
-            let ids = (input.customer_id.as_str(), input.event_id.as_str());
-            let recorded = match types.get(&ids) {
-                Some(&earlier) => Some(earlier.to_string()),
-                None => {
-                    let customer = CustomerId::parse(input.customer_id.clone())?;
-                    let id = EventId::parse(input.event_id.clone())?;
-                    let stored = self
-                        .store
-                        .recorded_event_type(tenant, &customer, &id)
-                        .await?;
-                    types.insert(ids, &input.event_type);
-                    stored
-                }
-            };
-            if let Some(recorded) = recorded.filter(|r| *r != input.event_type) {
-                errors.push(ItemError {
-                    index,
-                    field: "event_id".into(),
-                    fault: Refusal::IdReused { recorded },
-                });
+            let ids = (input.customer_id.clone(), input.event_id.clone());
+            if sees && !recorded.contains_key(&ids) {
+                let stored = self
+                    .store
+                    .recorded_event_type(tenant, &customer, &id)
+                    .await?;
+                recorded.insert(ids, stored);
             }
         }
+        let errors = check_events(
+            tenant,
+            &inputs,
+            now,
+            |customer| visible.get(customer).copied().unwrap_or(false),
+            |customer, id| {
+                recorded
+                    .get(&(customer.to_string(), id.to_string()))
+                    .cloned()
+                    .flatten()
+            },
+        )?;
         if !errors.is_empty() {
             return Ok(Batch::Refused(errors));
         }

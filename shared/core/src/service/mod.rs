@@ -23,7 +23,9 @@ use crate::error::{Error, Result};
 use crate::ports::Clock;
 use crate::rulebook::Rulebook;
 
-pub use batch::{check_customers, Batch, CustomerWritten, ItemError, ItemFault, Refusal};
+pub use batch::{
+    check_customers, check_events, Batch, CustomerWritten, ItemError, ItemFault, Refusal,
+};
 pub use counter::Counter;
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
