@@ -1,4 +1,5 @@
 //! The engine end to end on the embedded store: scenarios driven by a manual clock, and
 //! properties of whole simulated runs.
+mod fuzz;
 mod properties;
 mod scenarios;

@@ -735,7 +735,7 @@ fn generated_sns_notifications_are_handled_or_rejected_never_failed() {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(1000);
     let config = proptest::test_runner::Config {
         cases,
         failure_persistence: None,

@@ -288,7 +288,7 @@ fn route_and_body() -> impl Strategy<Value = (Route, Vec<u8>)> {
 fn generated_api_requests_get_a_clear_answer_and_refusals_store_nothing() {
     let rt = runtime();
     let api = rt.block_on(sqlite_api());
-    let mut runner = TestRunner::new(cases(400));
+    let mut runner = TestRunner::new(cases(1500));
     runner
         .run(&route_and_body(), |(route, body)| {
             rt.block_on(async {
@@ -370,7 +370,7 @@ fn generated_inbound_webhooks_get_a_clear_answer() {
             }),
         1 => prop::collection::vec(any::<u8>(), 0..128),
     ];
-    let mut runner = TestRunner::new(cases(300));
+    let mut runner = TestRunner::new(cases(1000));
     let age = std::cell::Cell::new(0i64);
     runner
         .run(

@@ -441,8 +441,62 @@ fn template_environment() -> Environment<'static> {
     env
 }
 
+/// The longest template source.
+pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
+/// The longest tag (`{{ … }}`, `{% … %}`). minijinja's parser builds an attribute chain or
+/// a run of operators as one node per step and compiles the tree recursively, so a
+/// 40 KB `{{ a.b.b.b… }}` overflows the stack; 512 bytes is at most ~256 steps in one
+/// expression, which a test compiles on a quarter of a Lambda thread's stack.
+pub const MAX_TEMPLATE_TAG_BYTES: usize = 512;
+
+/// Refuses a template past the size limits, before minijinja parses it.
+fn check_template_size(source: &str) -> std::result::Result<(), String> {
+    if source.len() > MAX_TEMPLATE_BYTES {
+        return Err(format!(
+            "template is {} bytes long, more than the {MAX_TEMPLATE_BYTES} allowed",
+            source.len()
+        ));
+    }
+    let bytes = source.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        let close: &[u8] = match (bytes[i], bytes[i + 1]) {
+            (b'{', b'{') => b"}}",
+            (b'{', b'%') => b"%}",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        // The tag runs to its closing pair outside string literals, as minijinja lexes it.
+        let start = i;
+        let mut j = i + 2;
+        let mut quote = None;
+        while j < bytes.len() {
+            match (quote, bytes[j]) {
+                (Some(_), b'\\') => j += 1,
+                (Some(q), c) if c == q => quote = None,
+                (None, b'\'' | b'"') => quote = Some(bytes[j]),
+                (None, _) if bytes[j..].starts_with(close) => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        let end = (j + 2).min(bytes.len());
+        if end - start > MAX_TEMPLATE_TAG_BYTES {
+            return Err(format!(
+                "a template tag is {} bytes long, more than the {MAX_TEMPLATE_TAG_BYTES} allowed",
+                end - start
+            ));
+        }
+        i = end;
+    }
+    Ok(())
+}
+
 /// Compiles a message template once; a missing variable at render time is an error.
 pub fn compile_template(source: &str) -> std::result::Result<Template, String> {
+    check_template_size(source)?;
     let mut env = template_environment();
     env.add_template_owned(TEMPLATE_NAME, source.to_string())
         .map_err(|e| {

@@ -238,3 +238,37 @@ fn templates_cannot_call_debug_to_print_the_whole_customer() {
     assert!(!err.contains("13800138000"), "{err}");
     assert!(template.variables().contains("debug"));
 }
+
+#[test]
+fn the_longest_accepted_template_tags_compile_and_render_on_a_small_stack() {
+    // 512-byte tags: an attribute chain and a run of additions, the deepest trees minijinja
+    // builds from one tag.
+    let chain = format!("{{{{ name{} }}}}", ".c".repeat(251));
+    let sum = format!("{{{{ 10{} }}}}", "+1".repeat(252));
+    assert_eq!((chain.len(), sum.len()), (512, 512));
+    let rendered = on_small_stack(move || {
+        [chain, sum].map(|source| {
+            let template = compile_template(&source).map_err(|e| format!("{source}: {e}"))?;
+            Ok::<_, String>(template.render(&customer(), None).is_ok())
+        })
+    });
+    let rendered: Vec<bool> = rendered.into_iter().map(Result::unwrap).collect();
+    // The chain fails (a name has no `c`); failing is an error, not an abort.
+    assert_eq!(rendered, [false, true]);
+}
+
+#[test]
+fn templates_past_the_size_limits_are_refused_before_minijinja_parses_them() {
+    let long_tag = format!("您好{{{{ name{} }}}}", ".c".repeat(2_000));
+    let err = compile_template(&long_tag).err().unwrap();
+    assert!(err.contains("more than the 512 allowed"), "{err}");
+    // A closing pair inside a string literal does not end the tag.
+    let hidden = format!("{{{{ name ~ \"}}}}\"{} }}}}", ".c".repeat(300));
+    let err = compile_template(&hidden).err().unwrap();
+    assert!(err.contains("more than the 512 allowed"), "{err}");
+    let long_text = "您".repeat(6_000);
+    let err = compile_template(&long_text).err().unwrap();
+    assert!(err.contains("more than the 16384 allowed"), "{err}");
+    // Text outside tags, however many dots, is fine.
+    assert!(compile_template(&format!("{}{{{{ name }}}}", ".".repeat(10_000))).is_ok());
+}
