@@ -8,7 +8,7 @@ use super::{Category, CustomerId, PhoneNumber, RuleId, TenantId};
 use crate::error::{Error, Result};
 
 /// Most recent timestamps kept per event type, enough for `count` triggers.
-pub const RECENT_EVENTS_KEPT: usize = 32;
+pub(crate) const RECENT_EVENTS_KEPT: usize = 32;
 
 /// A customer of a tenant, with everything the scheduler and the policies need to decide
 /// without further reads: consent, activity per event type and the ledger of recent sends.
@@ -167,7 +167,7 @@ impl Customer {
 }
 
 /// Validates an IANA zone name, naming the offending value.
-pub fn parse_zone(name: &str) -> Result<Tz> {
+pub(crate) fn parse_zone(name: &str) -> Result<Tz> {
     name.parse::<Tz>()
         .map_err(|_| Error::invalid("timezone", format!("{name:?} is not an IANA time zone")))
 }

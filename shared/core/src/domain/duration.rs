@@ -20,7 +20,7 @@ impl Span {
         seconds: 0,
     };
 
-    pub fn from_seconds(seconds: i64) -> Self {
+    pub(crate) fn from_seconds(seconds: i64) -> Self {
         Span { months: 0, seconds }
     }
 
@@ -92,33 +92,23 @@ impl Span {
     }
 
     /// Whether the span is a whole number of days (needed where a local time of day is given).
-    pub fn is_whole_days(&self) -> bool {
+    pub(crate) fn is_whole_days(&self) -> bool {
         self.seconds % 86_400 == 0
     }
 
     /// Adds the span to an instant: calendar months first, then the exact seconds.
-    pub fn add_to(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn add_to(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let shifted = shift_months(at.date_naive(), self.months)?;
         let at = shifted.and_time(at.time()).and_utc();
         at.checked_add_signed(TimeDelta::try_seconds(self.seconds)?)
     }
 
-    /// Adds the span to a calendar date (seconds are rounded down to whole days).
-    pub fn add_to_date(&self, date: NaiveDate) -> Option<NaiveDate> {
-        let shifted = shift_months(date, self.months)?;
-        shifted.checked_add_signed(TimeDelta::try_days(self.seconds.div_euclid(86_400))?)
-    }
-
     /// Approximate length in seconds (a month counts as 30 days); for comparisons and windows.
-    pub fn approx_seconds(&self) -> i64 {
+    pub(crate) fn approx_seconds(&self) -> i64 {
         i64::from(self.months) * 30 * 86_400 + self.seconds
     }
 
-    pub fn to_timedelta(&self) -> TimeDelta {
-        TimeDelta::try_seconds(self.approx_seconds()).unwrap_or(TimeDelta::MAX)
-    }
-
-    pub fn negate(&self) -> Span {
+    pub(crate) fn negate(&self) -> Span {
         Span {
             months: -self.months,
             seconds: -self.seconds,
@@ -216,13 +206,18 @@ mod tests {
 
     #[test]
     fn calendar_months_clamp_to_the_end_of_month() {
-        let jan31 = NaiveDate::from_ymd_opt(2027, 1, 31).unwrap();
+        let jan31 = NaiveDate::from_ymd_opt(2027, 1, 31)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap()
+            .and_utc();
+        let day = |at: Option<DateTime<Utc>>| at.map(|at| at.date_naive());
         assert_eq!(
-            Span::parse("1mo").unwrap().add_to_date(jan31),
+            day(Span::parse("1mo").unwrap().add_to(jan31)),
             NaiveDate::from_ymd_opt(2027, 2, 28)
         );
         assert_eq!(
-            Span::parse("-15d").unwrap().add_to_date(jan31),
+            day(Span::parse("-15d").unwrap().add_to(jan31)),
             NaiveDate::from_ymd_opt(2027, 1, 16)
         );
     }

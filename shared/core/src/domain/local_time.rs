@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 /// A time skipped by a spring-forward gap maps to the first instant after the gap (02:30 →
 /// 03:00), so the occurrence still happens that day; a time repeated by a fall-back overlap maps
 /// to its earlier instant, so it happens once.
-pub fn local_to_utc(date: NaiveDate, time: NaiveTime, zone: Tz) -> DateTime<Utc> {
+pub(crate) fn local_to_utc(date: NaiveDate, time: NaiveTime, zone: Tz) -> DateTime<Utc> {
     let local = date.and_time(time);
     match zone.from_local_datetime(&local) {
         MappedLocalTime::Single(at) => at.with_timezone(&Utc),

@@ -28,7 +28,7 @@ impl Category {
     /// the provider, so that nobody knows whether it went out: transactional texts (codes,
     /// delivery notices) are worth a possible duplicate and are sent again; care and
     /// marketing texts are not, and are recorded as `unknown` instead.
-    pub fn resends_unknown_outcome(&self) -> bool {
+    pub(crate) fn resends_unknown_outcome(&self) -> bool {
         matches!(self, Category::Transactional)
     }
 }

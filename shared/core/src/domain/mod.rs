@@ -10,13 +10,12 @@ mod phone;
 mod timer;
 
 pub use api_key::{ApiKey, Scope};
-pub use customer::{
-    parse_zone, Activity, Consent, ConsentState, Customer, SentEntry, RECENT_EVENTS_KEPT,
-};
+pub(crate) use customer::{parse_zone, RECENT_EVENTS_KEPT};
+pub use customer::{Activity, Consent, ConsentState, Customer, SentEntry};
 pub use duration::Span;
 pub use event::{Event, EVENT_RETENTION_DAYS};
 pub use ids::{CustomerId, EventId, MessageId, RuleId, TenantId};
-pub use local_time::local_to_utc;
+pub(crate) use local_time::local_to_utc;
 pub use message::{Category, Message, MessageStatus};
 pub use phone::PhoneNumber;
 pub use timer::Timer;

@@ -36,7 +36,7 @@ pub fn check(
 }
 
 /// Minimum time between two texts of one rule, whatever their category.
-pub fn same_rule_gap(
+pub(crate) fn same_rule_gap(
     ledger: &[SentEntry],
     category: Category,
     rule: &RuleId,
@@ -64,7 +64,7 @@ pub fn same_rule_gap(
 /// Per-category caps: `per_week` over a rolling 7 days, `per_30_days` over a rolling 30 days,
 /// `min_gap` since the category's last text. When several are exceeded, reports the one that
 /// frees up last, so deferring to `frees_at` satisfies all of them.
-pub fn category_caps(
+pub(crate) fn category_caps(
     ledger: &[SentEntry],
     category: Category,
     policy: &CategoryPolicy,

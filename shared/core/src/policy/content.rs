@@ -7,7 +7,7 @@ use crate::domain::Category;
 /// starts with the signature or already contains the footer does not get it twice. Between two
 /// ASCII non-space characters at the footer junction a space is inserted ("…now. Reply STOP");
 /// CJK text is joined directly.
-pub fn compose(brand: &str, body: &str, footer: &str, category: Category) -> String {
+pub(crate) fn compose(brand: &str, body: &str, footer: &str, category: Category) -> String {
     let signed = has_brand(body, brand);
     let wants_footer = needs_footer(category, footer) && !body.contains(footer);
     let mut text = String::with_capacity(brand.len() + body.len() + footer.len() + 8);
@@ -71,7 +71,7 @@ impl fmt::Display for ContentProblem {
 
 /// Every problem of a composed text, in a fixed order. Banned phrases match exactly
 /// (case-sensitive substrings); an empty phrase matches nothing.
-pub fn lint(
+pub(crate) fn lint(
     text: &str,
     brand: &str,
     footer: &str,
@@ -87,7 +87,7 @@ pub fn lint(
 }
 
 /// The first problem [`lint`] would report, without collecting the rest.
-pub fn first_problem(
+pub(crate) fn first_problem(
     text: &str,
     brand: &str,
     footer: &str,

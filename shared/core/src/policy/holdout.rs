@@ -8,11 +8,11 @@ use crate::domain::RuleId;
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// Basis points in 100%.
-pub const FULL: u32 = 10_000;
+pub(crate) const FULL: u32 = 10_000;
 
 /// Whether the customer is held out of the rule (not texted, but counted as a control).
 /// `basis_points` ≥ 10,000 holds out everyone; 0 nobody.
-pub fn in_holdout(rule: &RuleId, customer_id: &str, basis_points: u32) -> bool {
+pub(crate) fn in_holdout(rule: &RuleId, customer_id: &str, basis_points: u32) -> bool {
     if basis_points == 0 {
         return false;
     }

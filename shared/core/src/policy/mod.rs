@@ -18,11 +18,13 @@ use std::fmt;
 
 use crate::domain::{Category, RuleId, SentEntry};
 pub use caps::CapCheck;
-pub use content::{compose, lint, ContentProblem};
-pub use holdout::in_holdout;
+pub(crate) use content::compose;
+pub use content::ContentProblem;
+pub(crate) use holdout::in_holdout;
 pub use segments::{count_segments, Encoding, Segments};
 pub use settings::{CapAction, CategoryPolicy, Policy};
-pub use window::{next_allowed, next_opening, Opening, Window};
+pub(crate) use window::next_opening;
+pub use window::{Opening, Window};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -157,7 +159,7 @@ impl DeferReason {
     }
 
     /// The reason whose [`code`](Self::code) this is.
-    pub fn from_code(code: &str) -> Option<DeferReason> {
+    pub(crate) fn from_code(code: &str) -> Option<DeferReason> {
         DeferReason::ALL.into_iter().find(|r| r.code() == code)
     }
 }
@@ -204,17 +206,6 @@ pub struct PolicyInput<'a> {
     pub brand: &'a str,
     pub policy: &'a Policy,
     pub holidays: &'a BTreeSet<NaiveDate>,
-}
-
-impl PolicyInput<'_> {
-    /// The ledger entry to record when the decision is [`Decision::Send`].
-    pub fn ledger_entry(&self) -> SentEntry {
-        SentEntry {
-            at: self.now,
-            category: self.category,
-            rule: self.rule.clone(),
-        }
-    }
 }
 
 /// Applies the policies in order; the first that objects decides:

@@ -50,12 +50,12 @@ impl Policy {
     }
 
     /// The window that applies to a category.
-    pub fn window_for(&self, category: Category) -> Window {
+    pub(crate) fn window_for(&self, category: Category) -> Window {
         self.category(category).window.unwrap_or(self.window)
     }
 
     /// How far back the send ledger must reach for every cap and gap to be checked.
-    pub fn ledger_horizon(&self) -> Span {
+    pub(crate) fn ledger_horizon(&self) -> Span {
         let mut longest = Span::days(30);
         let gaps = Category::ALL
             .iter()

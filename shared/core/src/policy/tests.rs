@@ -430,35 +430,6 @@ fn reasons_serialize_and_compare_as_their_codes() {
     assert_eq!(DeferReason::from_code("cap_per_week"), None);
 }
 
-#[test]
-fn ledger_entry_records_the_send() {
-    let policy = policy();
-    let holidays = golden_week();
-    let rule = RuleId::parse("r").unwrap();
-    let input = PolicyInput {
-        now: sh("2026-05-06 10:00"),
-        zone: Shanghai,
-        category: Category::Care,
-        rule: &rule,
-        customer_id: "c",
-        holdout_bp: 0,
-        max_segments: 3,
-        suppressed: false,
-        condition_holds: true,
-        exit_holds: false,
-        ledger: &[],
-        text: "",
-        brand: BRAND,
-        policy: &policy,
-        holidays: &holidays,
-    };
-    let entry = input.ledger_entry();
-    assert_eq!(
-        (entry.at, entry.category, entry.rule),
-        (input.now, Category::Care, rule.clone())
-    );
-}
-
 fn arb_category() -> impl Strategy<Value = Category> {
     prop_oneof![
         Just(Category::Transactional),

@@ -21,7 +21,7 @@ pub struct Window {
 }
 
 impl Window {
-    pub const WHOLE_DAY: Window = Window {
+    pub(crate) const WHOLE_DAY: Window = Window {
         start: NaiveTime::MIN,
         end: NaiveTime::MIN,
     };
@@ -46,11 +46,11 @@ impl Window {
         self.end
     }
 
-    pub fn is_whole_day(&self) -> bool {
+    pub(crate) fn is_whole_day(&self) -> bool {
         *self == Window::WHOLE_DAY
     }
 
-    pub fn is_overnight(&self) -> bool {
+    pub(crate) fn is_overnight(&self) -> bool {
         self.end < self.start
     }
 
@@ -73,7 +73,7 @@ impl Window {
 
 /// How many local days ahead the search for an opening looks. A year plus margin covers any
 /// real calendar; only a pathological holiday list (every day for > 400 days) exhausts it.
-pub const SEARCH_DAYS: u32 = 400;
+pub(crate) const SEARCH_DAYS: u32 = 400;
 
 /// When a text may go out, and what held it back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,19 +89,8 @@ pub struct Opening {
 /// Sundays are excluded; dates in `holidays` are excluded. A window edge at a local time skipped
 /// by a DST change resolves to the first valid instant after it; a repeated time to the earlier
 /// instant (see [`local_to_utc`]). If no allowed day exists within [`SEARCH_DAYS`], returns `now + SEARCH_DAYS` days
-/// (the caller re-evaluates then).
-pub fn next_allowed(
-    now: DateTime<Utc>,
-    zone: Tz,
-    window: Window,
-    weekdays_only: bool,
-    holidays: Option<&BTreeSet<NaiveDate>>,
-) -> DateTime<Utc> {
-    next_opening(now, zone, window, weekdays_only, holidays).at
-}
-
-/// Like [`next_allowed`], also saying why `now` was not allowed.
-pub fn next_opening(
+/// (the caller re-evaluates then). Says why `now` was not allowed, when it was not.
+pub(crate) fn next_opening(
     now: DateTime<Utc>,
     zone: Tz,
     window: Window,
@@ -182,6 +171,16 @@ mod tests {
     use super::*;
     use chrono::NaiveDateTime;
     use chrono_tz::{America::New_York, Asia::Shanghai, Pacific::Apia};
+
+    fn next_allowed(
+        now: DateTime<Utc>,
+        zone: Tz,
+        window: Window,
+        weekdays_only: bool,
+        holidays: Option<&BTreeSet<NaiveDate>>,
+    ) -> DateTime<Utc> {
+        next_opening(now, zone, window, weekdays_only, holidays).at
+    }
 
     fn t(hm: &str) -> NaiveTime {
         NaiveTime::parse_from_str(hm, "%H:%M").unwrap()

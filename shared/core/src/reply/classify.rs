@@ -19,12 +19,6 @@ pub struct Classification {
     pub normalized: String,
 }
 
-/// Whether a word (normalised here) is taken by the built-in opt-out / opt-in / help
-/// vocabularies, so a menu keyword spelled like it would never match (rulebook checks use this).
-pub fn is_reserved(word: &str) -> bool {
-    words::built_in(&normalize(word)).is_some()
-}
-
 /// A classifier for one tenant (extra words) and one reply context (menu keywords). Built once;
 /// classifying allocates only the normalised text (and the keyword on a keyword match).
 #[derive(Clone, Debug, Default)]
@@ -216,8 +210,11 @@ mod tests {
         );
     }
 
+    /// The words a menu keyword may not be (the rulebook check asks `built_in` of the
+    /// normalised keyword): every spelling of a built-in word.
     #[test]
     fn reserved_words() {
+        let is_reserved = |word: &str| words::built_in(&normalize(word)).is_some();
         assert!(is_reserved("n"));
         assert!(is_reserved("Ｓｔｏｐ"));
         assert!(is_reserved("help"));

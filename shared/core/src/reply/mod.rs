@@ -5,6 +5,6 @@ mod normalize;
 mod settings;
 pub mod words;
 
-pub use classify::{classify, is_reserved, Classification, Classifier, ReplyKind};
-pub use normalize::normalize;
+pub use classify::{classify, Classification, Classifier, ReplyKind};
+pub(crate) use normalize::normalize;
 pub use settings::ReplySettings;

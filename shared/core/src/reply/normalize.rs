@@ -5,7 +5,7 @@ use unicode_normalization::UnicodeNormalization;
 /// whitespace collapsed to one space (removed entirely between two CJK characters: "退 订" →
 /// "退订"), surrounding punctuation, symbols and emoji stripped ("Stop!" → "STOP", "td 👍" → "TD"),
 /// uppercased. Inner punctuation stays ("OPT-OUT").
-pub fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     // ASCII is already NFKC; skipping the normaliser keeps the common case cheap.
     if text.is_ascii() {
         build(text.chars(), text.len())

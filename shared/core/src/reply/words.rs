@@ -3,7 +3,7 @@
 //! from shadowing them; tenants add their own words in the rulebook.
 
 /// Chinese carrier codes (TD, T, N, R, 退订, 取消, 拒收) and the common English ones.
-pub const OPT_OUT_WORDS: [&str; 19] = [
+pub(crate) const OPT_OUT_WORDS: [&str; 19] = [
     "TD",
     "T",
     "N",
@@ -25,14 +25,14 @@ pub const OPT_OUT_WORDS: [&str; 19] = [
     "REMOVE",
 ];
 
-pub const OPT_IN_WORDS: [&str; 3] = ["START", "UNSTOP", "订阅"];
+pub(crate) const OPT_IN_WORDS: [&str; 3] = ["START", "UNSTOP", "订阅"];
 
-pub const HELP_WORDS: [&str; 3] = ["HELP", "INFO", "帮助"];
+pub(crate) const HELP_WORDS: [&str; 3] = ["HELP", "INFO", "帮助"];
 
 /// Opt-out words honoured anywhere in a reply, not only as the whole reply: Chinese carriers
 /// treat a reply containing 退订/拒收 ("请帮我退订") as an unsubscribe. 取消 is deliberately not
 /// here: "取消订单" (cancel my order) is a common, unrelated request.
-pub const OPT_OUT_ANYWHERE: [&str; 2] = ["退订", "拒收"];
+pub(crate) const OPT_OUT_ANYWHERE: [&str; 2] = ["退订", "拒收"];
 
 /// What a built-in word asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub enum Intent {
 }
 
 /// The intent of a whole normalised reply that is a built-in word.
-pub fn built_in(normalized: &str) -> Option<Intent> {
+pub(crate) fn built_in(normalized: &str) -> Option<Intent> {
     if OPT_OUT_WORDS.contains(&normalized) {
         Some(Intent::OptOut)
     } else if OPT_IN_WORDS.contains(&normalized) {

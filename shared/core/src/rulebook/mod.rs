@@ -18,4 +18,4 @@ mod runtime_tests;
 pub use error::{Problem, RulebookErrors};
 pub use model::*;
 pub use parse::parse;
-pub use runtime::{compile_condition, compile_template, Bindings, CONDITION_VARIABLES};
+pub use runtime::Bindings;

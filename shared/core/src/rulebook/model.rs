@@ -96,13 +96,13 @@ pub enum Trigger {
 
 impl Trigger {
     /// Event-driven triggers are created by ingestion; the others are recomputed from state.
-    pub fn is_event_driven(&self) -> bool {
+    pub(crate) fn is_event_driven(&self) -> bool {
         matches!(self, Trigger::Event { .. } | Trigger::Count { .. })
     }
 
     /// Whether a sent occurrence is followed by another one computed from the same state
     /// (a date or an inactivity episode fires once; its next one needs new data or activity).
-    pub fn recurs(&self) -> bool {
+    pub(crate) fn recurs(&self) -> bool {
         matches!(self, Trigger::Anniversary { .. } | Trigger::Every { .. })
     }
 }

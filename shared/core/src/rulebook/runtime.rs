@@ -17,7 +17,7 @@ use super::model::{Condition, Template};
 use crate::error::{Error, Result};
 
 /// The variables a condition may refer to.
-pub const CONDITION_VARIABLES: [&str; 3] = ["customer", "event", "now"];
+pub(crate) const CONDITION_VARIABLES: [&str; 3] = ["customer", "event", "now"];
 
 /// Names CEL resolves as identifiers that are not variables (type names used with `type(x)`).
 const CEL_TYPE_NAMES: [&str; 10] = [
@@ -43,11 +43,11 @@ fn cel_env() -> Arc<cel::Env> {
 
 /// The longest condition accepted, in bytes. Real conditions are a few comparisons joined by
 /// `&&` and `||`, well under 200 bytes.
-pub const MAX_CONDITION_BYTES: usize = 4_096;
+pub(crate) const MAX_CONDITION_BYTES: usize = 4_096;
 /// The deepest nesting of `(`, `[` and `{` in a condition.
-pub const MAX_CONDITION_NESTING: usize = 32;
+pub(crate) const MAX_CONDITION_NESTING: usize = 32;
 /// The most operators in a condition (`.`, `[`, `+`, `&&`, `==`, `!`, `?`, `in`, …).
-pub const MAX_CONDITION_OPERATORS: usize = 256;
+pub(crate) const MAX_CONDITION_OPERATORS: usize = 256;
 
 /// Refuses a condition past the limits above before the CEL parser sees it. The parser and
 /// the evaluator recurse once per nested operator or bracket (a chain `1 + 1 + …` is as deep
@@ -187,7 +187,7 @@ fn skip_string(bytes: &[u8], start: usize, raw: bool) -> usize {
 
 /// Compiles a CEL condition and checks it refers only to `customer`, `event` and `now`.
 /// The error is one line, with the position inside the expression.
-pub fn compile_condition(source: &str) -> std::result::Result<Condition, String> {
+pub(crate) fn compile_condition(source: &str) -> std::result::Result<Condition, String> {
     check_condition_size(source)?;
     let program = cel::Program::compile(source).map_err(|errors| {
         let parts: Vec<String> = errors
@@ -325,7 +325,7 @@ impl Bindings {
     /// Bindings for evaluating `conditions`: of the customer, only the fields they read are
     /// converted (the conversion dominates the cost of a condition); all of it when any
     /// condition uses `customer` as a whole, or when `conditions` is empty.
-    pub fn for_conditions(
+    pub(crate) fn for_conditions(
         conditions: &[&Condition],
         customer: &serde_json::Value,
         event: Option<&serde_json::Value>,
@@ -423,7 +423,7 @@ fn json_to_cel(value: &serde_json::Value) -> cel::Value {
 /// templates use well under a thousand units; this stops a runaway loop such as
 /// `{% for i in range(100000) %}` nested three deep within milliseconds, with a clear error,
 /// instead of letting it hold a decision forever.
-pub const TEMPLATE_FUEL: u64 = 50_000;
+pub(crate) const TEMPLATE_FUEL: u64 = 50_000;
 
 /// How deep rendering may recurse (nested blocks, loops, macro calls); minijinja's own default
 /// is 500, far beyond what a text needs.
@@ -442,12 +442,12 @@ fn template_environment() -> Environment<'static> {
 }
 
 /// The longest template source.
-pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
 /// The longest tag (`{{ … }}`, `{% … %}`). minijinja's parser builds an attribute chain or
 /// a run of operators as one node per step and compiles the tree recursively, so a
 /// 40 KB `{{ a.b.b.b… }}` overflows the stack; 512 bytes is at most ~256 steps in one
 /// expression, which a test compiles on a quarter of a Lambda thread's stack.
-pub const MAX_TEMPLATE_TAG_BYTES: usize = 512;
+pub(crate) const MAX_TEMPLATE_TAG_BYTES: usize = 512;
 
 /// Refuses a template past the size limits, before minijinja parses it.
 fn check_template_size(source: &str) -> std::result::Result<(), String> {
@@ -495,7 +495,7 @@ fn check_template_size(source: &str) -> std::result::Result<(), String> {
 }
 
 /// Compiles a message template once; a missing variable at render time is an error.
-pub fn compile_template(source: &str) -> std::result::Result<Template, String> {
+pub(crate) fn compile_template(source: &str) -> std::result::Result<Template, String> {
     check_template_size(source)?;
     let mut env = template_environment();
     env.add_template_owned(TEMPLATE_NAME, source.to_string())

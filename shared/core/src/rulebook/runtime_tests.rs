@@ -2,7 +2,7 @@
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 
-use super::*;
+use super::runtime::{compile_condition, compile_template};
 
 fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap()

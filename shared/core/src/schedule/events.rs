@@ -16,7 +16,7 @@ fn delayed(event: &Event, delay: Span, now: DateTime<Utc>) -> Option<Due> {
 }
 
 /// The occurrence an `event` trigger creates for `event` (its `filter` is the caller's job).
-pub fn event_due(trigger: &Trigger, event: &Event, now: DateTime<Utc>) -> Option<Due> {
+pub(crate) fn event_due(trigger: &Trigger, event: &Event, now: DateTime<Utc>) -> Option<Due> {
     match trigger {
         Trigger::Event {
             event_type, delay, ..
@@ -30,7 +30,7 @@ pub fn event_due(trigger: &Trigger, event: &Event, now: DateTime<Utc>) -> Option
 /// Call after `event` is recorded in `customer.activity`. Counts the recent events of the type
 /// in `(occurred_at − within, occurred_at]` that are newer than the rule's mark (its last fire),
 /// so once the caller marks the rule, the rest of the same burst does not fire again.
-pub fn count_due(
+pub(crate) fn count_due(
     trigger: &Trigger,
     rule_id: &RuleId,
     customer: &Customer,

@@ -15,7 +15,7 @@ pub enum AttrInstant {
 
 impl AttrInstant {
     /// The calendar date as the customer sees it.
-    pub fn local_date(&self, zone: Tz) -> NaiveDate {
+    pub(crate) fn local_date(&self, zone: Tz) -> NaiveDate {
         match self {
             AttrInstant::Date(date) => *date,
             AttrInstant::Instant(at) => at.with_timezone(&zone).date_naive(),
@@ -24,7 +24,7 @@ impl AttrInstant {
 }
 
 /// Reads a date attribute: `"YYYY-MM-DD"` or an RFC 3339 timestamp; anything else is `None`.
-pub fn attribute_date(value: &Value) -> Option<AttrInstant> {
+pub(crate) fn attribute_date(value: &Value) -> Option<AttrInstant> {
     let text = value.as_str()?.trim();
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Some(AttrInstant::Date(date));
@@ -36,7 +36,7 @@ pub fn attribute_date(value: &Value) -> Option<AttrInstant> {
 
 /// Rounds up to a whole minute (the due index is keyed by minute): 10:00:00 stays, 10:00:01 →
 /// 10:01:00.
-pub fn ceil_to_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn ceil_to_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     let secs = t.timestamp();
     if secs.rem_euclid(60) == 0 && t.timestamp_subsec_nanos() == 0 {
         return t;

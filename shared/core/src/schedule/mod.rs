@@ -23,9 +23,9 @@ use chrono_tz::Tz;
 use crate::domain::Customer;
 use crate::rulebook::Trigger;
 
-pub use events::{count_due, event_due};
-pub use local::{attribute_date, ceil_to_minute, AttrInstant};
-pub use state::DEFAULT_ANNIVERSARY_AT;
+pub(crate) use events::{count_due, event_due};
+pub use local::AttrInstant;
+pub(crate) use local::{attribute_date, ceil_to_minute};
 
 /// One pending occurrence of a rule for a customer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Due {
 ///
 /// An occurrence due exactly at `now` is still pending: recompute after firing with a `now`
 /// past the fired minute (or rely on the dedupe key).
-pub fn next_state_due(
+pub(crate) fn next_state_due(
     trigger: &Trigger,
     customer: &Customer,
     default_zone: Tz,

@@ -9,7 +9,7 @@ use crate::domain::{local_to_utc, Customer, Span};
 
 /// Local time of an anniversary without `at`: a greeting at midnight would wait for the send
 /// window anyway, so pick a civil hour.
-pub const DEFAULT_ANNIVERSARY_AT: NaiveTime = match NaiveTime::from_hms_opt(10, 0, 0) {
+pub(crate) const DEFAULT_ANNIVERSARY_AT: NaiveTime = match NaiveTime::from_hms_opt(10, 0, 0) {
     Some(time) => time,
     None => NaiveTime::MIN,
 };

@@ -111,7 +111,7 @@ impl fmt::Display for Counter {
 }
 
 /// Stats that count each of `counters` once, as the stores take them.
-pub fn one_each(counters: impl IntoIterator<Item = Counter>) -> Counters {
+pub(crate) fn one_each(counters: impl IntoIterator<Item = Counter>) -> Counters {
     counters.into_iter().map(|c| (c.name(), 1)).collect()
 }
 

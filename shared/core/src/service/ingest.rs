@@ -381,7 +381,7 @@ fn validate_event(tenant: &TenantId, input: EventInput, now: DateTime<Utc>) -> R
 }
 
 /// Checks an event input without storing anything (for all-or-nothing batches).
-pub fn validate_event_input(
+pub(crate) fn validate_event_input(
     tenant: &TenantId,
     input: &EventInput,
     now: DateTime<Utc>,

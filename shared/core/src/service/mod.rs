@@ -29,14 +29,13 @@ pub use batch::{
 pub use counter::Counter;
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
+pub(crate) use ingest::validate_event_input;
 pub use ingest::{
-    event_id_reused, validate_customer_input, validate_event_input, CustomerInput, EventInput,
-    IngestReport,
+    event_id_reused, validate_customer_input, CustomerInput, EventInput, IngestReport,
 };
 pub use outbound::DetailType;
 pub use reply::{
     check_provider_id, classifier_for, InboundSms, RejectReason, ReplyOutcome, ReplyReport,
-    MAX_REPLY_CHARS, UNATTRIBUTED_REPLIES,
 };
 pub use report::{RepliesReport, RuleReplies};
 pub use send::{LeaseReport, Outbox, SendReport};

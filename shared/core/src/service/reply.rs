@@ -22,9 +22,9 @@ use crate::reply::{Classifier, ReplyKind};
 use crate::rulebook::{Rule, Rulebook};
 
 /// Longest reply body accepted (ten concatenated SMS segments); longer ones are rejected.
-pub const MAX_REPLY_CHARS: usize = 1_600;
+pub(crate) const MAX_REPLY_CHARS: usize = 1_600;
 /// The stats "rule" of replies that answer no known text.
-pub const UNATTRIBUTED_REPLIES: &str = "replies";
+pub(crate) const UNATTRIBUTED_REPLIES: &str = "replies";
 /// Messages looked at to find the one a reply answers.
 const CONTEXT_MESSAGES: usize = 20;
 /// Attempts at changing a customer (consent, attributes) when it keeps changing underneath.
@@ -94,7 +94,7 @@ impl ReplyReport {
 }
 
 /// Longest provider message id accepted (bytes); ids are part of store keys.
-pub const MAX_PROVIDER_ID_BYTES: usize = 256;
+pub(crate) const MAX_PROVIDER_ID_BYTES: usize = 256;
 
 /// Checks a provider's message id: present, at most [`MAX_PROVIDER_ID_BYTES`], no control
 /// characters. The error is the message for the field that carried the id.

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::ports::{CounterStore, Counters, ReplyTextCount};
 
 /// Most days one report (or stats request) covers.
-pub const MAX_REPORT_DAYS: i64 = 366;
+pub(crate) const MAX_REPORT_DAYS: i64 = 366;
 /// Free-text replies listed when the caller does not say.
 pub const DEFAULT_TOP_TEXTS: usize = 10;
 /// Most free-text replies one report lists.
