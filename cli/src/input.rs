@@ -101,6 +101,37 @@ pub fn load_customers(path: &Path, rulebook: &Rulebook) -> Result<Vec<CustomerIn
     Ok(customers)
 }
 
+/// One customer from a JSON file (pretty-printed or not), as `rules plan --customer` takes
+/// it: every problem located, bytes that are not UTF-8 at their line and column, a syntax
+/// error at its position, a field the rules refuse at the line where its key is written.
+pub fn load_customer_file(path: &Path, rulebook: &Rulebook) -> Result<CustomerInput> {
+    let name = path.display().to_string();
+    let bytes = read(path, &name)?;
+    fail(
+        utf8_lines(&bytes, &name)
+            .into_iter()
+            .filter_map(|(_, line)| line.err())
+            .collect(),
+    )?;
+    let customer: CustomerInput = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("{name}:{}:{}: {e}", e.line(), e.column()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let problems = check_customers(rulebook, std::slice::from_ref(&customer))?
+        .iter()
+        .map(|error| {
+            // The line of the field's own key (its last segment: `attributes.plan` → `plan`).
+            let key = format!("\"{}\"", error.field.rsplit('.').next().unwrap_or_default());
+            let line = text
+                .lines()
+                .position(|l| l.contains(&key))
+                .map_or(1, |i| i + 1);
+            item_problem(&name, &[line], std::slice::from_ref(&customer), error)
+        })
+        .collect();
+    fail(problems)?;
+    Ok(customer)
+}
+
 /// `FILE:LINE: field: message` for one customer the batch rule refused.
 fn item_problem(
     name: &str,

@@ -1,8 +1,7 @@
 //! `nudge rules plan`: every decision for one customer over a period, as JSON lines.
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::Args as ClapArgs;
-use nudge_core::service::CustomerInput;
 use nudge_local::simulation::Simulation;
 use serde_json::json;
 use std::path::PathBuf;
@@ -27,13 +26,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let rulebook = super::rules::load_valid(&args.rules)?;
-    let name = args.customer.display().to_string();
-    let text =
-        std::fs::read_to_string(&args.customer).with_context(|| format!("{name}: cannot read"))?;
-    let customer: CustomerInput = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{name}:{}:{}: {e}", e.line(), e.column()))?;
-    nudge_core::service::validate_customer_input(&rulebook, &customer)
-        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let customer = super::input::load_customer_file(&args.customer, &rulebook)?;
     let events = args
         .events
         .as_deref()

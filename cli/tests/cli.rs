@@ -480,3 +480,52 @@ fn every_semantic_error_of_an_events_file_is_listed_with_its_line() {
     );
     assert!(stderr.contains("… and 10 more problem(s)"), "{stderr}");
 }
+
+/// The one customer of `rules plan --customer` is located like the rows of a customers file:
+/// bytes that are not UTF-8 at their line and column, a refused field at the line of its key.
+#[test]
+fn a_plan_customer_file_has_its_problems_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |file: &Path| {
+        nudge(&[
+            "rules",
+            "plan",
+            "--rules",
+            "examples/saas-lifecycle.yaml",
+            "--customer",
+            file.to_str().unwrap(),
+            "--from",
+            "2026-01-05T00:00:00Z",
+            "--days",
+            "2",
+        ])
+    };
+    let not_utf8 = dir.path().join("latin1.json");
+    std::fs::write(
+        &not_utf8,
+        b"{\n  \"id\": \"c1\",\n  \"attributes\": {\"name\": \"Ren\xe9\"},\n  \"phone\": \"+8613800138000\"\n}\n",
+    )
+    .unwrap();
+    let out = plan(&not_utf8);
+    assert!(!out.status.success());
+    let expected = format!("{}:3:30: not valid UTF-8 (byte 0xE9)", not_utf8.display());
+    assert!(
+        text(&out.stderr).contains(&expected),
+        "{}",
+        text(&out.stderr)
+    );
+    let bad_zone = dir.path().join("zone.json");
+    std::fs::write(
+        &bad_zone,
+        "{\n  \"id\": \"c1\",\n  \"phone\": \"+8613800138000\",\n  \"timezone\": \"Mars/Base\"\n}\n",
+    )
+    .unwrap();
+    let out = plan(&bad_zone);
+    assert!(!out.status.success());
+    let expected = format!("{}:4: timezone:", bad_zone.display());
+    assert!(
+        text(&out.stderr).contains(&expected),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -40,6 +40,10 @@ pub enum ContentProblem {
     FullwidthExclamation,
     /// "？？" (or "??", or mixed widths).
     DoubleQuestion,
+    /// A control character other than a line break (a NUL, an escape, a carriage return…),
+    /// whether written in the rulebook or filled in from a customer's data: handsets and
+    /// gateways show or drop them unpredictably.
+    ControlCharacter,
 }
 
 impl ContentProblem {
@@ -51,6 +55,7 @@ impl ContentProblem {
             ContentProblem::BannedPhrase(_) => "banned_phrase",
             ContentProblem::FullwidthExclamation => "fullwidth_exclamation",
             ContentProblem::DoubleQuestion => "double_question",
+            ContentProblem::ControlCharacter => "control_character",
         }
     }
 }
@@ -65,6 +70,9 @@ impl fmt::Display for ContentProblem {
             ContentProblem::BannedPhrase(p) => write!(f, "text contains banned phrase {p:?}"),
             ContentProblem::FullwidthExclamation => f.write_str("text contains full-width \"！\""),
             ContentProblem::DoubleQuestion => f.write_str("text contains a double question mark"),
+            ContentProblem::ControlCharacter => {
+                f.write_str("text contains a control character (only line breaks are allowed)")
+            }
         }
     }
 }
@@ -131,9 +139,17 @@ fn scan(
     if text.contains('！') && !found(ContentProblem::FullwidthExclamation) {
         return;
     }
-    if has_double_question(text) {
-        found(ContentProblem::DoubleQuestion);
+    if has_double_question(text) && !found(ContentProblem::DoubleQuestion) {
+        return;
     }
+    if has_control_character(text) {
+        found(ContentProblem::ControlCharacter);
+    }
+}
+
+/// Whether `text` has a control character other than a line break.
+pub(crate) fn has_control_character(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n')
 }
 
 fn has_brand(text: &str, brand: &str) -> bool {
@@ -250,6 +266,23 @@ mod tests {
             ),
             ("【阿克米】really??回复TD退订", Care, &["double_question"]),
             ("【阿克米】好吗？好吗？回复TD退订", Care, &[]),
+            // A customer's name filled in with a NUL or an escape; a line break is fine.
+            (
+                "【阿克米】王\u{0}芳您好。",
+                Transactional,
+                &["control_character"],
+            ),
+            (
+                "【阿克米】\u{1b}[31m您好。",
+                Transactional,
+                &["control_character"],
+            ),
+            (
+                "【阿克米】您好，\r\n订单已发货。",
+                Transactional,
+                &["control_character"],
+            ),
+            ("【阿克米】您好，\n订单已发货。", Transactional, &[]),
             (
                 "今天清仓！？？",
                 Care,

@@ -18,8 +18,8 @@ use std::fmt;
 
 use crate::domain::{Category, RuleId, SentEntry};
 pub use caps::CapCheck;
-pub(crate) use content::compose;
 pub use content::ContentProblem;
+pub(crate) use content::{compose, has_control_character};
 pub(crate) use holdout::in_holdout;
 pub use segments::{count_segments, Encoding, Segments};
 pub use settings::{CapAction, CategoryPolicy, Policy};
@@ -96,6 +96,7 @@ impl SkipReason {
                 ContentProblem::BannedPhrase(_) => "content_banned_phrase",
                 ContentProblem::FullwidthExclamation => "content_fullwidth_exclamation",
                 ContentProblem::DoubleQuestion => "content_double_question",
+                ContentProblem::ControlCharacter => "content_control_character",
             },
             SkipReason::TooManySegments => "too_many_segments",
             SkipReason::Template => "template",

@@ -379,6 +379,7 @@ fn reason_codes_are_unique_snake_case() {
         SkipReason::Content(ContentProblem::BannedPhrase("x".into())),
         SkipReason::Content(ContentProblem::FullwidthExclamation),
         SkipReason::Content(ContentProblem::DoubleQuestion),
+        SkipReason::Content(ContentProblem::ControlCharacter),
         SkipReason::TooManySegments,
         SkipReason::Template,
         SkipReason::Duplicate,

@@ -16,7 +16,7 @@ use super::holidays;
 use super::model::Rulebook;
 use super::rules::RuleScope;
 use crate::domain::{parse_zone, Category, PhoneNumber, Span, TenantId};
-use crate::policy::{CapAction, CategoryPolicy, Policy, Window};
+use crate::policy::{has_control_character, CapAction, CategoryPolicy, Policy, Window};
 use crate::reply::ReplySettings;
 
 const DEFAULT_FOOTER: &str = "回复TD退订";
@@ -146,14 +146,20 @@ impl Checker<'_> {
             .is_some_and(|l| l.value.starts_with("en"));
         // Content lint of texts uses what is valid of the policy, even if other parts are not.
         let banned = banned_phrases(&raw.policy);
-        let footer = raw
-            .policy
-            .opt_out_footer
-            .as_ref()
-            .map_or(DEFAULT_FOOTER, |f| f.value.as_str());
+        // A control character in the brand or footer is reported there once, not again in
+        // every text composed with them.
+        let printable = |text: &str| text.chars().filter(|c| !c.is_control()).collect::<String>();
+        let footer = printable(
+            raw.policy
+                .opt_out_footer
+                .as_ref()
+                .map_or(DEFAULT_FOOTER, |f| f.value.as_str()),
+        );
+        let footer = footer.as_str();
+        let brand_for_lint = printable(raw.brand.value.trim());
         let scope = RuleScope {
             attributes: &attributes,
-            brand: raw.brand.value.trim(),
+            brand: &brand_for_lint,
             banned: &banned,
             footer,
             extra_reply_words: reply_words(&raw.replies),
@@ -236,7 +242,14 @@ impl Checker<'_> {
             None => Some(None),
         };
         let opt_out_footer = match &raw.opt_out_footer {
-            Some(f) => self.check(f, |f| non_empty(f, "opt_out_footer")),
+            Some(f) => self.check(f, |f| {
+                if has_control_character(f) {
+                    return Err(format!(
+                        "opt_out_footer {f:?} must not contain control characters"
+                    ));
+                }
+                non_empty(f, "opt_out_footer")
+            }),
             None => Some(DEFAULT_FOOTER.to_string()),
         };
         let mut phrases_ok = true;
@@ -428,7 +441,8 @@ fn brand(text: &str) -> Result<String, String> {
         return Err("brand must not be empty".into());
     }
     if trimmed.chars().any(char::is_control) {
-        // A NUL, newline or escape in the signature would reach every text and the handset.
+        // A NUL, newline or escape in the signature would reach every text and the handset
+        // (a line break, which a text may hold, would split the signature from its text).
         return Err(format!(
             "brand {trimmed:?} must not contain control characters"
         ));

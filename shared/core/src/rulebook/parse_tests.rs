@@ -596,3 +596,37 @@ fn a_brand_with_control_characters_is_refused() {
         );
     }
 }
+
+/// A control character in a template, a reply text or the footer is refused where it is
+/// written (a line break is fine); the same rule skips a text whose customer data brings one.
+#[test]
+fn control_characters_in_texts_fail_the_check_where_they_are() {
+    let template = "\"好久不见\\e新品已上架。\"";
+    let help = "\"需要帮助\\0请致电客服\"";
+    let source = VALID
+        .replace("\"好久不见，新品已上架。\"", template)
+        .replace("\"客服热线400-000-0000，回复TD退订\"", help);
+    let found = problems(&source);
+    for at in [position_of(&source, template), position_of(&source, help)] {
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with(&at) && p.contains("control character")),
+            "missing {at} in {found:?}"
+        );
+    }
+    let line_break = VALID.replace(
+        "\"好久不见，新品已上架。\"",
+        "\"好久不见，\\n新品已上架。\"",
+    );
+    assert!(parse(&line_break, "r.yaml").is_ok());
+    let footer = "  opt_out_footer: \"回复TD退订\\r\"";
+    let with_footer = VALID.replacen("policy:\n", &format!("policy:\n{footer}\n"), 1);
+    let found = problems(&with_footer);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("opt_out_footer") && p.contains("control characters")),
+        "{found:?}"
+    );
+}

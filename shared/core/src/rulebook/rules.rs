@@ -66,7 +66,9 @@ fn explain(problem: &ContentProblem) -> String {
              allowed"
                 .into()
         }
-        ContentProblem::MissingBrand | ContentProblem::MissingFooter => problem.to_string(),
+        ContentProblem::MissingBrand
+        | ContentProblem::MissingFooter
+        | ContentProblem::ControlCharacter => problem.to_string(),
     }
 }
 
