@@ -1,9 +1,9 @@
 //! `nudge keys` and `nudge dev` as a user runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 use nudge_core::ports::ApiKeyStore;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Lines, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nudge_tests::moto;
@@ -94,6 +94,18 @@ fn spawn_dev(
     (port, child)
 }
 
+/// The admin key `nudge dev` prints on start, and the rest of its output, which must stay
+/// open (the server would die writing to a closed pipe).
+fn printed_key(child: &mut std::process::Child) -> (String, Lines<BufReader<ChildStdout>>) {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let key = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find_map(|l| l.strip_prefix("export NUDGE_KEY=").map(str::to_string))
+        .unwrap();
+    (key, lines)
+}
+
 fn http(port: u16, request: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
@@ -106,12 +118,7 @@ fn http(port: u16, request: &str) -> String {
 fn dev_serves_the_api_with_its_printed_key() {
     let dir = tempfile::tempdir().unwrap();
     let (port, mut child) = spawn_dev(&dir.path().join("dev.db"), &[], Stdio::piped());
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let key = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find_map(|l| l.strip_prefix("export NUDGE_KEY=").map(str::to_string))
-        .unwrap();
+    let (key, _output) = printed_key(&mut child);
     let health = http(
         port,
         "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -339,12 +346,7 @@ fn requests_signed_by_nudge_sign_are_accepted_once() {
         &["--webhook-secret".as_ref(), secret.as_ref()],
         Stdio::piped(),
     );
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let key = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find_map(|l| l.strip_prefix("export NUDGE_KEY=").map(str::to_string))
-        .unwrap();
+    let (key, _output) = printed_key(&mut child);
     let body = r#"{"phone": "+8613800138000", "timezone": "Asia/Shanghai"}"#;
     let body_file = dir.path().join("body.json");
     std::fs::write(&body_file, body).unwrap();
@@ -439,12 +441,7 @@ fn requests_refused_before_the_api_get_a_problem_and_slow_clients_are_dropped() 
         &["--read-timeout".as_ref(), "1".as_ref()],
         Stdio::piped(),
     );
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let key = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find_map(|l| l.strip_prefix("export NUDGE_KEY=").map(str::to_string))
-        .unwrap();
+    let (key, _output) = printed_key(&mut child);
     let long_path = format!(
         "GET /v1/customers/{} HTTP/1.1\r\nHost: x\r\n\r\n",
         "a".repeat(9000)

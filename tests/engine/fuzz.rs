@@ -9,8 +9,9 @@
 
 use chrono::{TimeZone, Utc};
 use nudge_core::rulebook;
+use nudge_tests::generated_cases;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::json;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -158,15 +159,7 @@ fn exercise(source: &str) -> Option<String> {
 
 #[test]
 fn generated_rulebooks_are_refused_at_a_location_or_work_within_bounds() {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
+    let config = generated_cases(1000);
     let strategy = (
         prop::sample::select(EXAMPLES),
         prop::collection::vec(edit(), 1..6),

@@ -732,15 +732,7 @@ async fn bad_notifications_are_rejected_without_failing_or_changing_the_store() 
 #[test]
 fn generated_sns_notifications_are_handled_or_rejected_never_failed() {
     use proptest::prelude::*;
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let config = proptest::test_runner::Config {
-        cases,
-        failure_persistence: None,
-        ..Default::default()
-    };
+    let config = nudge_tests::generated_cases(1000);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -5,3 +5,18 @@ pub mod captured;
 pub mod conformance;
 pub mod moto;
 pub mod wire;
+
+/// The configuration of the generated-input (fuzz-style) tests: `default` cases, so CI spends
+/// the same time on every run, or `PROPTEST_CASES` for a longer hunt; no failure files are
+/// written into the tree.
+pub fn generated_cases(default: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}

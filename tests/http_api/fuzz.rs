@@ -9,8 +9,9 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request};
 use nudge_core::ports::Clock;
+use nudge_tests::generated_cases;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,18 +22,6 @@ use crate::suite::{
 
 /// The most one request may take; a request that takes longer is a hang.
 const BOUND: Duration = Duration::from_secs(10);
-
-fn cases(default: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
 
 /// Text with what breaks parsers: quotes, braces, escapes, control characters, non-ASCII,
 /// wide characters and unpaired-surrogate escapes.
@@ -288,7 +277,7 @@ fn route_and_body() -> impl Strategy<Value = (Route, Vec<u8>)> {
 fn generated_api_requests_get_a_clear_answer_and_refusals_store_nothing() {
     let rt = runtime();
     let api = rt.block_on(sqlite_api());
-    let mut runner = TestRunner::new(cases(1500));
+    let mut runner = TestRunner::new(generated_cases(1500));
     runner
         .run(&route_and_body(), |(route, body)| {
             rt.block_on(async {
@@ -370,7 +359,7 @@ fn generated_inbound_webhooks_get_a_clear_answer() {
             }),
         1 => prop::collection::vec(any::<u8>(), 0..128),
     ];
-    let mut runner = TestRunner::new(cases(1000));
+    let mut runner = TestRunner::new(generated_cases(1000));
     let age = std::cell::Cell::new(0i64);
     runner
         .run(

@@ -360,6 +360,24 @@ async fn a_message_queued_before_items_carried_attempts_is_still_claimed_once() 
     assert_eq!(store.claim_message(&claimed).await.unwrap(), Claim::Lost);
 }
 
+/// The id item an earlier release wrote for an event of `customer`, per tenant.
+async fn put_tenant_event_id(store: &DynamoStore, id: &str, customer: &str) {
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", AttributeValue::S(format!("T#acme#EVID#{id}")))
+        .item("SK", AttributeValue::S("-".into()))
+        .item("kind", AttributeValue::S("evid".into()))
+        .item(
+            "target_pk",
+            AttributeValue::S(format!("T#acme#C#{customer}")),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// An event id item written per tenant by an earlier release still makes its customer's
 /// repeated event a duplicate until it expires; for another customer the id is free.
 #[tokio::test]
@@ -367,17 +385,7 @@ async fn event_ids_recorded_per_tenant_before_are_still_duplicates() {
     let store = fresh().await;
     let c1 = stored(&*store, &customer("c1", "13800138001")).await;
     let c2 = stored(&*store, &customer("c2", "13800138002")).await;
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .item("PK", AttributeValue::S("T#acme#EVID#e1".into()))
-        .item("SK", AttributeValue::S("-".into()))
-        .item("kind", AttributeValue::S("evid".into()))
-        .item("target_pk", AttributeValue::S("T#acme#C#c1".into()))
-        .send()
-        .await
-        .unwrap();
+    put_tenant_event_id(&store, "e1", "c1").await;
     let commit = |c: &Customer, customer_id: &str| EventCommit {
         event: event("e1", customer_id, at(2, 10, 0)),
         customer: c.clone(),
@@ -407,17 +415,7 @@ async fn event_ids_recorded_per_tenant_before_are_still_duplicates() {
         store.record_event(&e0).await.unwrap(),
         EventOutcome::Recorded
     );
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .item("PK", AttributeValue::S("T#acme#EVID#e0".into()))
-        .item("SK", AttributeValue::S("-".into()))
-        .item("kind", AttributeValue::S("evid".into()))
-        .item("target_pk", AttributeValue::S("T#acme#C#c1".into()))
-        .send()
-        .await
-        .unwrap();
+    put_tenant_event_id(&store, "e0", "c1").await;
     store.delete_customer(&tenant(), &c1.id).await.unwrap();
     assert!(raw(&store, "T#acme#EVID#e0", "-").await.is_none());
     assert!(raw(&store, "T#acme#C#c1", "EVID#e0").await.is_none());
