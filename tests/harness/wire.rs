@@ -79,7 +79,8 @@ pub fn form(body: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// The `MessageAttributes.entry.N` of a Publish request as name → string value.
+/// The `MessageAttributes.entry.N` of a Publish request as name → string value, each checked
+/// to carry the data type AWS documents for it (`Number` for the price cap, else `String`).
 pub fn sms_attributes(body: &str) -> HashMap<String, String> {
     let fields = form(body);
     let mut out = HashMap::new();
@@ -88,9 +89,15 @@ pub fn sms_attributes(body: &str) -> HashMap<String, String> {
             break;
         };
         let value = &fields[&format!("MessageAttributes.entry.{n}.Value.StringValue")];
+        let expected = if name == "AWS.SNS.SMS.MaxPrice" {
+            "Number"
+        } else {
+            "String"
+        };
         assert_eq!(
             fields[&format!("MessageAttributes.entry.{n}.Value.DataType")],
-            "String"
+            expected,
+            "{name}"
         );
         out.insert(name.clone(), value.clone());
     }

@@ -84,7 +84,7 @@ impl Config {
             rulebooks,
             event_bus_name: required("EVENT_BUS_NAME")?,
             sms_sender_id: get("SMS_SENDER_ID"),
-            sms_max_price: get("SMS_MAX_PRICE"),
+            sms_max_price: get("SMS_MAX_PRICE").map(max_price).transpose()?,
             send_mps,
             retry_sweep,
         })
@@ -123,6 +123,21 @@ fn read(path: &Path) -> Result<Rulebook> {
     parse(&source, &path.display().to_string())
 }
 
+/// A price cap as SNS takes it: a positive decimal number of US dollars (`0.50`), sent as a
+/// `Number` attribute; anything else would make every Publish fail.
+fn max_price(text: String) -> Result<String> {
+    let trimmed = text.trim();
+    let decimal = !trimmed.is_empty()
+        && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && trimmed.matches('.').count() <= 1;
+    match trimmed.parse::<f64>() {
+        Ok(price) if decimal && price > 0.0 => Ok(trimmed.to_string()),
+        _ => Err(Error::Config(format!(
+            "SMS_MAX_PRICE must be a price in US dollars such as 0.50, not {text:?}"
+        ))),
+    }
+}
+
 fn parse(source: &str, name: &str) -> Result<Rulebook> {
     rulebook::parse(source, name).map_err(|errors| Error::Config(errors.to_string()))
 }
@@ -159,6 +174,26 @@ mod tests {
         assert_eq!(c.sms_max_price.as_deref(), Some("0.50"));
         assert_eq!(c.send_mps, 5);
         assert!(!c.retry_sweep);
+    }
+
+    #[test]
+    fn a_max_price_must_be_a_positive_decimal() {
+        let with = |price: &str| {
+            config(&[
+                ("TABLE_NAME", "t"),
+                ("RULEBOOK", "tenant: a"),
+                ("EVENT_BUS_NAME", "b"),
+                ("SMS_MAX_PRICE", price),
+            ])
+        };
+        assert_eq!(
+            with(" 0.05 ").unwrap().sms_max_price.as_deref(),
+            Some("0.05")
+        );
+        for bad in ["$0.50", "0,50", "-1", "0", "1e3", "0.5.0", "cheap"] {
+            let err = with(bad).err().unwrap().to_string();
+            assert!(err.contains("SMS_MAX_PRICE"), "{bad}: {err}");
+        }
     }
 
     #[test]

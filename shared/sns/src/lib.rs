@@ -43,22 +43,23 @@ impl SnsSender {
         }
     }
 
-    /// The message attributes of one text, in a stable order.
-    pub fn attributes(&self, category: Category) -> Vec<(&'static str, String)> {
-        let mut attributes = vec![(ATTR_SMS_TYPE, sms_type(category).to_string())];
+    /// The message attributes of one text (name, SNS data type, value), in a stable order.
+    /// The price cap is a `Number`, as AWS documents it; the others are `String`s.
+    pub fn attributes(&self, category: Category) -> Vec<(&'static str, &'static str, String)> {
+        let mut attributes = vec![(ATTR_SMS_TYPE, "String", sms_type(category).to_string())];
         if let Some(id) = &self.sender_id {
-            attributes.push((ATTR_SENDER_ID, id.clone()));
+            attributes.push((ATTR_SENDER_ID, "String", id.clone()));
         }
         if let Some(price) = &self.max_price {
-            attributes.push((ATTR_MAX_PRICE, price.clone()));
+            attributes.push((ATTR_MAX_PRICE, "Number", price.clone()));
         }
         attributes
     }
 }
 
-fn string_attribute(value: String) -> Result<MessageAttributeValue> {
+fn attribute(data_type: &str, value: String) -> Result<MessageAttributeValue> {
     MessageAttributeValue::builder()
-        .data_type("String")
+        .data_type(data_type)
         .string_value(value)
         .build()
         .map_err(|_| Error::Config("sns: invalid message attribute".into()))
@@ -72,8 +73,8 @@ impl SmsSender for SnsSender {
             .publish()
             .phone_number(to.as_str())
             .message(text);
-        for (name, value) in self.attributes(category) {
-            request = request.message_attributes(name, string_attribute(value)?);
+        for (name, data_type, value) in self.attributes(category) {
+            request = request.message_attributes(name, attribute(data_type, value)?);
         }
         let output = request
             .send()
@@ -114,15 +115,15 @@ mod tests {
         let plain = SnsSender::new(client(), None, Some(" ".into()));
         assert_eq!(
             plain.attributes(Category::Care),
-            vec![(ATTR_SMS_TYPE, "Promotional".to_string())]
+            vec![(ATTR_SMS_TYPE, "String", "Promotional".to_string())]
         );
         let full = SnsSender::new(client(), Some("ACME".into()), Some("0.50".into()));
         assert_eq!(
             full.attributes(Category::Transactional),
             vec![
-                (ATTR_SMS_TYPE, "Transactional".to_string()),
-                (ATTR_SENDER_ID, "ACME".to_string()),
-                (ATTR_MAX_PRICE, "0.50".to_string()),
+                (ATTR_SMS_TYPE, "String", "Transactional".to_string()),
+                (ATTR_SENDER_ID, "String", "ACME".to_string()),
+                (ATTR_MAX_PRICE, "Number", "0.50".to_string()),
             ]
         );
     }
