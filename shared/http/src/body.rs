@@ -104,6 +104,12 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
         )
         .field(path));
     }
+    parse_again(body)
+}
+
+/// Parses into `T` a body that [`parse`] already accepted (as a `Value`, say): its keys are
+/// known to be unique, so they are not walked a second time.
+pub fn parse_again<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = field_path(&err.path().to_string(), err.inner());

@@ -117,8 +117,11 @@ pub fn verify_signature(
             "signature too old: its timestamp is more than 5 minutes from the server clock",
         ));
     }
+    // The MAC over the request is computed once; each candidate is checked against a copy.
+    let mac = hmac_for(secret, timestamp, request);
     let valid = candidates.iter().find(|c| {
-        hmac_for(secret, timestamp, request).is_some_and(|mac| mac.verify_slice(c).is_ok())
+        mac.as_ref()
+            .is_some_and(|mac| mac.clone().verify_slice(c).is_ok())
     });
     let until = DateTime::from_timestamp(timestamp, 0)
         .and_then(|t| t.checked_add_signed(TimeDelta::seconds(SIGNATURE_TOLERANCE_SECONDS)));
