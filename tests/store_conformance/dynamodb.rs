@@ -10,7 +10,7 @@ use nudge_core::ports::{
     EventOutcome, MessageState, MessageStore, SendCommit,
 };
 use nudge_dynamodb::{create_table, DynamoStore};
-use nudge_tests::conformance::{at, customer, event, message, stored, tenant, timer};
+use nudge_tests::conformance::{at, customer, event, event_commit, message, stored, tenant, timer};
 use nudge_tests::moto;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -386,12 +386,8 @@ async fn event_ids_recorded_per_tenant_before_are_still_duplicates() {
     let c1 = stored(&*store, &customer("c1", "13800138001")).await;
     let c2 = stored(&*store, &customer("c2", "13800138002")).await;
     put_tenant_event_id(&store, "e1", "c1").await;
-    let commit = |c: &Customer, customer_id: &str| EventCommit {
-        event: event("e1", customer_id, at(2, 10, 0)),
-        customer: c.clone(),
-        expected_version: c.version,
-        timers: vec![],
-    };
+    let commit =
+        |c: &Customer, customer_id: &str| event_commit(c, event("e1", customer_id, at(2, 10, 0)));
     assert_eq!(
         store.record_event(&commit(&c1, "c1")).await.unwrap(),
         EventOutcome::Duplicate
@@ -409,8 +405,7 @@ async fn event_ids_recorded_per_tenant_before_are_still_duplicates() {
         .await
         .unwrap()
         .unwrap();
-    let mut e0 = commit(&c1, "c1");
-    e0.event = event("e0", "c1", at(2, 9, 0));
+    let e0 = event_commit(&c1, event("e0", "c1", at(2, 9, 0)));
     assert_eq!(
         store.record_event(&e0).await.unwrap(),
         EventOutcome::Recorded

@@ -80,9 +80,9 @@ async fn a_store_file_from_before_suppression_references_is_upgraded() {
 #[tokio::test]
 async fn a_store_file_with_event_ids_per_tenant_is_rekeyed_per_customer() {
     use nudge_core::domain::{CustomerId, EventId, TenantId};
-    use nudge_core::ports::{CustomerStore, EventCommit, EventLog, EventOutcome};
+    use nudge_core::ports::{CustomerStore, EventLog, EventOutcome};
     use nudge_sqlite::SqliteStore;
-    use nudge_tests::conformance::{at, customer, event, stored};
+    use nudge_tests::conformance::{at, customer, event, event_commit, stored};
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nudge.db");
@@ -116,11 +116,8 @@ async fn a_store_file_with_event_ids_per_tenant_is_rekeyed_per_customer() {
             .unwrap(),
         Some("order.paid".into())
     );
-    let commit = |c: &nudge_core::domain::Customer, customer_id: &str| EventCommit {
-        event: event("e1", customer_id, at(2, 10, 0)),
-        customer: c.clone(),
-        expected_version: c.version,
-        timers: vec![],
+    let commit = |c: &nudge_core::domain::Customer, customer_id: &str| {
+        event_commit(c, event("e1", customer_id, at(2, 10, 0)))
     };
     assert_eq!(
         store.record_event(&commit(&c1, "c1")).await.unwrap(),

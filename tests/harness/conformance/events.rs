@@ -75,16 +75,7 @@ pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
 pub async fn event_ids_are_the_customers_own(store: &dyn Store) {
     let c1 = stored(store, &customer("c1", "13800138001")).await;
     let c2 = stored(store, &customer("c2", "13800138002")).await;
-    let commit = |c: &Customer, e: Event| {
-        let mut updated = c.clone();
-        updated.record_activity(&e.event_type, e.occurred_at);
-        EventCommit {
-            event: e,
-            customer: updated,
-            expected_version: c.version,
-            timers: vec![],
-        }
-    };
+    let commit = event_commit;
     let paid = event("shared-id", "c1", at(2, 10, 0));
     assert_eq!(
         store

@@ -58,6 +58,18 @@ pub fn event(id: &str, customer: &str, at: DateTime<Utc>) -> Event {
     }
 }
 
+/// Recording `event` for `customer` as read (its activity updated, no timers).
+pub fn event_commit(customer: &Customer, event: Event) -> EventCommit {
+    let mut updated = customer.clone();
+    updated.record_activity(&event.event_type, event.occurred_at);
+    EventCommit {
+        event,
+        customer: updated,
+        expected_version: customer.version,
+        timers: vec![],
+    }
+}
+
 pub fn timer(customer: &str, rule: &str, occurrence: &str, due: DateTime<Utc>) -> Timer {
     Timer {
         tenant: tenant(),
