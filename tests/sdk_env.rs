@@ -4,11 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 use nudge_tests::moto;
 
-use nudge_core::domain::{Category, PhoneNumber};
+use nudge_core::domain::Category;
 use nudge_core::ports::SmsSender;
 use nudge_core::Error;
 use nudge_lambda::sdk_config;
 use nudge_sns::SnsSender;
+use nudge_tests::texts::TestText;
 
 #[tokio::test]
 async fn sdk_config_needs_a_region_and_honours_aws_endpoint_url() {
@@ -35,11 +36,8 @@ async fn sdk_config_needs_a_region_and_honours_aws_endpoint_url() {
     std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
     let sdk = sdk_config().await.unwrap();
     let sender = SnsSender::new(aws_sdk_sns::Client::new(&sdk), None, None);
-    let phone = PhoneNumber::parse("+14255550199", None).unwrap();
-    let sent = sender
-        .send(&phone, "endpoint check", Category::Transactional)
-        .await
-        .unwrap();
+    let text = TestText::new("+14255550188", "endpoint check", Category::Transactional);
+    let sent = sender.send(&text.outgoing()).await.unwrap();
     let data = moto::data();
     let found = data["sns"]["SMS"]
         .as_array()

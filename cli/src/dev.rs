@@ -5,13 +5,13 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use clap::Args as ClapArgs;
 use nudge_core::clock::SystemClock;
-use nudge_core::domain::{Category, PhoneNumber, Scope, TenantId};
-use nudge_core::ports::{ApiKeyStore, Clock, Sent, SmsSender};
+use nudge_core::domain::{DeliveryOutcome, Scope, TenantId};
+use nudge_core::ports::{ApiKeyStore, Clock, OutgoingText, SendError, Sent, SmsSender};
 use nudge_core::rulebook::Trigger;
-use nudge_core::service::{Engine, Outbox};
+use nudge_core::service::{Engine, Outbox, Receipts};
 use nudge_http::keys::{parse_key, secret_matches};
 use nudge_http::{generate_key, router, AppState, HttpConfig};
-use nudge_local::console::{ConsolePublisher, ConsoleSender, Format};
+use nudge_local::console::{ConsolePublisher, ConsoleSender, Format, ReceiptPlan};
 use nudge_sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +47,8 @@ pub struct Args {
     /// Seconds a client has to send its request head, and then its body (408 after).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     read_timeout: u64,
+    #[command(flatten)]
+    receipts: super::receipts::ReceiptArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -77,13 +79,15 @@ async fn serve(args: Args, rulebook: nudge_core::rulebook::Rulebook) -> Result<E
         })
         .unwrap_or_else(|| "order.paid".into());
     let key = dev_key(&store, &tenant, clock.as_ref()).await?;
-    let engine = Arc::new(Engine::new(store, clock, vec![rulebook]));
-    let sender = Arc::new(DevSender::new(args.outbox.as_ref())?);
+    let engine = Arc::new(Engine::new(store, clock.clone(), vec![rulebook]));
+    let plan = args.receipts.plan()?;
+    let sender = Arc::new(DevSender::new(args.outbox.as_ref(), plan, clock.clone())?);
     let outbox = Outbox::new(
         engine.clone(),
-        sender,
+        sender.clone(),
         Arc::new(ConsolePublisher::discard()),
     );
+    let receipts = Receipts::new(engine.clone(), Arc::new(ConsolePublisher::discard()));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
@@ -91,7 +95,12 @@ async fn serve(args: Args, rulebook: nudge_core::rulebook::Rulebook) -> Result<E
     print_banner(&base, &tenant, &key, &example_event, &args);
     let read_timeout = Duration::from_secs(args.read_timeout);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let scheduler = tokio::spawn(run_scheduler(engine.clone(), outbox, stopped));
+    let scheduler = tokio::spawn(run_scheduler(
+        engine.clone(),
+        outbox,
+        Delivery { sender, receipts },
+        stopped,
+    ));
     let config = HttpConfig {
         webhook_secrets: args
             .webhook_secret
@@ -178,10 +187,31 @@ fn print_banner(base: &str, tenant: &TenantId, key: &str, event_type: &str, args
     crate::outln!("Ctrl-C stops.");
 }
 
-/// Every second: decide the due timers, then send what is queued.
+/// The console provider's receipts and where they are recorded.
+struct Delivery {
+    sender: Arc<DevSender>,
+    receipts: Receipts<SqliteStore>,
+}
+
+impl Delivery {
+    /// Records the receipts of what was just sent (after its `sent` result, as a provider's
+    /// would come) and prints the undelivered ones.
+    async fn record(&self) -> anyhow::Result<()> {
+        for receipt in self.sender.console.take_receipts()? {
+            self.receipts.record(&receipt).await?;
+            if let DeliveryOutcome::Undelivered(reason) = receipt.outcome {
+                crate::outln!("UNDELIVERED {} ({reason})", receipt.provider_id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every second: decide the due timers, send what is queued, record the receipts.
 async fn run_scheduler(
     engine: Arc<Engine<SqliteStore>>,
     outbox: Outbox<SqliteStore>,
+    delivery: Delivery,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut every_second = tokio::time::interval(Duration::from_secs(1));
@@ -220,6 +250,9 @@ async fn run_scheduler(
         if let Err(err) = outbox.send_due(SENDS_PER_SECOND).await {
             tracing::error!(error = %err, "outbox failed");
         }
+        if let Err(err) = delivery.record().await {
+            tracing::error!(error = %err, "recording receipts failed");
+        }
     }
 }
 
@@ -230,7 +263,7 @@ struct DevSender {
 }
 
 impl DevSender {
-    fn new(path: Option<&PathBuf>) -> Result<Self> {
+    fn new(path: Option<&PathBuf>, plan: ReceiptPlan, clock: Arc<dyn Clock>) -> Result<Self> {
         let file = path
             .map(|p| -> Result<ConsoleSender> {
                 let f = std::fs::OpenOptions::new()
@@ -242,7 +275,7 @@ impl DevSender {
             })
             .transpose()?;
         Ok(DevSender {
-            console: ConsoleSender::stdout(),
+            console: ConsoleSender::stdout().with_receipts(plan, clock),
             file,
         })
     }
@@ -250,15 +283,10 @@ impl DevSender {
 
 #[async_trait]
 impl SmsSender for DevSender {
-    async fn send(
-        &self,
-        to: &PhoneNumber,
-        text: &str,
-        category: Category,
-    ) -> nudge_core::Result<Sent> {
-        let sent = self.console.send(to, text, category).await?;
+    async fn send(&self, text: &OutgoingText<'_>) -> std::result::Result<Sent, SendError> {
+        let sent = self.console.send(text).await?;
         if let Some(file) = &self.file {
-            file.send(to, text, category).await?;
+            file.send(text).await?;
         }
         Ok(sent)
     }

@@ -5,6 +5,7 @@ mod input;
 mod keys;
 mod listener;
 mod plan;
+mod receipts;
 mod replies_report;
 mod reply_sim;
 mod report;

@@ -23,7 +23,13 @@ pub struct Summary {
     pub total: RuleStats,
     pub rules: BTreeMap<String, RuleStats>,
     /// Texts accepted by the (simulated) SMS provider.
-    pub delivered_to_sender: u64,
+    pub accepted_by_provider: u64,
+    /// Of those, reported delivered by their receipts.
+    pub delivered: u32,
+    /// Reported not delivered, per reason.
+    pub undelivered: BTreeMap<String, u64>,
+    /// `delivered / (delivered + undelivered)`; None before any receipt.
+    pub delivery_rate: Option<f64>,
     pub suppressed_at_send: u32,
     pub max_per_customer_per_week: usize,
     pub max_per_customer_per_30_days: usize,
@@ -40,6 +46,16 @@ pub fn key_values<K: std::fmt::Display, V: std::fmt::Display>(map: &BTreeMap<K, 
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn undelivered_total(result: &SimulationResult) -> u32 {
+    u32::try_from(result.undelivered.values().sum::<u64>()).unwrap_or(u32::MAX)
+}
+
+fn delivery_rate(result: &SimulationResult) -> Option<f64> {
+    let settled = result.receipts.recorded;
+    (settled > 0)
+        .then(|| f64::from(settled - undelivered_total(result).min(settled)) / f64::from(settled))
 }
 
 /// The largest number of instants inside any window of `width` (instants sorted).
@@ -104,7 +120,13 @@ impl Summary {
             end: result.end,
             total,
             rules,
-            delivered_to_sender: result.delivered_to_sender,
+            accepted_by_provider: result.accepted_by_provider,
+            delivered: result
+                .receipts
+                .recorded
+                .saturating_sub(undelivered_total(result)),
+            undelivered: result.undelivered.clone(),
+            delivery_rate: delivery_rate(result),
             suppressed_at_send: result.sends.suppressed,
             max_per_customer_per_week: max_week,
             max_per_customer_per_30_days: max_month,
@@ -134,8 +156,17 @@ impl Summary {
         }
         let _ = writeln!(
             out,
-            "\nsent by the provider: {}   suppressed at send time: {}",
-            self.delivered_to_sender, self.suppressed_at_send
+            "\naccepted by the provider: {}   suppressed at send time: {}",
+            self.accepted_by_provider, self.suppressed_at_send
+        );
+        let rate = self
+            .delivery_rate
+            .map_or("-".to_string(), |r| format!("{:.1} %", r * 100.0));
+        let _ = writeln!(
+            out,
+            "delivered: {}   undelivered: {}   delivery rate: {rate}",
+            self.delivered,
+            key_values(&self.undelivered)
         );
         let _ = writeln!(
             out,

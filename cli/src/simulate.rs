@@ -25,6 +25,8 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    receipts: super::receipts::ReceiptArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -41,6 +43,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .start
         .unwrap_or(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default());
     let start = start_day.and_time(NaiveTime::MIN).and_utc();
+    let plan = args.receipts.plan()?;
     let customer_count = customers.len();
     let progress = ProgressBar::new(u64::from(args.days) * 24 * 60);
     progress.set_style(
@@ -52,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     let result = runtime.block_on(async {
-        let simulation = Simulation::new(rulebook, start)?;
+        let simulation = Simulation::with_receipts(rulebook, start, plan)?;
         simulation.load_customers(customers).await?;
         simulation
             .run(events, args.days, |done, total| {

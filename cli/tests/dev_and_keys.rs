@@ -71,20 +71,45 @@ fn spawn_dev(
     extra: &[&std::ffi::OsStr],
     stdout: Stdio,
 ) -> (u16, std::process::Child) {
+    spawn_dev_with(&rules(), db, extra, stdout)
+}
+
+/// A rulebook for tenant `acme` (the conformance fixtures' tenant), sending from its own
+/// number, written into `dir`.
+fn acme_rules(dir: &std::path::Path) -> String {
+    let path = dir.join("acme.yaml");
+    std::fs::write(
+        &path,
+        r#"tenant: acme
+brand: 阿克米
+timezone: Asia/Shanghai
+phone_region: CN
+sender: {number: "+8613900000000"}
+rules:
+  - id: notice
+    category: transactional
+    trigger: {event: parcel.signed}
+    template: "您的快递已签收。"
+"#,
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// [`spawn_dev`] with another rulebook.
+fn spawn_dev_with(
+    rules: &str,
+    db: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+    stdout: Stdio,
+) -> (u16, std::process::Child) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let child = Command::new(NUDGE)
-        .args([
-            "dev",
-            "--rules",
-            &rules(),
-            "--port",
-            &port.to_string(),
-            "--db",
-        ])
+        .args(["dev", "--rules", rules, "--port", &port.to_string(), "--db"])
         .arg(db)
         .args(extra)
         .stdout(stdout)
@@ -264,18 +289,103 @@ async fn dev_settles_texts_a_killed_run_was_holding() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(
-            (m.status, m.lease_until),
-            (MessageStatus::Sent, None),
-            "{id}"
+        // Sent, and delivered once the console provider's receipt is recorded (which the
+        // kill right after the send may precede).
+        assert!(
+            matches!(m.status, MessageStatus::Sent | MessageStatus::Delivered),
+            "{id}: {:?}",
+            m.status
         );
+        assert_eq!(m.lease_until, None, "{id}");
     }
+}
+
+/// The done-criterion of receipts on a laptop: 1,000 texts through `nudge dev --fail-rate
+/// 0.05`, and `/v1/stats` reports a delivery rate of 95 % within the binomial noise.
+#[tokio::test]
+async fn dev_reports_the_delivery_rate_its_console_provider_was_asked_for() {
+    use nudge_core::ports::{Counters, MessageStore};
+    use nudge_sqlite::SqliteStore;
+    use nudge_tests::conformance::{customer, message, stored};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dev.db");
+    {
+        let store = SqliteStore::open(&db).unwrap();
+        let c = stored(&store, &customer("c1", "13800138001")).await;
+        let now = chrono::Utc::now();
+        for n in 0..1000 {
+            let mut queued = message(&c, "notice", &format!("parcel-{n}"), now);
+            queued.category = nudge_core::domain::Category::Transactional;
+            store
+                .queue_message(&queued, &Counters::new())
+                .await
+                .unwrap();
+        }
+    }
+    let rules = acme_rules(dir.path());
+    let (port, mut child) = spawn_dev_with(
+        &rules,
+        &db,
+        &[
+            std::ffi::OsStr::new("--fail-rate"),
+            std::ffi::OsStr::new("0.05"),
+        ],
+        Stdio::piped(),
+    );
+    let (key, output) = printed_key(&mut child);
+    // Every text is printed: keep reading so the server never blocks on a full pipe.
+    let printed = std::thread::spawn(move || {
+        output
+            .map_while(Result::ok)
+            .filter(|l| l.starts_with("UNDELIVERED"))
+            .count()
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let delivery = loop {
+        let response = http(
+            port,
+            &format!(
+                "GET /v1/stats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+                 Connection: close\r\n\r\n"
+            ),
+        );
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let stats: serde_json::Value = serde_json::from_str(body).unwrap();
+        let delivery = stats["delivery"].clone();
+        let receipted = delivery["delivered"].as_i64().unwrap_or(0)
+            + delivery["undelivered"].as_i64().unwrap_or(0);
+        if receipted >= 1000 || Instant::now() > deadline {
+            break delivery;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(delivery["sent"], 1000, "{delivery}");
+    assert_eq!(delivery["awaiting_receipt"], 0, "{delivery}");
+    let rate = delivery["delivery_rate"].as_f64().unwrap();
+    // ±3 standard deviations of a binomial share of 5 % over 1,000 texts: ±2.1 points.
+    assert!((0.929..=0.971).contains(&rate), "{delivery}");
+    let undelivered = delivery["undelivered"].as_u64().unwrap();
+    assert_eq!(
+        delivery["undelivered_by_reason"]["unreachable"],
+        undelivered
+    );
+    assert_eq!(
+        printed.join().unwrap() as u64,
+        undelivered,
+        "each one printed"
+    );
 }
 
 /// Starts `nudge dev` on `db` with its outbox in `outbox`, waits until the outbox holds
 /// `lines` texts (at most 30 s), stops it and returns the outbox's lines.
 fn dev_until_sent(db: &std::path::Path, outbox: &std::path::Path, lines: usize) -> Vec<String> {
-    let (_, mut child) = spawn_dev(
+    let rules = acme_rules(db.parent().unwrap());
+    let (_, mut child) = spawn_dev_with(
+        &rules,
         db,
         &[std::ffi::OsStr::new("--outbox"), outbox.as_os_str()],
         Stdio::null(),

@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nudge_core::clock::ManualClock;
-use nudge_core::domain::{Category, CustomerId, MessageStatus, PhoneNumber, TenantId};
+use nudge_core::domain::{CustomerId, MessageStatus, Origination, PhoneNumber, TenantId};
 use nudge_core::ports::{
-    CounterStore, CustomerStore, DueIndex, MessageStore, Sent, SmsSender, SuppressionList,
+    CounterStore, CustomerStore, DueIndex, MessageStore, OutgoingText, SendError, Sent, SmsSender,
+    SuppressionList,
 };
 use nudge_core::service::{
     CustomerInput, Engine, EventInput, InboundSms, Outbox, Outcome, ReplyOutcome,
@@ -617,41 +618,47 @@ async fn keywords_act_in_the_context_of_the_last_message_only() {
         .any(|e| e["detail_type"] == "reply.received"));
 }
 
-/// A sender that fails a number of times before accepting (a carrier having a bad minute).
+/// A sender that fails a number of times before accepting (a carrier having a bad minute),
+/// each time with the error `failure` makes.
 struct Flaky {
     failures_left: Mutex<u32>,
-    retryable: bool,
+    failure: fn() -> SendError,
+    /// What each call was asked to send: (to, origination).
+    seen: Mutex<Vec<(String, Option<Origination>)>>,
+}
+
+impl Flaky {
+    fn new(failures: u32, failure: fn() -> SendError) -> Self {
+        Flaky {
+            failures_left: Mutex::new(failures),
+            failure,
+            seen: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl SmsSender for Flaky {
-    async fn send(
-        &self,
-        _to: &PhoneNumber,
-        _text: &str,
-        _category: Category,
-    ) -> nudge_core::Result<Sent> {
+    async fn send(&self, text: &OutgoingText<'_>) -> Result<Sent, SendError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((text.to.to_string(), text.origination.cloned()));
         let mut left = self.failures_left.lock().unwrap();
         if *left > 0 {
             *left -= 1;
-            return Err(Error::Provider {
-                retryable: self.retryable,
-                message: "throttled".into(),
-                source: None,
-            });
+            return Err((self.failure)());
         }
         Ok(Sent {
-            provider_id: "p-1".into(),
+            provider: "test",
+            provider_id: format!("p-{}", text.message_id),
         })
     }
 }
 
 #[tokio::test]
 async fn retryable_failures_back_off_and_permanent_ones_fail() {
-    let flaky = Arc::new(Flaky {
-        failures_left: Mutex::new(2),
-        retryable: true,
-    });
+    let flaky = Arc::new(Flaky::new(2, || SendError::retryable("throttled")));
     let h = harness_with_sender(at(2026, 3, 9, 3, 0), Some(flaky));
     h.engine
         .upsert_customer(&h.tenant, trial_customer("c1", "13800138001"))
@@ -686,10 +693,7 @@ async fn retryable_failures_back_off_and_permanent_ones_fail() {
         .unwrap()[0];
     assert_eq!((m.status, m.attempts), (MessageStatus::Sent, 3));
 
-    let broken = Arc::new(Flaky {
-        failures_left: Mutex::new(1),
-        retryable: false,
-    });
+    let broken = Arc::new(Flaky::new(1, || SendError::permanent("refused")));
     let h = harness_with_sender(at(2026, 3, 9, 3, 0), Some(broken));
     h.engine
         .upsert_customer(&h.tenant, trial_customer("c1", "13800138001"))
@@ -722,18 +726,14 @@ struct OptedOutAtCarrier(PhoneNumber);
 
 #[async_trait::async_trait]
 impl SmsSender for OptedOutAtCarrier {
-    async fn send(
-        &self,
-        to: &PhoneNumber,
-        _text: &str,
-        _category: Category,
-    ) -> nudge_core::Result<Sent> {
-        if *to == self.0 {
-            return Err(Error::RecipientOptedOut {
+    async fn send(&self, text: &OutgoingText<'_>) -> Result<Sent, SendError> {
+        if *text.to == self.0 {
+            return Err(SendError::OptedOut {
                 provider: "sns".into(),
             });
         }
         Ok(Sent {
+            provider: "sns",
             provider_id: "p-1".into(),
         })
     }

@@ -7,11 +7,12 @@ use nudge_tests::moto;
 use nudge_tests::wire::{form, sms_attributes, sns_client, Recorder};
 
 use chrono::{TimeZone, Utc};
-use nudge_core::domain::{Category, PhoneNumber, TenantId};
-use nudge_core::ports::{EventPublisher, OutboundEvent, SmsSender};
+use nudge_core::domain::{Category, Origination, PhoneNumber, TenantId};
+use nudge_core::ports::{EventPublisher, OutboundEvent, SendError, SmsSender};
 use nudge_core::Error;
 use nudge_eventbridge::{EventBridgePublisher, RetryPolicy};
 use nudge_sns::SnsSender;
+use nudge_tests::texts::TestText;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -27,6 +28,15 @@ fn sms_in_moto(message_id: &str) -> Value {
         .unwrap_or_else(|| panic!("no SMS {message_id} in moto"))
 }
 
+/// The Publish requests among the recorded ones (each text is preceded by its opt-out check).
+fn publishes(recorder: &Recorder) -> Vec<String> {
+    recorder
+        .bodies()
+        .into_iter()
+        .filter(|body| form(body)["Action"] == "Publish")
+        .collect()
+}
+
 #[tokio::test]
 async fn sns_sends_a_transactional_text_with_its_attributes() {
     let recorder = Recorder::default();
@@ -35,36 +45,54 @@ async fn sns_sends_a_transactional_text_with_its_attributes() {
         Some("ACME".into()),
         Some("0.50".into()),
     );
-    let phone = PhoneNumber::parse("+8613800138000", None).unwrap();
     let text = "【阿克米】王芳您好，订单A100已付款。";
     let sent = sender
-        .send(&phone, text, Category::Transactional)
+        .send(&TestText::new("+8613800138000", text, Category::Transactional).outgoing())
         .await
         .unwrap();
 
+    assert_eq!(sent.provider, "sns");
     let sms = sms_in_moto(&sent.provider_id);
     assert_eq!(sms["phone_number"], "+8613800138000");
     assert_eq!(sms["message"], text);
     let bodies = recorder.bodies();
-    assert_eq!(bodies.len(), 1);
-    assert_eq!(form(&bodies[0])["Action"], "Publish");
-    let attributes = sms_attributes(&bodies[0]);
+    let actions: Vec<String> = bodies.iter().map(|b| form(b)["Action"].clone()).collect();
+    assert_eq!(actions, ["CheckIfPhoneNumberIsOptedOut", "Publish"]);
+    assert_eq!(form(&bodies[0])["phoneNumber"], "+8613800138000");
+    let attributes = sms_attributes(&bodies[1]);
     assert_eq!(attributes["AWS.SNS.SMS.SMSType"], "Transactional");
     assert_eq!(attributes["AWS.SNS.SMS.SenderID"], "ACME");
     assert_eq!(attributes["AWS.SNS.SMS.MaxPrice"], "0.50");
 }
 
 #[tokio::test]
+async fn sns_sends_from_the_tenants_own_number() {
+    let recorder = Recorder::default();
+    let sender = SnsSender::new(sns_client(&recorder).await, Some("ACME".into()), None);
+    let own = Origination::Number(PhoneNumber::parse("+18335550100", None).unwrap());
+    let text = TestText::new("+14255550182", "[ACME] hi", Category::Care).from(own);
+    sender.send(&text.outgoing()).await.unwrap();
+    let attributes = sms_attributes(&publishes(&recorder)[0]);
+    assert_eq!(attributes["AWS.MM.SMS.OriginationNumber"], "+18335550100");
+    assert!(
+        !attributes.contains_key("AWS.SNS.SMS.SenderID"),
+        "a number, not the default sender id: {attributes:?}"
+    );
+}
+
+#[tokio::test]
 async fn sns_sends_care_and_marketing_as_promotional() {
     let recorder = Recorder::default();
     let sender = SnsSender::new(sns_client(&recorder).await, None, None);
-    let phone = PhoneNumber::parse("+14255550182", None).unwrap();
     for category in [Category::Care, Category::Marketing] {
         let text = format!("[ACME] {category} text. Reply STOP to opt out");
-        let sent = sender.send(&phone, &text, category).await.unwrap();
+        let sent = sender
+            .send(&TestText::new("+14255550182", &text, category).outgoing())
+            .await
+            .unwrap();
         assert_eq!(sms_in_moto(&sent.provider_id)["message"], text.as_str());
     }
-    for body in recorder.bodies() {
+    for body in publishes(&recorder) {
         let attributes = sms_attributes(&body);
         assert_eq!(attributes.len(), 1, "no sender id or max price configured");
         assert_eq!(attributes["AWS.SNS.SMS.SMSType"], "Promotional");
@@ -72,21 +100,43 @@ async fn sns_sends_care_and_marketing_as_promotional() {
 }
 
 #[tokio::test]
+async fn a_number_on_the_accounts_opt_out_list_is_refused_before_publish() {
+    // moto reports every number ending in 99 as opted out.
+    let recorder = Recorder::default();
+    let sender = SnsSender::new(sns_client(&recorder).await, None, None);
+    let err = sender
+        .send(&TestText::new("+14255550199", "[ACME] hi", Category::Marketing).outgoing())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::OptedOut { ref provider } if provider == "sns"),
+        "{err:?}"
+    );
+    assert!(publishes(&recorder).is_empty(), "nothing published");
+
+    let unchecked =
+        SnsSender::new(sns_client(&recorder).await, None, None).checking_opt_outs(false);
+    unchecked
+        .send(&TestText::new("+14255550199", "[ACME] hi", Category::Marketing).outgoing())
+        .await
+        .unwrap();
+    assert_eq!(
+        publishes(&recorder).len(),
+        1,
+        "without the check SNS takes it"
+    );
+}
+
+#[tokio::test]
 async fn sns_rejection_is_permanent_and_short() {
     let sender = SnsSender::new(sns_client(&Recorder::default()).await, None, None);
-    let phone = PhoneNumber::parse("+14255550182", None).unwrap();
     // moto rejects texts over 1600 bytes with InvalidParameter, as SNS does.
     let err = sender
-        .send(&phone, &"x".repeat(1700), Category::Care)
+        .send(&TestText::new("+14255550182", &"x".repeat(1700), Category::Care).outgoing())
         .await
         .unwrap_err();
     match err {
-        Error::Provider {
-            retryable, message, ..
-        } => {
-            assert!(!retryable);
-            assert_eq!(message, "sns: InvalidParameter");
-        }
+        SendError::Permanent { message, .. } => assert_eq!(message, "sns: InvalidParameter"),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -104,18 +154,12 @@ async fn sns_unreachable_endpoint_is_retryable() {
         .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
         .build();
     let sender = SnsSender::new(aws_sdk_sns::Client::from_conf(config), None, None);
-    let phone = PhoneNumber::parse("+14255550182", None).unwrap();
     let err = sender
-        .send(&phone, "hello", Category::Care)
+        .send(&TestText::new("+14255550182", "hello", Category::Care).outgoing())
         .await
         .unwrap_err();
     match err {
-        Error::Provider {
-            retryable, message, ..
-        } => {
-            assert!(retryable);
-            assert_eq!(message, "sns: dispatch failure");
-        }
+        SendError::Retryable { message, .. } => assert_eq!(message, "sns: dispatch failure"),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -141,32 +185,53 @@ fn canned_endpoint(status: &str, body: &'static str) -> String {
     url
 }
 
+/// An SNS sender (opt-out check off) whose every request gets `body` back with `status`.
+async fn answered_with(status: &str, body: &'static str) -> SnsSender {
+    let sdk = moto::sdk_config().await;
+    let config = aws_sdk_sns::config::Builder::from(&sdk)
+        .endpoint_url(canned_endpoint(status, body))
+        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
+        .build();
+    SnsSender::new(aws_sdk_sns::Client::from_conf(config), None, None).checking_opt_outs(false)
+}
+
 #[tokio::test]
 async fn sns_opted_out_answer_is_recognised() {
-    // SNS's answer to a Publish to a number that opted out (query protocol error XML).
-    let url = canned_endpoint(
+    // An opted-out answer in SNS's query-protocol error XML (SNS documents none for
+    // Publish, but other AWS SMS APIs answer so, and it must never be retried).
+    let sender = answered_with(
         "400 Bad Request",
         r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
   <Error><Type>Sender</Type><Code>OptedOut</Code><Message>Phone number is opted out</Message></Error>
   <RequestId>9b3a2f1e-6c44-5a0e-b1f4-2d8e0c7a1b55</RequestId>
 </ErrorResponse>"#,
-    );
-    let sdk = moto::sdk_config().await;
-    let config = aws_sdk_sns::config::Builder::from(&sdk)
-        .endpoint_url(url)
-        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
-        .build();
-    let sender = SnsSender::new(aws_sdk_sns::Client::from_conf(config), None, None);
-    let phone = PhoneNumber::parse("+14255550182", None).unwrap();
+    )
+    .await;
     let err = sender
-        .send(&phone, "hello", Category::Marketing)
+        .send(&TestText::new("+14255550182", "hello", Category::Marketing).outgoing())
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::RecipientOptedOut { ref provider } if provider == "sns"),
+        matches!(err, SendError::OptedOut { ref provider } if provider == "sns"),
         "{err:?}"
     );
-    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn an_invalid_phone_number_answer_is_an_invalid_number() {
+    let sender = answered_with(
+        "400 Bad Request",
+        r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>InvalidParameter</Code><Message>Invalid parameter: PhoneNumber Reason: +14255550182 is not valid to publish to</Message></Error>
+  <RequestId>2f0d7c1a-5b2e-5f57-9a61-7c1d6e0b9a44</RequestId>
+</ErrorResponse>"#,
+    )
+    .await;
+    let err = sender
+        .send(&TestText::new("+14255550182", "hello", Category::Care).outgoing())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::InvalidNumber { .. }), "{err:?}");
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);

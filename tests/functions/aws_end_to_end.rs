@@ -208,8 +208,14 @@ async fn a_due_reminder_goes_from_the_schedule_through_the_stream_to_sns_once() 
         "【云笔记】王芳您好，试用已满7天，有问题回复1预约演示。回复TD退订"
     );
     assert!(texts_to("+8613800138002").is_empty());
-    let publishes = d.sns_requests.bodies();
-    assert_eq!(publishes.len(), 1, "one Publish request");
+    let requests = d.sns_requests.bodies();
+    let actions: Vec<String> = requests.iter().map(|b| form(b)["Action"].clone()).collect();
+    assert_eq!(
+        actions,
+        ["CheckIfPhoneNumberIsOptedOut", "Publish"],
+        "the opt-out check, then one Publish"
+    );
+    let publishes = &requests[1..];
     assert_eq!(form(&publishes[0])["PhoneNumber"], "+8613800138001");
     let attributes = sms_attributes(&publishes[0]);
     assert_eq!(

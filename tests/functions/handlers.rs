@@ -11,10 +11,11 @@ use nudge_core::domain::{
     Category, CustomerId, Message, MessageId, MessageStatus, PhoneNumber, TenantId,
 };
 use nudge_core::ports::{
-    CounterStore, Counters, CustomerStore, MessageStore, Sent, SmsSender, SuppressionList,
+    CounterStore, Counters, CustomerStore, MessageStore, OutgoingText, SendError, Sent, SmsSender,
+    SuppressionList,
 };
 use nudge_core::service::{CustomerInput, Engine, Outbox};
-use nudge_core::{rulebook, Error, Result};
+use nudge_core::{rulebook, Error};
 use nudge_evaluate::handle_schedule;
 use nudge_inbound::handle_sns;
 use nudge_local::console::ConsolePublisher;
@@ -84,7 +85,8 @@ impl Provider {
 
 #[async_trait]
 impl SmsSender for Provider {
-    async fn send(&self, to: &PhoneNumber, text: &str, category: Category) -> Result<Sent> {
+    async fn send(&self, outgoing: &OutgoingText<'_>) -> std::result::Result<Sent, SendError> {
+        let (to, text, category) = (outgoing.to, outgoing.text, outgoing.category);
         let answer = self
             .answers
             .lock()
@@ -99,15 +101,12 @@ impl SmsSender for Provider {
                 let mut sent = self.sent.lock().unwrap();
                 sent.push((to.as_str().to_string(), text.to_string(), category));
                 Ok(Sent {
+                    provider: "sns",
                     provider_id: format!("sns-{}", sent.len()),
                 })
             }
-            Answer::Throttle => Err(Error::Provider {
-                retryable: true,
-                message: "sns: Throttling".into(),
-                source: None,
-            }),
-            Answer::LocalFailure => Err(Error::Store("connection reset".into())),
+            Answer::Throttle => Err(SendError::retryable("sns: Throttling")),
+            Answer::LocalFailure => Err(SendError::Local(Error::Store("connection reset".into()))),
             Answer::Hang => std::future::pending().await,
         }
     }

@@ -4,6 +4,7 @@
 pub mod captured;
 pub mod conformance;
 pub mod moto;
+pub mod texts;
 pub mod wire;
 
 /// The configuration of the generated-input (fuzz-style) tests: `default` cases, so CI spends

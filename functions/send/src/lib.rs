@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use nudge_core::domain::{MessageStatus, TenantId};
-use nudge_core::error::Result;
+use nudge_core::error::{Error, Result};
 use nudge_core::ports::{OutboundEvent, Store};
 use nudge_core::service::{DetailType, Engine, Outbox};
 use nudge_dynamodb::stream::{self, StreamImage};
@@ -112,7 +112,7 @@ async fn process_record<S: Store + ?Sized>(
         return Ok(());
     }
     let message = match stream::read_new_image(record.change.new_image.clone()) {
-        StreamImage::Message(message) => message,
+        StreamImage::Message(message) => *message,
         StreamImage::NotQueued { status } => {
             tracing::debug!(event_id = %record.event_id, status, "not queued, nothing to send");
             return Ok(());
@@ -155,22 +155,30 @@ async fn report_unreadable<S: Store + ?Sized>(outbox: &Outbox<S>, tenant: Tenant
 }
 
 /// The outbox of the deployed functions: texts through SNS (the configured sender id and
-/// price cap), `message.*` events on EventBridge.
+/// price cap, each tenant's `sender:`), `message.*` events on EventBridge. A rulebook whose
+/// sender SNS cannot send from is a configuration error, found at start.
 pub fn sns_outbox<S: Store + ?Sized>(
     sdk: &aws_config::SdkConfig,
     config: &Config,
     engine: Arc<Engine<S>>,
-) -> Outbox<S> {
+) -> Result<Outbox<S>> {
+    for rulebook in engine.rulebooks() {
+        if let Some(origination) = &rulebook.origination {
+            nudge_sns::supports(origination)
+                .map_err(|why| Error::Config(format!("tenant {}: {why}", rulebook.tenant)))?;
+        }
+    }
     let sender = SnsSender::new(
         aws_sdk_sns::Client::new(sdk),
         config.sms_sender_id.clone(),
         config.sms_max_price.clone(),
-    );
-    Outbox::new(
+    )
+    .checking_opt_outs(config.sns_check_opt_out);
+    Ok(Outbox::new(
         engine,
         Arc::new(sender),
         Arc::new(event_publisher(sdk, config)),
-    )
+    ))
 }
 
 #[cfg(test)]

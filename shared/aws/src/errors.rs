@@ -1,4 +1,5 @@
-//! What the AWS adapters share: turning an SDK error into `Error::Provider` with a retry
+//! What the AWS adapters share: turning an SDK error into `Error::Provider` (or a sender's
+//! `SendError`) with a retry
 //! decision and a short message (the error code, never the SDK's Debug text), the SDK's own
 //! error chain kept as the source for the logs.
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -7,6 +8,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::fmt;
 
 use nudge_core::error::Error;
+use nudge_core::ports::SendError;
 
 /// Error codes that mean "too fast" or "the service had a problem": trying later may work.
 const RETRYABLE_CODES: &[&str] = &[
@@ -48,21 +50,41 @@ pub fn is_opted_out(code: Option<&str>, message: Option<&str>) -> bool {
     code.is_some_and(mentions) || message.is_some_and(mentions)
 }
 
-/// Maps an SDK error to `Error::Provider`, or to `Error::RecipientOptedOut` when the
-/// service says the destination opted out. `service` names the provider in the message
+/// Maps an SDK error of a sender to the [`SendError`] the outbox acts on: the destination
+/// opted out, or (as [`provider_error`] decides) retryable or permanent. Service answers
+/// that mean more to one service (an invalid number, a spend limit) are that adapter's to
+/// recognise first.
+pub fn send_error<E>(service: &str, err: &SdkError<E, HttpResponse>) -> SendError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let SdkError::ServiceError(ctx) = err {
+        if is_opted_out(ctx.err().code(), ctx.err().message()) {
+            return SendError::OptedOut {
+                provider: service.to_string(),
+            };
+        }
+    }
+    match provider_error(service, err) {
+        Error::Provider {
+            retryable: true,
+            message,
+            source,
+        } => SendError::Retryable { message, source },
+        Error::Provider {
+            message, source, ..
+        } => SendError::Permanent { message, source },
+        other => SendError::Local(other),
+    }
+}
+
+/// Maps an SDK error to `Error::Provider`. `service` names the provider in the message
 /// (`"sns"`, `"eventbridge"`). Timeouts, dispatch (connection) failures and unreadable
 /// responses are retryable; a request that could not be built is not.
 pub fn provider_error<E>(service: &str, err: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    if let SdkError::ServiceError(ctx) = err {
-        if is_opted_out(ctx.err().code(), ctx.err().message()) {
-            return Error::RecipientOptedOut {
-                provider: service.to_string(),
-            };
-        }
-    }
     let (retryable, what) = match err {
         SdkError::ConstructionFailure(_) => (false, "request construction failed".to_string()),
         SdkError::TimeoutError(_) => (true, "timeout".to_string()),

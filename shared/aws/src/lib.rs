@@ -2,7 +2,7 @@
 //! error answer (retry or not, opted out or not) without leaking the SDK's Debug text.
 mod errors;
 
-pub use errors::{is_opted_out, is_retryable_answer, provider_error};
+pub use errors::{is_opted_out, is_retryable_answer, provider_error, send_error};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use nudge_core::error::{Error, Result};

@@ -44,10 +44,6 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
-    /// The provider refuses the destination because the number opted out with it (e.g. SNS
-    /// `OptedOut`): the number is suppressed rather than retried.
-    #[error("recipient opted out at the provider ({provider})")]
-    RecipientOptedOut { provider: String },
     #[error("configuration error: {0}")]
     Config(String),
 }

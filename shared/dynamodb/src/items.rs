@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use super::keys::{self, kind, Key};
 use nudge_core::domain::{ApiKey, Customer, Event, Message, MessageStatus, Timer};
 use nudge_core::error::{Error, Result};
+use nudge_core::ports::PROVIDER_ID_KEPT_DAYS;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -161,6 +162,24 @@ pub fn message_ref(m: &Message) -> Item {
     item
 }
 
+/// The provider-id lookup of a message accepted by a provider, pointing at the message and
+/// kept [`PROVIDER_ID_KEPT_DAYS`] after it was sent; None for a message without one.
+pub fn provider_ref(m: &Message) -> Option<Item> {
+    let (provider, provider_id) = (m.provider.as_deref()?, m.provider_id.as_deref()?);
+    let target = message_key(m);
+    let mut item = base(
+        &keys::provider_ref(provider, provider_id),
+        kind::PROVIDER_REF,
+    );
+    item.insert(keys::TARGET_PK.into(), s(target.pk));
+    item.insert(keys::TARGET_SK.into(), s(target.sk));
+    item.insert(
+        keys::EXPIRES_AT.into(),
+        expires(m.sent_at.unwrap_or(m.updated_at), PROVIDER_ID_KEPT_DAYS),
+    );
+    Some(item)
+}
+
 pub fn dedupe(m: &Message) -> Item {
     let mut item = base(&keys::dedupe(&m.tenant, &m.own_dedupe_key()), kind::DEDUPE);
     item.insert("message_id".into(), s(m.id.as_str()));
@@ -264,7 +283,10 @@ mod tests {
             reason: None,
             created_at: now,
             updated_at: now,
+            provider: None,
             provider_id: None,
+            sent_at: None,
+            delivery: None,
             attempts: 0,
             next_attempt_at: None,
             lease_until: None,

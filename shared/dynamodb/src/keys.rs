@@ -61,6 +61,7 @@ pub mod kind {
     pub const SUPPRESSION: &str = "suppression";
     pub const STATS: &str = "stats";
     pub const INBOUND: &str = "inbound";
+    pub const PROVIDER_REF: &str = "provider_ref";
     pub const SIGNATURE: &str = "signature";
     pub const REPLY_TEXT: &str = "reply_text";
     pub const API_KEY: &str = "api_key";
@@ -164,6 +165,12 @@ pub fn message(
 /// The lookup item that finds a message by id.
 pub fn message_ref(tenant: &TenantId, id: &MessageId) -> Key {
     Key::new(format!("T#{tenant}#M#{id}"), SINGLE)
+}
+
+/// Where a sent message is found by the provider's id of it (what receipts name). Provider
+/// ids are unique per provider across the account, so the key holds no tenant.
+pub fn provider_ref(provider: &str, provider_id: &str) -> Key {
+    Key::new(format!("PROV#{provider}#{provider_id}"), SINGLE)
 }
 
 pub fn outbox_gsi2pk(shard: u8) -> String {

@@ -96,6 +96,23 @@ impl MessageStore for DynamoStore {
         }
     }
 
+    /// Two reads: the lookup written with the `sent` result, then the message.
+    async fn message_by_provider_id(
+        &self,
+        provider: &str,
+        provider_id: &str,
+    ) -> Result<Option<Message>> {
+        let Some(lookup) = self.get(&keys::provider_ref(provider, provider_id)).await? else {
+            return Ok(None);
+        };
+        let target = items::target(&lookup)
+            .ok_or_else(|| Error::store("provider id lookup item without target"))?;
+        self.get(&target)
+            .await?
+            .map(|item| items::body(&item))
+            .transpose()
+    }
+
     async fn get_message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>> {
         let Some(lookup) = self.get(&keys::message_ref(tenant, id)).await? else {
             return Ok(None);
@@ -204,7 +221,12 @@ impl MessageStore for DynamoStore {
                 items::message(m, self.shards)?,
                 Some(Condition::message_in(from)),
             )?;
-            self.stats_writes(&mut writes, m, m.updated_at.date_naive(), stats)?;
+            if m.status == MessageStatus::Sent {
+                if let Some(lookup) = items::provider_ref(m) {
+                    writes.put(lookup, None)?;
+                }
+            }
+            self.stats_writes(&mut writes, m, m.counted_on(), stats)?;
             match self.transact("finish_message", writes).await? {
                 None => return Ok(true),
                 Some(Cancelled::Conditions(_)) => return Ok(false),

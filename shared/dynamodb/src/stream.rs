@@ -11,7 +11,7 @@ use nudge_core::domain::{Message, MessageStatus, TenantId};
 #[derive(Debug, PartialEq)]
 pub enum StreamImage {
     /// A message item, read from its body as the store reads it.
-    Message(Message),
+    Message(Box<Message>),
     /// A message item whose `status` attribute says it is no longer queued: nothing to send.
     NotQueued { status: String },
     /// An image nothing can be sent from.
@@ -54,7 +54,7 @@ pub fn read_new_image(image: serde_dynamo::Item) -> StreamImage {
         }
     }
     match items::body::<Message>(&item) {
-        Ok(message) => StreamImage::Message(message),
+        Ok(message) => StreamImage::Message(Box::new(message)),
         // The store's mapping says only that the body is unusable; the log and the failure
         // report need to know how.
         Err(_) => {
@@ -142,7 +142,7 @@ mod tests {
         let record = record(image);
         assert_eq!(
             read_new_image(record.change.new_image),
-            StreamImage::Message(queued)
+            StreamImage::Message(Box::new(queued))
         );
     }
 

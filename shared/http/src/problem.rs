@@ -218,7 +218,6 @@ impl From<Error> for Problem {
             Error::Store(_)
             | Error::StoreBackend { .. }
             | Error::Provider { .. }
-            | Error::RecipientOptedOut { .. }
             | Error::Config(_) => Problem::internal(Chain(&err).to_string()),
         }
     }
@@ -270,8 +269,10 @@ mod tests {
             throttled.internal.as_deref(),
             Some("provider error (retryable): sns: Throttling: connection refused")
         );
-        let permanent = Problem::from(Error::RecipientOptedOut {
-            provider: "sns".into(),
+        let permanent = Problem::from(Error::Provider {
+            retryable: false,
+            message: "eventbridge: AccessDenied".into(),
+            source: None,
         });
         assert_eq!(permanent.status, StatusCode::INTERNAL_SERVER_ERROR);
     }

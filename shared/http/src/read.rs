@@ -19,7 +19,7 @@ use nudge_core::domain::{Category, CustomerId, Event, EventId, RuleId};
 use nudge_core::policy::count_segments;
 use nudge_core::ports::{StatsRow, Store};
 use nudge_core::service::report::{check_range, DEFAULT_TOP_TEXTS, MAX_TOP_TEXTS};
-use nudge_core::service::{decide, Outcome};
+use nudge_core::service::{decide, DeliverySummary, Outcome};
 
 const DEFAULT_MESSAGES: usize = 100;
 const MAX_MESSAGES: usize = 1000;
@@ -199,12 +199,13 @@ fn report_range<S: Store + ?Sized>(
     Ok((from, to))
 }
 
-/// Counters per rule and day of a period.
+/// Counters per rule and day of a period, and what receipts said about its texts.
 #[derive(Debug, Serialize)]
 struct Stats {
     from: NaiveDate,
     to: NaiveDate,
     rows: Vec<StatsRow>,
+    delivery: DeliverySummary,
 }
 
 /// Counters per rule and day, `from` and `to` inclusive (default: the last 7 days).
@@ -226,11 +227,18 @@ pub async fn stats<S: Store + ?Sized>(
         .store()
         .stats(caller.tenant(), from, to)
         .await?;
-    let rows = rows
+    let rows: Vec<StatsRow> = rows
         .into_iter()
         .filter(|r| query.rule.as_ref().is_none_or(|rule| &r.rule == rule))
         .collect();
-    Ok(Json(Stats { from, to, rows }).into_response())
+    let delivery = DeliverySummary::of(&rows);
+    Ok(Json(Stats {
+        from,
+        to,
+        rows,
+        delivery,
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@
 //! | `EVENT_BUS_NAME` | all | the EventBridge bus for `message.*` events (required) |
 //! | `SMS_SENDER_ID` | evaluate, send | SNS `AWS.SNS.SMS.SenderID` (optional) |
 //! | `SMS_MAX_PRICE` | evaluate, send | SNS `AWS.SNS.SMS.MaxPrice` in USD (optional) |
+//! | `SNS_CHECK_OPT_OUT` | evaluate, send | `true` (default) to ask SNS before each text whether the number is on the account's opt-out list (SNS accepts and drops texts to such numbers); `false` saves that call where the account's list is known to be empty |
 //! | `SEND_MPS` | evaluate, send | messages per second (per stream shard, and for the retry sweep); `0` = no limit (default 20) |
 //! | `RETRY_SWEEP` | evaluate | `true` (default) to also settle texts whose sender's lease ended and send queued retries whose backoff elapsed (with `false`, held texts of a crashed send are never settled) |
 //! | `WEBHOOK_SECRETS` | ingest | tenants whose requests must be signed: see the ingest function |
@@ -35,6 +36,7 @@ pub struct Config {
     pub event_bus_name: String,
     pub sms_sender_id: Option<String>,
     pub sms_max_price: Option<String>,
+    pub sns_check_opt_out: bool,
     pub send_mps: u32,
     pub retry_sweep: bool,
 }
@@ -70,21 +72,22 @@ impl Config {
                 Error::Config(format!("SEND_MPS must be a whole number, not {text:?}"))
             })?,
         };
-        let retry_sweep = match get("RETRY_SWEEP").as_deref().map(str::trim) {
-            None | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(other) => {
-                return Err(Error::Config(format!(
-                    "RETRY_SWEEP must be true or false, not {other:?}"
-                )))
-            }
+        let flag = |name: &str| match get(name).as_deref().map(str::trim) {
+            None | Some("true") | Some("1") => Ok(true),
+            Some("false") | Some("0") => Ok(false),
+            Some(other) => Err(Error::Config(format!(
+                "{name} must be true or false, not {other:?}"
+            ))),
         };
+        let retry_sweep = flag("RETRY_SWEEP")?;
+        let sns_check_opt_out = flag("SNS_CHECK_OPT_OUT")?;
         Ok(Config {
             table_name: required("TABLE_NAME")?,
             rulebooks,
             event_bus_name: required("EVENT_BUS_NAME")?,
             sms_sender_id: get("SMS_SENDER_ID"),
             sms_max_price: get("SMS_MAX_PRICE").map(max_price).transpose()?,
+            sns_check_opt_out,
             send_mps,
             retry_sweep,
         })

@@ -2,16 +2,18 @@
 //! events are ingested at their `occurred_at`, and every minute the scheduler ticks and the
 //! outbox sends. `nudge simulate` and `nudge rules plan` run on this.
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::console::{ConsolePublisher, ConsoleSender};
+use crate::console::{ConsolePublisher, ConsoleSender, ReceiptPlan};
 use nudge_core::clock::ManualClock;
-use nudge_core::domain::{CustomerId, TenantId};
+use nudge_core::domain::{CustomerId, DeliveryOutcome, TenantId};
 use nudge_core::error::{Error, Result};
 use nudge_core::ports::{Clock, CustomerStore};
 use nudge_core::rulebook::Rulebook;
 use nudge_core::service::{
-    CustomerInput, DecisionRecord, Engine, EventInput, InboundSms, Outbox, ReplyReport, SendReport,
+    CustomerInput, DecisionRecord, Engine, EventInput, InboundSms, Outbox, ReceiptApplied,
+    ReceiptReport, Receipts, ReplyReport, SendReport,
 };
 use nudge_sqlite::SqliteStore;
 
@@ -23,6 +25,7 @@ pub struct Simulation {
     clock: Arc<ManualClock>,
     outbox: Outbox<SqliteStore>,
     sender: Arc<ConsoleSender>,
+    receipts: Receipts<SqliteStore>,
     publisher: ConsolePublisher,
     tenant: TenantId,
 }
@@ -32,8 +35,12 @@ pub struct SimulationResult {
     /// Every decision, in time order.
     pub decisions: Vec<DecisionRecord>,
     pub sends: SendReport,
-    /// Texts the sender accepted.
-    pub delivered_to_sender: u64,
+    /// Texts the (console) provider accepted.
+    pub accepted_by_provider: u64,
+    /// What the texts' delivery receipts did.
+    pub receipts: ReceiptReport,
+    /// Undelivered texts per reason code.
+    pub undelivered: BTreeMap<String, u64>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     /// What each simulated reply (`sms.reply` events) did, with its customer.
@@ -70,8 +77,18 @@ impl Simulation {
             .await
     }
 
-    /// A simulation on a fresh in-memory store starting at `start` (rounded down to a minute).
+    /// A simulation on a fresh in-memory store starting at `start` (rounded down to a minute),
+    /// every text reported delivered.
     pub fn new(rulebook: Rulebook, start: DateTime<Utc>) -> Result<Self> {
+        Simulation::with_receipts(rulebook, start, ReceiptPlan::default())
+    }
+
+    /// A simulation whose texts' receipts follow `plan`.
+    pub fn with_receipts(
+        rulebook: Rulebook,
+        start: DateTime<Utc>,
+        plan: ReceiptPlan,
+    ) -> Result<Self> {
         let start = start
             .duration_trunc(TimeDelta::minutes(1))
             .map_err(|e| Error::invalid("start", e.to_string()))?;
@@ -79,17 +96,19 @@ impl Simulation {
         let clock = Arc::new(ManualClock::new(start));
         let store = Arc::new(SqliteStore::in_memory()?);
         let engine = Arc::new(Engine::new(store, clock.clone(), vec![rulebook]));
-        let sender = Arc::new(ConsoleSender::discard());
+        let sender = Arc::new(ConsoleSender::discard().with_receipts(plan, clock.clone()));
         let outbox = Outbox::new(
             engine.clone(),
             sender.clone(),
             Arc::new(ConsolePublisher::discard()),
         );
+        let receipts = Receipts::new(engine.clone(), Arc::new(ConsolePublisher::discard()));
         Ok(Simulation {
             engine,
             clock,
             outbox,
             sender,
+            receipts,
             publisher: ConsolePublisher::discard(),
             tenant,
         })
@@ -145,12 +164,25 @@ impl Simulation {
             result.sends.failed += sent.failed;
             result.sends.suppressed += sent.suppressed;
             result.sends.lost_claims += sent.lost_claims;
+            for receipt in self.sender.take_receipts()? {
+                let applied = self.receipts.record(&receipt).await?;
+                result.receipts.add(applied);
+                if applied != ReceiptApplied::Recorded {
+                    continue;
+                }
+                if let DeliveryOutcome::Undelivered(reason) = receipt.outcome {
+                    *result
+                        .undelivered
+                        .entry(reason.code().to_string())
+                        .or_default() += 1;
+                }
+            }
             if step % 60 == 0 {
                 progress(step, minutes);
             }
             result.end = now;
         }
-        result.delivered_to_sender = self.sender.sent_count();
+        result.accepted_by_provider = self.sender.sent_count();
         Ok(result)
     }
 }

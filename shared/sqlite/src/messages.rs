@@ -248,9 +248,33 @@ impl MessageStore for SqliteStore {
             if !replace_message(tx, message, from)? {
                 return Ok(false);
             }
-            let day = message.updated_at.date_naive();
+            let day = message.counted_on();
             add_counters(tx, &message.tenant, day, message.rule.as_str(), stats)?;
             Ok(true)
+        })
+    }
+
+    /// Through the `messages_by_provider_id` index; kept as long as the message is (at
+    /// least [`nudge_core::ports::PROVIDER_ID_KEPT_DAYS`], as the trait asks).
+    async fn message_by_provider_id(
+        &self,
+        provider: &str,
+        provider_id: &str,
+    ) -> Result<Option<Message>> {
+        self.with_conn(|conn| {
+            let mut found: Vec<Message> = query_bodies(
+                conn,
+                "SELECT body FROM messages
+                 WHERE json_extract(body, '$.provider_id') = ?2
+                 AND json_extract(body, '$.provider') = ?1 LIMIT 2",
+                params![provider, provider_id],
+            )?;
+            if found.len() > 1 {
+                return Err(Error::Store(format!(
+                    "two messages have {provider} id {provider_id}"
+                )));
+            }
+            Ok(found.pop())
         })
     }
 }

@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_customer ON messages (tenant, customer_id, created_at);
 CREATE INDEX IF NOT EXISTS messages_sendable ON messages (status, next_attempt_at);
+-- Receipts find their text by the provider's id of it.
+CREATE INDEX IF NOT EXISTS messages_by_provider_id ON messages (
+    json_extract(body, '$.provider_id'), json_extract(body, '$.provider')
+);
 
 CREATE TABLE IF NOT EXISTS dedupe (
     tenant TEXT NOT NULL,

@@ -399,3 +399,63 @@ pub async fn a_sender_whose_lease_was_taken_back_cannot_write(store: &dyn Store)
         .await
         .unwrap());
 }
+
+pub async fn sent_texts_are_found_by_provider_id_and_receipts_count_on_the_send_day(
+    store: &dyn Store,
+) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let commit = send_commit(&c, "promo", "o", at(2, 23, 0));
+    store.commit_send(&commit).await.unwrap();
+    let sending = claimed(&commit.message, at(2, 23, 0));
+    assert_eq!(store.claim_message(&sending).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        store.message_by_provider_id("sns", "abc-1").await.unwrap(),
+        None,
+        "not findable before it is sent"
+    );
+    let mut sent = sending.clone();
+    sent.status = MessageStatus::Sent;
+    sent.provider = Some("sns".into());
+    sent.provider_id = Some("abc-1".into());
+    sent.sent_at = Some(at(2, 23, 30));
+    sent.lease_until = None;
+    sent.updated_at = at(2, 23, 30);
+    let one = |name: &str| Counters::from([(name.to_string(), 1)]);
+    assert!(store
+        .finish_message(&sent, MessageState::of(&sending), &one("sent"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.message_by_provider_id("sns", "abc-1").await.unwrap(),
+        Some(sent.clone())
+    );
+    assert_eq!(
+        store.message_by_provider_id("eum", "abc-1").await.unwrap(),
+        None,
+        "ids are per provider"
+    );
+    assert_eq!(
+        store.message_by_provider_id("sns", "abc-2").await.unwrap(),
+        None
+    );
+
+    // The receipt, the next day: the message is found, settled, and counted on the 2nd.
+    let mut delivered = sent.clone();
+    delivered.status = MessageStatus::Delivered;
+    delivered.updated_at = at(3, 8, 0);
+    assert!(store
+        .finish_message(&delivered, MessageState::of(&sent), &one("delivered"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.message_by_provider_id("sns", "abc-1").await.unwrap(),
+        Some(delivered)
+    );
+    let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let rows = store.stats(&tenant(), day(2), day(3)).await.unwrap();
+    let delivered_per_day: Vec<(NaiveDate, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.day, r.counters.get("delivered").copied()))
+        .collect();
+    assert_eq!(delivered_per_day, vec![(day(2), Some(1))]);
+}

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::{CustomerId, MessageId, PhoneNumber, RuleId, TenantId};
+use super::{CustomerId, DeliveryReport, MessageId, PhoneNumber, RuleId, TenantId};
 
 /// Why a text is sent; decides windows, caps, footer and the SMS type at the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,8 +52,11 @@ pub enum MessageStatus {
     Dispatched,
     /// Accepted by the provider.
     Sent,
-    /// Delivery receipt received.
+    /// The provider reported it delivered to the phone.
     Delivered,
+    /// The provider reported it not delivered; `reason` is an [`super::UndeliveredReason`]
+    /// code.
+    Undelivered,
     /// Gave up: permanent provider error or retries exhausted.
     Failed,
     /// Not sent because a policy said so; `reason` says which.
@@ -70,6 +73,7 @@ impl MessageStatus {
             MessageStatus::Sending => "sending",
             MessageStatus::Sent => "sent",
             MessageStatus::Delivered => "delivered",
+            MessageStatus::Undelivered => "undelivered",
             MessageStatus::Failed => "failed",
             MessageStatus::Skipped => "skipped",
             MessageStatus::Dispatched => "dispatched",
@@ -77,12 +81,13 @@ impl MessageStatus {
         }
     }
 
-    pub const ALL: [MessageStatus; 8] = [
+    pub const ALL: [MessageStatus; 9] = [
         MessageStatus::Queued,
         MessageStatus::Sending,
         MessageStatus::Dispatched,
         MessageStatus::Sent,
         MessageStatus::Delivered,
+        MessageStatus::Undelivered,
         MessageStatus::Failed,
         MessageStatus::Skipped,
         MessageStatus::Unknown,
@@ -90,6 +95,13 @@ impl MessageStatus {
 
     pub fn parse(text: &str) -> Option<Self> {
         MessageStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether a delivery receipt may still change it: a text the provider accepted (or may
+    /// have: `unknown`) and that no receipt settled yet. Receipts move messages forward only,
+    /// so a late or repeated one changes nothing.
+    pub fn awaits_receipt(&self) -> bool {
+        matches!(self, MessageStatus::Sent | MessageStatus::Unknown)
     }
 
     /// Held by a sender until the message's `lease_until`.
@@ -116,8 +128,17 @@ pub struct Message {
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The provider that accepted the text (`sns`, `eum`, `console`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
+    /// When the provider accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The provider's delivery receipt, once one arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryReport>,
     #[serde(default)]
     pub attempts: u32,
     /// When a queued message may next be tried (after a retryable failure).
@@ -140,5 +161,12 @@ impl Message {
 
     pub fn own_dedupe_key(&self) -> String {
         Message::dedupe_key(&self.rule, &self.customer_id, &self.occurrence)
+    }
+
+    /// The day (UTC) a result of this message is counted on: the day it was sent for what
+    /// happens after (a receipt two days later still counts with its text, so a day's
+    /// delivery rate compares like with like), else the day of the result.
+    pub fn counted_on(&self) -> chrono::NaiveDate {
+        self.sent_at.unwrap_or(self.updated_at).date_naive()
     }
 }

@@ -1,6 +1,7 @@
 //! Domain types shared by every layer.
 mod api_key;
 mod customer;
+mod delivery;
 mod duration;
 mod event;
 mod ids;
@@ -12,6 +13,7 @@ mod timer;
 pub use api_key::{ApiKey, Scope};
 pub(crate) use customer::{parse_zone, RECENT_EVENTS_KEPT};
 pub use customer::{Activity, Consent, ConsentState, Customer, SentEntry};
+pub use delivery::{DeliveryOutcome, DeliveryReport, Origination, Receipt, UndeliveredReason};
 pub use duration::Span;
 pub use event::{Event, EVENT_RETENTION_DAYS};
 pub use ids::{CustomerId, EventId, MessageId, RuleId, TenantId};

@@ -225,15 +225,29 @@ pub trait MessageStore: Send + Sync {
     /// suppression, only if its number is not suppressed.
     async fn claim_message(&self, claimed: &Message) -> Result<Claim>;
     /// Records how a message ended: moves it from state `from` to its current status and
-    /// fields and adds `stats` for its rule on the day of `message.updated_at`, together.
-    /// Returns false (and writes nothing) when it was no longer in `from`.
+    /// fields and adds `stats` for its rule on the day [`Message::counted_on`] gives,
+    /// together. A message recorded as `sent` with a provider and provider id also becomes
+    /// findable by them ([`MessageStore::message_by_provider_id`]) for
+    /// [`PROVIDER_ID_KEPT_DAYS`]. Returns false (and writes nothing) when it was no longer
+    /// in `from`.
     async fn finish_message(
         &self,
         message: &Message,
         from: MessageState,
         stats: &Counters,
     ) -> Result<bool>;
+    /// The message a provider accepted under `provider_id` (what its receipts name), while
+    /// the lookup written with its `sent` result is kept; None otherwise.
+    async fn message_by_provider_id(
+        &self,
+        provider: &str,
+        provider_id: &str,
+    ) -> Result<Option<Message>>;
 }
+
+/// How long a sent text can be found by its provider id: receipts come within 72 hours
+/// (SNS's documented worst case), so a week leaves room for a delayed one.
+pub const PROVIDER_ID_KEPT_DAYS: i64 = 7;
 
 /// The suppression list: numbers that are never texted, per tenant and phone number (it survives customer deletion).
 #[async_trait]

@@ -17,6 +17,9 @@ pub(super) struct RulebookFile {
     /// The tenant's own numbers (E.164): inbound replies to them belong to this tenant.
     #[serde(default)]
     pub numbers: Vec<Spanned<String>>,
+    /// Who the tenant's texts come from.
+    #[serde(default)]
+    pub sender: Option<Spanned<SenderFile>>,
     #[serde(default)]
     pub holidays: Vec<Spanned<String>>,
     #[serde(default)]
@@ -26,6 +29,18 @@ pub(super) struct RulebookFile {
     #[serde(default)]
     pub replies: RepliesFile,
     pub rules: Spanned<Vec<RuleFile>>,
+}
+
+/// `sender:` — exactly one of the three.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SenderFile {
+    #[serde(default)]
+    pub number: Option<Spanned<String>>,
+    #[serde(default)]
+    pub pool: Option<Spanned<String>>,
+    #[serde(default)]
+    pub sender_id: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,6 +14,7 @@ mod rules;
 mod runtime;
 #[cfg(test)]
 mod runtime_tests;
+mod sender;
 
 pub use error::{Problem, RulebookErrors};
 pub use model::*;

@@ -21,6 +21,8 @@ pub struct Rulebook {
     pub phone_region: Option<String>,
     /// The tenant's own sending/receiving numbers: inbound replies to them are this tenant's.
     pub numbers: Vec<crate::domain::PhoneNumber>,
+    /// Who the tenant's texts come from (`sender:`); None lets the provider choose.
+    pub origination: Option<crate::domain::Origination>,
     pub holidays: BTreeSet<NaiveDate>,
     /// Customer attributes templates and triggers may use.
     pub attributes: BTreeSet<String>,

@@ -15,7 +15,7 @@ use super::file::{CapActionFile, CategoryFile, PolicyFile, RepliesFile, Rulebook
 use super::holidays;
 use super::model::Rulebook;
 use super::rules::RuleScope;
-use crate::domain::{parse_zone, Category, PhoneNumber, Span, TenantId};
+use crate::domain::{parse_zone, Category, Origination, PhoneNumber, Span, TenantId};
 use crate::policy::{has_control_character, CapAction, CategoryPolicy, Policy, Window};
 use crate::reply::ReplySettings;
 
@@ -106,6 +106,17 @@ fn key_before(source: &str, line: u64, column: u64) -> Option<String> {
     (!key.is_empty()).then(|| key.to_string())
 }
 
+/// A phone number written in E.164 form, as the rulebook's own numbers must be.
+pub(super) fn e164(text: &str) -> Result<PhoneNumber, String> {
+    let phone = PhoneNumber::parse(text, None).map_err(message)?;
+    if !text.trim().starts_with('+') {
+        return Err(format!(
+            "number {text:?} must be written in E.164 form (+8610…)"
+        ));
+    }
+    Ok(phone)
+}
+
 impl Checker<'_> {
     fn rulebook(&mut self, raw: &RulebookFile) -> Option<Rulebook> {
         let tenant = self.check(&raw.tenant, |t| {
@@ -123,18 +134,20 @@ impl Checker<'_> {
         };
         let mut numbers = Some(Vec::new());
         for number in &raw.numbers {
-            let parsed = self.check(number, |n| {
-                let phone = PhoneNumber::parse(n, None).map_err(message)?;
-                if !n.trim().starts_with('+') {
-                    return Err(format!(
-                        "number {n:?} must be written in E.164 form (+8610…)"
-                    ));
-                }
-                Ok(phone)
-            });
+            let parsed = self.check(number, |n| e164(n));
             match (parsed, &mut numbers) {
                 (Some(phone), Some(all)) => all.push(phone),
                 _ => numbers = None,
+            }
+        }
+        let origination = match &raw.sender {
+            Some(sender) => self.sender(sender).map(Some),
+            None => Some(None),
+        };
+        // Replies to the number texts come from are the tenant's, listed or not.
+        if let (Some(Some(Origination::Number(own))), Some(all)) = (&origination, &mut numbers) {
+            if !all.contains(own) {
+                all.push(own.clone());
             }
         }
         let holidays = self.holidays(&raw.holidays);
@@ -173,6 +186,7 @@ impl Checker<'_> {
             locale: locale?,
             phone_region: phone_region?,
             numbers: numbers?,
+            origination: origination?,
             holidays: holidays?,
             attributes,
             policy: policy?,

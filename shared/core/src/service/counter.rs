@@ -3,6 +3,7 @@
 //! readers that interpret a stored name read it back with [`Counter::parse`].
 use std::fmt;
 
+use crate::domain::UndeliveredReason;
 use crate::policy::{DeferReason, SkipReason};
 use crate::ports::Counters;
 
@@ -15,6 +16,20 @@ pub enum Counter {
     Sent,
     /// `failed`: a text that could not be sent, for good.
     Failed,
+    /// `delivered`: a sent text the provider reported delivered (counted on its send day).
+    Delivered,
+    /// `undelivered`: a sent text the provider reported not delivered, whatever the reason.
+    Undelivered,
+    /// `undelivered_<reason>`: the undelivered texts for one reason (`undelivered_blocked`).
+    UndeliveredFor(UndeliveredReason),
+    /// `parts`: message parts of receipted texts, as the provider counted them (else as
+    /// nudge did); added per receipt, not counted one by one.
+    Parts,
+    /// `cost_micro_usd`: what the provider charged for receipted texts, in millionths of a
+    /// USD; added per receipt.
+    CostMicroUsd,
+    /// `paused_spend_limit`: a text put back because the account's spend limit was reached.
+    PausedSpendLimit,
     /// `unknown`: a text whose sender stopped after handing it to the provider; it may or
     /// may not have gone out (care and marketing texts are not sent again).
     Unknown,
@@ -44,6 +59,12 @@ pub enum Counter {
 const QUEUED: &str = "queued";
 const SENT: &str = "sent";
 const FAILED: &str = "failed";
+const DELIVERED: &str = "delivered";
+const UNDELIVERED: &str = "undelivered";
+const UNDELIVERED_PREFIX: &str = "undelivered_";
+const PARTS: &str = "parts";
+const COST_MICRO_USD: &str = "cost_micro_usd";
+const PAUSED_SPEND_LIMIT: &str = "paused_spend_limit";
 const UNKNOWN: &str = "unknown";
 const RESENT_UNKNOWN: &str = "resent_unknown";
 const LEASE_REQUEUED: &str = "lease_requeued";
@@ -69,6 +90,11 @@ impl Counter {
             QUEUED => Some(Counter::Queued),
             SENT => Some(Counter::Sent),
             FAILED => Some(Counter::Failed),
+            DELIVERED => Some(Counter::Delivered),
+            UNDELIVERED => Some(Counter::Undelivered),
+            PARTS => Some(Counter::Parts),
+            COST_MICRO_USD => Some(Counter::CostMicroUsd),
+            PAUSED_SPEND_LIMIT => Some(Counter::PausedSpendLimit),
             UNKNOWN => Some(Counter::Unknown),
             RESENT_UNKNOWN => Some(Counter::ResentUnknown),
             LEASE_REQUEUED => Some(Counter::LeaseRequeued),
@@ -84,6 +110,10 @@ impl Counter {
                 Some(Counter::Keyword(keyword.to_string()))
             })
             .or_else(|| {
+                let reason = name.strip_prefix(UNDELIVERED_PREFIX)?;
+                UndeliveredReason::from_code(reason).map(Counter::UndeliveredFor)
+            })
+            .or_else(|| {
                 let reason = name.strip_prefix(DEFERRED_PREFIX)?;
                 DeferReason::from_code(reason).map(Counter::DeferredFor)
             })
@@ -96,6 +126,12 @@ impl fmt::Display for Counter {
             Counter::Queued => f.write_str(QUEUED),
             Counter::Sent => f.write_str(SENT),
             Counter::Failed => f.write_str(FAILED),
+            Counter::Delivered => f.write_str(DELIVERED),
+            Counter::Undelivered => f.write_str(UNDELIVERED),
+            Counter::UndeliveredFor(reason) => write!(f, "{UNDELIVERED_PREFIX}{}", reason.code()),
+            Counter::Parts => f.write_str(PARTS),
+            Counter::CostMicroUsd => f.write_str(COST_MICRO_USD),
+            Counter::PausedSpendLimit => f.write_str(PAUSED_SPEND_LIMIT),
             Counter::Unknown => f.write_str(UNKNOWN),
             Counter::ResentUnknown => f.write_str(RESENT_UNKNOWN),
             Counter::LeaseRequeued => f.write_str(LEASE_REQUEUED),
@@ -162,6 +198,12 @@ mod tests {
             Counter::Queued,
             Counter::Sent,
             Counter::Failed,
+            Counter::Delivered,
+            Counter::Undelivered,
+            Counter::UndeliveredFor(UndeliveredReason::OptedOut),
+            Counter::Parts,
+            Counter::CostMicroUsd,
+            Counter::PausedSpendLimit,
             Counter::Unknown,
             Counter::ResentUnknown,
             Counter::LeaseRequeued,
@@ -178,7 +220,12 @@ mod tests {
         }
         assert_eq!(Counter::parse("skipped_cap_per_week"), None);
         assert_eq!(Counter::parse("deferred_nonsense"), None);
-        assert_eq!(Counter::parse("delivered"), None);
+        assert_eq!(Counter::parse("delivered"), Some(Counter::Delivered));
+        assert_eq!(
+            Counter::parse("undelivered_blocked"),
+            Some(Counter::UndeliveredFor(UndeliveredReason::Blocked))
+        );
+        assert_eq!(Counter::parse("undelivered_lost"), None);
     }
 
     #[test]

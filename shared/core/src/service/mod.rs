@@ -8,6 +8,7 @@ mod decide;
 mod evaluate;
 mod ingest;
 mod outbound;
+mod receipt;
 mod reply;
 pub mod report;
 mod retry;
@@ -34,10 +35,11 @@ pub use ingest::{
     event_id_reused, validate_customer_input, CustomerInput, EventInput, IngestReport,
 };
 pub use outbound::DetailType;
+pub use receipt::{ReceiptApplied, ReceiptReport, Receipts};
 pub use reply::{
     check_provider_id, classifier_for, InboundSms, RejectReason, ReplyOutcome, ReplyReport,
 };
-pub use report::{RepliesReport, RuleReplies};
+pub use report::{DeliverySummary, RepliesReport, RuleReplies};
 pub use send::{LeaseReport, Outbox, SendReport};
 
 /// Tunables of the engine; the defaults suit production.
@@ -53,6 +55,8 @@ pub struct EngineConfig {
     /// functions time out after 60 s), so a live sender never loses its message; once it
     /// ends, the sweep settles what a crashed or timed-out sender left.
     pub send_lease_seconds: i64,
+    /// How long a text waits when the provider says the account's spend limit is reached.
+    pub spend_limit_pause_seconds: i64,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +66,7 @@ impl Default for EngineConfig {
             max_send_attempts: 5,
             retry_base_seconds: 30,
             send_lease_seconds: 300,
+            spend_limit_pause_seconds: 3_600,
         }
     }
 }
@@ -131,6 +136,11 @@ impl<S: ?Sized> Engine<S> {
             1 => self.rulebooks.keys().next().cloned(),
             _ => None,
         })
+    }
+
+    /// Every tenant's rulebook, in no particular order.
+    pub fn rulebooks(&self) -> impl Iterator<Item = &Arc<Rulebook>> {
+        self.rulebooks.values()
     }
 
     pub fn rulebook(&self, tenant: &TenantId) -> Result<&Arc<Rulebook>> {

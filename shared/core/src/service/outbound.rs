@@ -3,8 +3,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::domain::TenantId;
-use crate::ports::OutboundEvent;
+use serde_json::json;
+
+use crate::domain::{Message, TenantId};
+use crate::ports::{EventPublisher, OutboundEvent};
 
 /// What an [`OutboundEvent`] announces: its `detail_type` (EventBridge's `detail-type`).
 /// Named so as not to be confused with the type of a customer's event (`order.paid`).
@@ -13,6 +15,12 @@ pub enum DetailType {
     /// A text the provider accepted.
     #[serde(rename = "message.sent")]
     MessageSent,
+    /// A sent text the provider reported delivered to the phone.
+    #[serde(rename = "message.delivered")]
+    MessageDelivered,
+    /// A sent text the provider reported not delivered (`reason`: why).
+    #[serde(rename = "message.undelivered")]
+    MessageUndelivered,
     /// A text that could not be sent, for good (or a queued message that cannot be read).
     #[serde(rename = "message.failed")]
     MessageFailed,
@@ -42,6 +50,8 @@ impl DetailType {
     pub fn as_str(self) -> &'static str {
         match self {
             DetailType::MessageSent => "message.sent",
+            DetailType::MessageDelivered => "message.delivered",
+            DetailType::MessageUndelivered => "message.undelivered",
             DetailType::MessageFailed => "message.failed",
             DetailType::MessageSkipped => "message.skipped",
             DetailType::MessageUnknown => "message.unknown",
@@ -77,13 +87,48 @@ impl OutboundEvent {
     }
 }
 
+/// Tells other systems what became of a message (`resolution`: how an unknown outcome was
+/// settled). The result is already recorded, so a lost notification is logged and must not
+/// resend the text or undo the result.
+pub(crate) async fn announce_message(
+    publisher: &dyn EventPublisher,
+    message: &Message,
+    detail_type: DetailType,
+    resolution: Option<&str>,
+    now: DateTime<Utc>,
+) {
+    let mut detail = json!({
+        "message_id": message.id.as_str(),
+        "customer_id": message.customer_id.as_str(),
+        "rule": message.rule.as_str(),
+        "category": message.category,
+        "status": message.status.as_str(),
+        "reason": message.reason,
+        "provider": message.provider,
+        "provider_id": message.provider_id,
+        "segments": message.segments,
+    });
+    if let Some(delivery) = &message.delivery {
+        detail["delivery"] = json!(delivery);
+    }
+    if let Some(resolution) = resolution {
+        detail["resolution"] = json!(resolution);
+    }
+    let event = OutboundEvent::new(detail_type, message.tenant.clone(), now, detail);
+    if let Err(err) = publisher.publish(std::slice::from_ref(&event)).await {
+        tracing::error!(error = %err, detail_type = detail_type.as_str(), "publishing a message result failed");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const ALL: [DetailType; 8] = [
+    const ALL: [DetailType; 10] = [
         DetailType::MessageSent,
+        DetailType::MessageDelivered,
+        DetailType::MessageUndelivered,
         DetailType::MessageUnknown,
         DetailType::MessageFailed,
         DetailType::MessageSkipped,

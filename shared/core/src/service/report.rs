@@ -10,7 +10,7 @@ use super::reply::UNATTRIBUTED_REPLIES;
 use super::{Counter, Engine};
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
-use crate::ports::{CounterStore, Counters, ReplyTextCount};
+use crate::ports::{CounterStore, Counters, ReplyTextCount, StatsRow};
 
 /// Most days one report (or stats request) covers.
 pub(crate) const MAX_REPORT_DAYS: i64 = 366;
@@ -79,6 +79,57 @@ impl RuleReplies {
     fn finish(mut self) -> Self {
         self.opt_out_rate = (self.sent > 0).then(|| self.opted_out as f64 / self.sent as f64);
         self
+    }
+}
+
+/// What delivery receipts said about the texts of some stats rows (a period, a rule).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DeliverySummary {
+    /// Texts the provider accepted.
+    pub sent: i64,
+    pub delivered: i64,
+    pub undelivered: i64,
+    /// Undelivered texts per reason code (`unreachable`, `blocked`, …).
+    pub undelivered_by_reason: BTreeMap<String, i64>,
+    /// Sent texts no receipt has settled yet (receipts can take up to 72 hours).
+    pub awaiting_receipt: i64,
+    /// `delivered / (delivered + undelivered)`: the share of the texts with a receipt that
+    /// reached the phone; None before any receipt.
+    pub delivery_rate: Option<f64>,
+    /// Message parts of the receipted texts.
+    pub parts: i64,
+    /// What the provider charged for them, where it says (USD).
+    pub cost_usd: f64,
+}
+
+impl DeliverySummary {
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a StatsRow>) -> Self {
+        let mut summary = DeliverySummary::default();
+        let mut cost_micro_usd = 0i64;
+        for row in rows {
+            for (name, value) in &row.counters {
+                match Counter::parse(name) {
+                    Some(Counter::Sent) => summary.sent += value,
+                    Some(Counter::Delivered) => summary.delivered += value,
+                    Some(Counter::Undelivered) => summary.undelivered += value,
+                    Some(Counter::UndeliveredFor(reason)) => {
+                        *summary
+                            .undelivered_by_reason
+                            .entry(reason.code().to_string())
+                            .or_default() += value;
+                    }
+                    Some(Counter::Parts) => summary.parts += value,
+                    Some(Counter::CostMicroUsd) => cost_micro_usd += value,
+                    _ => {}
+                }
+            }
+        }
+        let receipted = summary.delivered + summary.undelivered;
+        summary.awaiting_receipt = (summary.sent - receipted).max(0);
+        summary.delivery_rate =
+            (receipted > 0).then(|| summary.delivered as f64 / receipted as f64);
+        summary.cost_usd = cost_micro_usd as f64 / 1_000_000.0;
+        summary
     }
 }
 
@@ -169,6 +220,41 @@ mod tests {
         assert!(check_range(day(2026, 3, 2), day(2026, 3, 1)).is_err());
         assert!(check_range(day(2025, 3, 1), day(2026, 3, 1)).is_ok());
         assert!(check_range(day(2025, 2, 28), day(2026, 3, 1)).is_err());
+    }
+
+    #[test]
+    fn delivery_adds_up_receipts_and_rates_the_receipted_texts() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let row = |counters: &[(&str, i64)]| StatsRow {
+            day,
+            rule: "r".into(),
+            counters: counters.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        };
+        let rows = [
+            row(&[
+                ("sent", 10),
+                ("delivered", 6),
+                ("undelivered", 2),
+                ("undelivered_blocked", 2),
+                ("parts", 12),
+                ("cost_micro_usd", 51_600),
+            ]),
+            row(&[("sent", 2), ("delivered", 2), ("parts", 2)]),
+        ];
+        let summary = DeliverySummary::of(&rows);
+        assert_eq!(
+            (summary.sent, summary.delivered, summary.undelivered),
+            (12, 8, 2)
+        );
+        assert_eq!(summary.awaiting_receipt, 2);
+        assert_eq!(summary.delivery_rate, Some(0.8));
+        assert_eq!(
+            summary.undelivered_by_reason,
+            BTreeMap::from([("blocked".to_string(), 2)])
+        );
+        assert_eq!(summary.parts, 14);
+        assert!((summary.cost_usd - 0.0516).abs() < 1e-9);
+        assert_eq!(DeliverySummary::of(&[]).delivery_rate, None);
     }
 
     #[test]

@@ -2,17 +2,17 @@
 //! tell other systems. Retryable failures go back to the queue with exponential backoff.
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use serde_json::json;
 use std::sync::Arc;
 
 use super::counter::{one_each, Counter};
+use super::outbound::announce_message;
 use super::{DetailType, Engine};
-use crate::domain::{ConsentState, Message, MessageStatus};
-use crate::error::{Error, Result};
+use crate::domain::{ConsentState, CustomerId, Message, MessageStatus, PhoneNumber, TenantId};
+use crate::error::Result;
 use crate::policy::SkipReason;
 use crate::ports::{
-    Claim, CustomerStore, DueIndex, EventPublisher, MessageState, MessageStore, OutboundEvent,
-    SmsSender, SuppressionList,
+    Claim, CustomerStore, DueIndex, EventPublisher, MessageState, MessageStore, OutgoingText,
+    SendError, SmsSender, SuppressionList,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct SendReport {
     pub suppressed: u32,
     /// Claimed by another sender first.
     pub lost_claims: u32,
+    /// Put back because the account's spend limit is reached; sending stopped there.
+    pub paused: u32,
 }
 
 /// What settling expired send leases did ([`Outbox::reconcile_leases`]).
@@ -57,6 +59,8 @@ enum Delivery {
     Failed,
     Suppressed,
     LostClaim,
+    /// The spend limit is reached: nothing more can go out for now.
+    Paused,
 }
 
 impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outbox<S> {
@@ -95,6 +99,10 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 Delivery::Failed => report.failed += 1,
                 Delivery::Suppressed => report.suppressed += 1,
                 Delivery::LostClaim => report.lost_claims += 1,
+                Delivery::Paused => {
+                    report.paused += 1;
+                    break;
+                }
             }
         }
         Ok(report)
@@ -210,59 +218,105 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
         let held = MessageState::of(&dispatched);
         let mut done = dispatched;
         done.lease_until = None;
-        match self
-            .sender
-            .send(&done.phone, &done.text, done.category)
-            .await
-        {
+        let Ok(rulebook) = self.engine.rulebook(&done.tenant).cloned() else {
+            // Queued while the tenant had a rulebook, which this deployment no longer has:
+            // who the text would come from is unknown, so it fails visibly rather than go
+            // out from a number the tenant's customers do not know.
+            let mut failed = done;
+            failed.status = MessageStatus::Failed;
+            failed.reason = Some(format!("tenant {} has no rulebook", failed.tenant));
+            self.finish(
+                failed,
+                held,
+                Counter::Failed,
+                DetailType::MessageFailed,
+                now,
+            )
+            .await?;
+            return Ok(Delivery::Failed);
+        };
+        let text = OutgoingText {
+            tenant: &done.tenant,
+            message_id: &done.id,
+            to: &done.phone,
+            text: &done.text,
+            category: done.category,
+            segments: done.segments,
+            origination: rulebook.origination.as_ref(),
+        };
+        let config = self.engine.config();
+        match self.sender.send(&text).await {
             Ok(sent) => {
                 done.status = MessageStatus::Sent;
+                done.provider = Some(sent.provider.to_string());
                 done.provider_id = Some(sent.provider_id);
+                done.sent_at = Some(now);
                 self.finish(done, held, Counter::Sent, DetailType::MessageSent, now)
                     .await?;
                 Ok(Delivery::Sent)
             }
-            Err(Error::RecipientOptedOut { provider }) => {
+            Err(SendError::OptedOut { provider }) => {
                 // The number opted out with the provider itself (e.g. replied STOP to the
                 // carrier): honour it everywhere so nothing else is queued for it.
                 tracing::warn!(message = %done.id, provider, "recipient opted out at the provider");
-                store
-                    .suppress(&done.tenant, &done.phone, now, "provider", None)
+                self.engine
+                    .honour_provider_opt_out(&done.tenant, &done.phone, &done.customer_id, now)
                     .await?;
-                if let Some(customer) = store.get_customer(&done.tenant, &done.customer_id).await? {
-                    self.engine
-                        .set_consent(&customer, ConsentState::OptedOut, now, "provider")
-                        .await?;
-                }
                 self.skip_opted_out(done, held, now).await?;
                 Ok(Delivery::Suppressed)
             }
-            Err(Error::Provider {
-                retryable, message, ..
-            }) => {
-                let config = self.engine.config();
+            Err(SendError::SpendLimitReached { message, .. }) => {
+                // Not this text's fault: it waits, with its attempt given back, and this
+                // round of sending stops (every other text would meet the same answer).
+                tracing::error!(message = %done.id, reason = %message, "spend limit reached; sending paused");
+                let mut paused = done;
+                paused.status = MessageStatus::Queued;
+                paused.attempts = paused.attempts.saturating_sub(1);
+                paused.reason = Some(message);
+                paused.next_attempt_at =
+                    Some(now + TimeDelta::seconds(config.spend_limit_pause_seconds));
+                self.engine
+                    .store()
+                    .finish_message(&paused, held, &one_each([Counter::PausedSpendLimit]))
+                    .await?;
+                Ok(Delivery::Paused)
+            }
+            Err(SendError::Retryable { message, .. })
+                if done.attempts < config.max_send_attempts =>
+            {
                 let mut next = done;
                 next.reason = Some(message);
-                if retryable && next.attempts < config.max_send_attempts {
-                    next.status = MessageStatus::Queued;
-                    next.next_attempt_at =
-                        Some(now + backoff(config.retry_base_seconds, next.attempts));
-                    store.transition_message(&next, held).await?;
-                    tracing::warn!(message = %next.id, attempts = next.attempts, "send failed, will retry");
-                    Ok(Delivery::Retry)
-                } else {
-                    next.status = MessageStatus::Failed;
-                    self.finish(next, held, Counter::Failed, DetailType::MessageFailed, now)
-                        .await?;
-                    Ok(Delivery::Failed)
-                }
+                next.status = MessageStatus::Queued;
+                next.next_attempt_at =
+                    Some(now + backoff(config.retry_base_seconds, next.attempts));
+                store.transition_message(&next, held).await?;
+                tracing::warn!(message = %next.id, attempts = next.attempts, "send failed, will retry");
+                Ok(Delivery::Retry)
             }
-            Err(other) => {
+            Err(
+                SendError::Retryable { message, .. }
+                | SendError::Permanent { message, .. }
+                | SendError::InvalidNumber { message, .. },
+            ) => {
+                let mut failed = done;
+                failed.reason = Some(message);
+                failed.status = MessageStatus::Failed;
+                self.finish(
+                    failed,
+                    held,
+                    Counter::Failed,
+                    DetailType::MessageFailed,
+                    now,
+                )
+                .await?;
+                Ok(Delivery::Failed)
+            }
+            Err(SendError::Local(err)) => {
                 // Not the provider's answer (our own I/O, configuration): the text never
                 // left. Put the message back exactly as it was read, so the redelivered
                 // record (or the sweep) claims it again.
                 store.transition_message(&message, held).await?;
-                Err(other)
+                Err(err)
             }
         }
     }
@@ -316,8 +370,6 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
         Ok(true)
     }
 
-    /// Tells other systems what became of a message. The result is already recorded, so a
-    /// lost notification is logged and must not resend the text.
     async fn announce(
         &self,
         message: &Message,
@@ -325,23 +377,29 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
         resolution: Option<&str>,
         now: DateTime<Utc>,
     ) {
-        let mut detail = json!({
-            "message_id": message.id.as_str(),
-            "customer_id": message.customer_id.as_str(),
-            "rule": message.rule.as_str(),
-            "category": message.category,
-            "status": message.status.as_str(),
-            "reason": message.reason,
-            "provider_id": message.provider_id,
-            "segments": message.segments,
-        });
-        if let Some(resolution) = resolution {
-            detail["resolution"] = json!(resolution);
+        announce_message(&*self.publisher, message, detail_type, resolution, now).await;
+    }
+}
+
+impl<S: CustomerStore + DueIndex + SuppressionList + ?Sized> Engine<S> {
+    /// A number opted out with the provider or its carrier (a send refused, a receipt said
+    /// so): suppressed here too and its customer's consent recorded, so nothing more is
+    /// decided for it and the two lists agree.
+    pub(super) async fn honour_provider_opt_out(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+        customer: &CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.store()
+            .suppress(tenant, phone, now, "provider", None)
+            .await?;
+        if let Some(customer) = self.store().get_customer(tenant, customer).await? {
+            self.set_consent(&customer, ConsentState::OptedOut, now, "provider")
+                .await?;
         }
-        let event = OutboundEvent::new(detail_type, message.tenant.clone(), now, detail);
-        if let Err(err) = self.publisher.publish(std::slice::from_ref(&event)).await {
-            tracing::error!(error = %err, detail_type = detail_type.as_str(), "publishing the send result failed");
-        }
+        Ok(())
     }
 }
 
