@@ -78,6 +78,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     occurrence: "simulated".into(),
                     phone: customer.phone.clone(),
                     text: String::new(),
+                    template: None,
                     segments: 1,
                     status: MessageStatus::Sent,
                     reason: None,

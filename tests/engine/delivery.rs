@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{
     DeliveryOutcome, DeliveryReport, Message, MessageStatus, Origination, PhoneNumber, Receipt,
-    TenantId, UndeliveredReason,
+    TemplateRef, TenantId, UndeliveredReason,
 };
 use nudge_core::ports::{
     CounterStore, CustomerStore, MessageStore, OutgoingText, SendError, Sent, SmsSender,
@@ -34,6 +34,7 @@ rules:
     category: transactional
     trigger: {event: order.paid}
     template: "Thanks, order {{event.properties.order_id}} is paid."
+    gateway_template: {id: "2001", params: [event.properties.order_id]}
 "#;
 
 fn start() -> DateTime<Utc> {
@@ -44,16 +45,20 @@ fn start() -> DateTime<Utc> {
 #[derive(Default)]
 struct Scripted {
     answers: Mutex<Vec<fn() -> SendError>>,
-    seen: Mutex<Vec<(String, Option<Origination>)>>,
+    seen: Mutex<Vec<Seen>>,
 }
+
+/// What a sender was asked to send: to, from, as which gateway template.
+type Seen = (String, Option<Origination>, Option<TemplateRef>);
 
 #[async_trait::async_trait]
 impl SmsSender for Scripted {
     async fn send(&self, text: &OutgoingText<'_>) -> Result<Sent, SendError> {
-        self.seen
-            .lock()
-            .unwrap()
-            .push((text.to.to_string(), text.origination.cloned()));
+        self.seen.lock().unwrap().push((
+            text.to.to_string(),
+            text.origination.cloned(),
+            text.template.cloned(),
+        ));
         let mut answers = self.answers.lock().unwrap();
         if !answers.is_empty() {
             return Err((answers.remove(0))());
@@ -164,13 +169,20 @@ async fn texts_go_out_from_the_tenants_number_which_takes_its_replies() {
     h.order(1).await;
     assert_eq!(h.outbox.send_due(10).await.unwrap().sent, 1);
     let own = PhoneNumber::parse("+18335550100", None).unwrap();
+    // With the rule's gateway template, its parameters rendered when it was decided.
+    let template = TemplateRef {
+        id: "2001".into(),
+        params: vec!["A1".into()],
+    };
     assert_eq!(
         sender.seen.lock().unwrap()[0],
         (
             "+14255550001".to_string(),
-            Some(Origination::Number(own.clone()))
+            Some(Origination::Number(own.clone())),
+            Some(template.clone())
         )
     );
+    assert_eq!(h.message(1).await.template, Some(template));
     // The sending number is one of the tenant's: replies to it are routed to the tenant.
     assert_eq!(
         h.engine.tenant_for_number(own.as_str()),

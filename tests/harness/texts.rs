@@ -42,6 +42,7 @@ impl TestText {
             category: self.category,
             segments: count_segments(&self.text).segments,
             origination: self.origination.as_ref(),
+            template: None,
         }
     }
 }

@@ -278,6 +278,7 @@ mod tests {
             occurrence: "o".into(),
             phone: PhoneNumber::parse("13800138000", Some("CN")).unwrap(),
             text: "hi".into(),
+            template: None,
             segments: 1,
             status,
             reason: None,

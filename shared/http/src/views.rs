@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use nudge_core::domain::{
-    Category, Consent, Customer, CustomerId, Message, MessageId, MessageStatus, PhoneNumber, RuleId,
+    Category, Consent, Customer, CustomerId, DeliveryReport, Message, MessageId, MessageStatus,
+    PhoneNumber, RuleId, TemplateRef,
 };
 use nudge_core::service::{DecisionRecord, IngestReport, Outcome};
 
@@ -121,6 +122,8 @@ pub struct MessageView<'a> {
     occurrence: &'a str,
     phone: &'a PhoneNumber,
     text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template: Option<&'a TemplateRef>,
     segments: u32,
     status: &'a MessageStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,7 +131,14 @@ pub struct MessageView<'a> {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     provider_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sent_at: Option<DateTime<Utc>>,
+    /// The provider's receipt: when, its words, price, parts, carrier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<&'a DeliveryReport>,
     attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt_at: Option<DateTime<Utc>>,
@@ -148,12 +158,16 @@ impl<'a> MessageView<'a> {
             occurrence: &m.occurrence,
             phone: &m.phone,
             text: &m.text,
+            template: m.template.as_ref(),
             segments: m.segments,
             status: &m.status,
             reason: m.reason.as_deref(),
             created_at: m.created_at,
             updated_at: m.updated_at,
+            provider: m.provider.as_deref(),
             provider_id: m.provider_id.as_deref(),
+            sent_at: m.sent_at,
+            delivery: m.delivery.as_ref(),
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at,
             lease_until: m.lease_until,
@@ -222,6 +236,7 @@ mod tests {
             occurrence: "e1".into(),
             phone: PhoneNumber::parse("+8613800138000", None).unwrap(),
             text: "您好".into(),
+            template: None,
             segments: 1,
             status: MessageStatus::Queued,
             reason: None,
@@ -245,11 +260,28 @@ mod tests {
         message.next_attempt_at = Some(at());
         message.ignores_suppression = true;
         assert_eq!(view(&message), shown(&message, &["tenant"]));
+        message.status = MessageStatus::Undelivered;
+        message.reason = Some("blocked".into());
+        message.provider = Some("sns".into());
+        message.sent_at = Some(at());
+        message.template = Some(TemplateRef {
+            id: "1234567".into(),
+            params: vec!["王芳".into()],
+        });
+        message.delivery = Some(DeliveryReport {
+            at: at(),
+            provider_status: "Phone carrier has blocked this message".into(),
+            price_usd: Some(0.00645),
+            parts: Some(1),
+            carrier: Some("Example Mobile".into()),
+        });
+        assert_eq!(view(&message), shown(&message, &["tenant"]));
 
         for outcome in [
             Outcome::Send {
                 text: "您好".into(),
                 segments: 1,
+                template: None,
             },
             Outcome::Defer {
                 until: at(),

@@ -93,6 +93,7 @@ pub fn message(c: &Customer, rule: &str, occurrence: &str, now: DateTime<Utc>) -
         occurrence: occurrence.into(),
         phone: c.phone.clone(),
         text: "【阿克米】hello 回复TD退订".into(),
+        template: None,
         segments: 1,
         status: MessageStatus::Queued,
         reason: None,

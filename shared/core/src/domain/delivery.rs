@@ -38,6 +38,14 @@ impl Origination {
     }
 }
 
+/// A text as a template gateway sends it: the approved template's id and its parameters,
+/// rendered when the text was decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRef {
+    pub id: String,
+    pub params: Vec<String>,
+}
+
 /// Why a text the provider accepted did not reach the phone, as nudge counts it
 /// (`undelivered_<code>`). Providers word their reasons differently; each adapter maps its
 /// own onto these and keeps its words in [`DeliveryReport::provider_status`].

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::{CustomerId, DeliveryReport, MessageId, PhoneNumber, RuleId, TenantId};
+use super::{CustomerId, DeliveryReport, MessageId, PhoneNumber, RuleId, TemplateRef, TenantId};
 
 /// Why a text is sent; decides windows, caps, footer and the SMS type at the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -122,6 +122,9 @@ pub struct Message {
     pub occurrence: String,
     pub phone: PhoneNumber,
     pub text: String,
+    /// For template gateways: the approved template and its parameters for this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateRef>,
     pub segments: u32,
     pub status: MessageStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,7 +13,9 @@ mod timer;
 pub use api_key::{ApiKey, Scope};
 pub(crate) use customer::{parse_zone, RECENT_EVENTS_KEPT};
 pub use customer::{Activity, Consent, ConsentState, Customer, SentEntry};
-pub use delivery::{DeliveryOutcome, DeliveryReport, Origination, Receipt, UndeliveredReason};
+pub use delivery::{
+    DeliveryOutcome, DeliveryReport, Origination, Receipt, TemplateRef, UndeliveredReason,
+};
 pub use duration::Span;
 pub use event::{Event, EVENT_RETENTION_DAYS};
 pub use ids::{CustomerId, EventId, MessageId, RuleId, TenantId};

@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::domain::{Category, MessageId, Origination, PhoneNumber, TenantId};
+use crate::domain::{Category, MessageId, Origination, PhoneNumber, TemplateRef, TenantId};
 use crate::error::{BoxError, Error};
 
 /// One text to send, with everything a real gateway asks for.
@@ -19,6 +19,9 @@ pub struct OutgoingText<'a> {
     pub segments: u32,
     /// Who the text comes from (the tenant's `sender:`); None lets the provider choose.
     pub origination: Option<&'a Origination>,
+    /// For template gateways: the approved template and its parameters (the rule's
+    /// `gateway_template`); text gateways send `text`.
+    pub template: Option<&'a TemplateRef>,
 }
 
 /// What a sender returns for an accepted text.

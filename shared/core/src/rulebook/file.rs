@@ -129,6 +129,9 @@ pub(super) struct RuleFile {
     #[serde(default)]
     pub exit: Option<Spanned<String>>,
     pub template: Spanned<String>,
+    /// The gateway's approved template this text is sent as (template gateways only).
+    #[serde(default)]
+    pub gateway_template: Option<Spanned<GatewayTemplateFile>>,
     #[serde(default)]
     pub holdout: Option<Spanned<String>>,
     #[serde(default)]
@@ -136,6 +139,15 @@ pub(super) struct RuleFile {
     /// Keyword → action; the action's location stands in for the keyword's (same line).
     #[serde(default)]
     pub replies: BTreeMap<String, Spanned<ReplyFile>>,
+}
+
+/// `gateway_template: {id: "1234567", params: [name, event.properties.order_id]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GatewayTemplateFile {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub params: Vec<Spanned<String>>,
 }
 
 /// Every key of every trigger kind; which combinations are valid is checked after parsing so

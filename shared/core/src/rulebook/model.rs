@@ -48,6 +48,9 @@ pub struct Rule {
     /// When it holds at fire time, the occurrence is dropped (e.g. already converted).
     pub exit: Option<Condition>,
     pub template: Template,
+    /// For template gateways (Tencent Cloud SMS…): the approved template and, in its order,
+    /// the variables that fill its parameters (the same ones the text uses).
+    pub gateway_template: Option<GatewayTemplate>,
     /// Share of customers held out for measurement, in basis points (10% = 1000).
     pub holdout_bp: u32,
     /// Reply menu: normalised keyword → action.
@@ -139,6 +142,13 @@ impl PartialEq for Condition {
     fn eq(&self, other: &Self) -> bool {
         self.source == other.source
     }
+}
+
+/// A gateway's approved template: its id, and one template per parameter (`{{ name }}`).
+#[derive(Clone, Debug)]
+pub struct GatewayTemplate {
+    pub id: String,
+    pub params: Vec<Template>,
 }
 
 /// A message body template (minijinja syntax, strict about undefined variables).

@@ -630,3 +630,101 @@ fn control_characters_in_texts_fail_the_check_where_they_are() {
         "{found:?}"
     );
 }
+
+const SENDER_AND_TEMPLATE: &str = r#"
+tenant: acme
+brand: 阿克米
+timezone: Asia/Shanghai
+phone_region: CN
+numbers: ["+8613900000001"]
+sender: {number: "+8613900000002"}
+attributes: [name]
+rules:
+  - id: signed
+    category: transactional
+    trigger: {event: parcel.signed}
+    template: "{{name}}您好，快递{{event.properties.waybill}}已签收。"
+    gateway_template: {id: "1234567", params: [name, event.properties.waybill]}
+"#;
+
+#[test]
+fn a_sender_number_is_one_of_the_tenants_numbers() {
+    let book = parse(SENDER_AND_TEMPLATE, "acme.yaml").unwrap();
+    let own = crate::domain::PhoneNumber::parse("+8613900000002", None).unwrap();
+    assert_eq!(
+        book.origination,
+        Some(crate::domain::Origination::Number(own.clone()))
+    );
+    assert_eq!(book.numbers.len(), 2);
+    assert!(book.numbers.contains(&own));
+    let gateway = book.rules[0].gateway_template.as_ref().unwrap();
+    assert_eq!(gateway.id, "1234567");
+    assert_eq!(gateway.params.len(), 2);
+}
+
+#[test]
+fn a_sender_names_exactly_one_identity_of_a_valid_shape() {
+    let with = |sender: &str| {
+        problems(&SENDER_AND_TEMPLATE.replace(r#"{number: "+8613900000002"}"#, sender))
+    };
+    assert_eq!(
+        with(r#"{number: "+8613900000002", sender_id: ACME}"#),
+        ["r.yaml:7:9: `sender` names exactly one of `number` (E.164), `pool` or `sender_id`"]
+    );
+    assert_eq!(
+        with("{}"),
+        ["r.yaml:7:9: `sender` names exactly one of `number` (E.164), `pool` or `sender_id`"]
+    );
+    assert!(with(r#"{number: "13900000002"}"#)[0].contains("13900000002"));
+    assert!(with("{sender_id: ACME-SHOP-2026}")[0].contains("1–11"));
+    assert!(with("{sender_id: \"12345\"}")[0].contains("at least one letter"));
+    assert!(with("{pool: \"pool a\"}")[0].contains("pool"));
+    let valid = |sender: &str| {
+        parse(
+            &SENDER_AND_TEMPLATE.replace(r#"{number: "+8613900000002"}"#, sender),
+            "r.yaml",
+        )
+        .unwrap()
+        .origination
+    };
+    assert_eq!(
+        valid("{pool: pool-0123456789abcdef}"),
+        Some(crate::domain::Origination::Pool(
+            "pool-0123456789abcdef".into()
+        ))
+    );
+    assert_eq!(
+        valid("{sender_id: ACME}"),
+        Some(crate::domain::Origination::SenderId("ACME".into()))
+    );
+}
+
+#[test]
+fn a_gateway_templates_params_are_exactly_the_texts_variables() {
+    let with = |template: &str| {
+        problems(&SENDER_AND_TEMPLATE.replace(
+            "{id: \"1234567\", params: [name, event.properties.waybill]}",
+            template,
+        ))
+    };
+    assert_eq!(
+        with("{id: \"1234567\", params: [name]}"),
+        ["r.yaml:14:23: the text uses `event.properties.waybill`, which is not one of the gateway template's params"]
+    );
+    assert_eq!(
+        with("{id: \"1234567\", params: [name, event.properties.waybill, event.properties.eta]}"),
+        ["r.yaml:14:23: param `event.properties.eta` is not used by the text, so the two would say different things"]
+    );
+    assert!(
+        with("{id: \"1234567\", params: [name, name, event.properties.waybill]}")[0]
+            .contains("listed twice")
+    );
+    assert!(
+        with("{id: \"12 34\", params: [name, event.properties.waybill]}")[0]
+            .contains("gateway template id")
+    );
+    assert!(
+        with("{id: \"1234567\", params: [\"name | upper\", event.properties.waybill]}")[0]
+            .contains("is not a variable of the text")
+    );
+}

@@ -7,8 +7,8 @@ use super::check::{
     is_identifier, keyword, message, positive_span, segments, span, time_of_day, Checker,
     BUILT_IN_VARIABLES,
 };
-use super::file::{ReplyFile, RuleFile, TriggerFile};
-use super::model::{Condition, ReplyAction, Rule, Template, Trigger};
+use super::file::{GatewayTemplateFile, ReplyFile, RuleFile, TriggerFile};
+use super::model::{Condition, GatewayTemplate, ReplyAction, Rule, Template, Trigger};
 use super::runtime::{compile_condition, compile_template};
 use crate::domain::{Category, RuleId, Span};
 use crate::policy::content::{self, ContentProblem};
@@ -114,6 +114,10 @@ impl Checker<'_> {
         let kind = &raw.trigger.value;
         let has_event = kind.event.is_some() || kind.count.is_some();
         let template = self.template(&raw.template, category, has_event, scope);
+        let gateway_template = match &raw.gateway_template {
+            Some(gateway) => self.gateway_template(gateway, template.as_ref()).map(Some),
+            None => Some(None),
+        };
         let holdout_bp = match &raw.holdout {
             Some(h) => self.check(h, |h| holdout(h)),
             None => Some(0),
@@ -131,6 +135,7 @@ impl Checker<'_> {
             when: when?,
             exit: exit?,
             template: template?,
+            gateway_template: gateway_template?,
             holdout_bp: holdout_bp?,
             replies: replies?,
             max_segments: max_segments?,
@@ -440,6 +445,60 @@ impl Checker<'_> {
         ok.then_some(template)
     }
 
+    /// The approved template's id and its parameters, each a variable path the text uses,
+    /// together exactly the text's variables: the gateway's text and nudge's say the same.
+    fn gateway_template(
+        &mut self,
+        raw: &Spanned<GatewayTemplateFile>,
+        text: Option<&Template>,
+    ) -> Option<GatewayTemplate> {
+        let id = self.check(&raw.value.id, |id| gateway_template_id(id));
+        let mut params = Vec::new();
+        let mut named = BTreeSet::new();
+        let mut ok = true;
+        for param in &raw.value.params {
+            let compiled = self.check(param, |path| {
+                let path = path.trim();
+                let is_path = !path.is_empty() && path.split('.').all(is_identifier);
+                if !is_path {
+                    return Err(format!(
+                        "param {path:?} is not a variable of the text (e.g. name, event.properties.order_id)"
+                    ));
+                }
+                if !named.insert(path.to_string()) {
+                    return Err(format!("param `{path}` is listed twice"));
+                }
+                compile_template(&format!("{{{{ {path} }}}}"))
+            });
+            match compiled {
+                Some(template) => params.push(template),
+                None => ok = false,
+            }
+        }
+        // Only when the text compiled (its own problems are reported already).
+        if let (Some(text), true) = (text, ok) {
+            let used = text.paths();
+            for path in used.difference(&named) {
+                self.report(
+                    raw.referenced,
+                    format!(
+                        "the text uses `{path}`, which is not one of the gateway template's params"
+                    ),
+                );
+                ok = false;
+            }
+            for path in named.difference(&used) {
+                self.report(
+                    raw.referenced,
+                    format!("param `{path}` is not used by the text, so the two would say different things"),
+                );
+                ok = false;
+            }
+        }
+        let id = id?;
+        ok.then_some(GatewayTemplate { id, params })
+    }
+
     fn reply_menu(
         &mut self,
         raw: &BTreeMap<String, Spanned<ReplyFile>>,
@@ -553,6 +612,21 @@ fn modifiers(t: &TriggerFile) -> Vec<(&'static str, Location)> {
         found.push(("times", times.referenced));
     }
     found
+}
+
+/// A gateway template id: 1–64 ASCII letters, digits, `-` or `_` (Tencent's are digits,
+/// Alibaba's `SMS_…`).
+fn gateway_template_id(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let allowed = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if text.is_empty() || text.len() > 64 || !allowed {
+        return Err(format!(
+            "gateway template id {text:?} must be 1–64 ASCII letters, digits, '-' or '_'"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 fn category(text: &str) -> Result<Category, String> {

@@ -532,6 +532,20 @@ impl Template {
             .collect()
     }
 
+    /// Every variable path the template reads (`name`, `event.properties.order_id`),
+    /// minijinja's globals excluded.
+    pub fn paths(&self) -> BTreeSet<String> {
+        let Ok(template) = self.env.get_template(TEMPLATE_NAME) else {
+            return BTreeSet::new();
+        };
+        let globals: BTreeSet<&str> = self.env.globals().map(|(name, _)| name).collect();
+        template
+            .undeclared_variables(true)
+            .into_iter()
+            .filter(|path| !globals.contains(path.split('.').next().unwrap_or_default()))
+            .collect()
+    }
+
     /// Renders with the customer's context keys as top-level variables, plus `event` when
     /// given. A variable the context lacks is an error naming it.
     pub fn render(

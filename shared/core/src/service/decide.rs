@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Customer, Event};
+use crate::domain::{Customer, Event, TemplateRef};
 use crate::policy::{self, count_segments, Decision, DeferReason, PolicyInput, SkipReason};
 use crate::rulebook::{Bindings, Condition, Rule, Rulebook};
 
@@ -15,6 +15,9 @@ pub enum Outcome {
     Send {
         text: String,
         segments: u32,
+        /// The gateway template and its parameters, for rules that have one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        template: Option<TemplateRef>,
     },
     Defer {
         until: DateTime<Utc>,
@@ -109,12 +112,32 @@ pub fn decide(
         )
     };
     let policy = &rulebook.policy;
-    let text = match rule.template.render(&customer_ctx, event_ctx.as_ref()) {
-        Ok(body) => policy::compose(
-            &rulebook.brand,
-            &body,
-            &policy.opt_out_footer,
-            rule.category,
+    let rendered = rule
+        .template
+        .render(&customer_ctx, event_ctx.as_ref())
+        .and_then(|body| {
+            let template = match &rule.gateway_template {
+                Some(gateway) => Some(TemplateRef {
+                    id: gateway.id.clone(),
+                    params: gateway
+                        .params
+                        .iter()
+                        .map(|param| param.render(&customer_ctx, event_ctx.as_ref()))
+                        .collect::<crate::error::Result<_>>()?,
+                }),
+                None => None,
+            };
+            Ok((body, template))
+        });
+    let (text, template) = match rendered {
+        Ok((body, template)) => (
+            policy::compose(
+                &rulebook.brand,
+                &body,
+                &policy.opt_out_footer,
+                rule.category,
+            ),
+            template,
         ),
         Err(err) => {
             if customer.is_opted_out() {
@@ -150,7 +173,11 @@ pub fn decide(
     match policy::decide(&input) {
         Decision::Send => {
             let segments = count_segments(&text).segments;
-            Outcome::Send { text, segments }
+            Outcome::Send {
+                text,
+                segments,
+                template,
+            }
         }
         Decision::Defer { until, reason } => Outcome::Defer {
             until,

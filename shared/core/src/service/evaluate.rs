@@ -8,7 +8,8 @@ use super::counter::{one_each, Counter};
 use super::retry::{retry_on_conflict, Attempt};
 use super::{decide, message_id, DecisionRecord, Engine, Outcome};
 use crate::domain::{
-    Customer, CustomerId, Message, MessageId, MessageStatus, SentEntry, TenantId, Timer,
+    Customer, CustomerId, Message, MessageId, MessageStatus, SentEntry, TemplateRef, TenantId,
+    Timer,
 };
 use crate::error::{Error, Result};
 use crate::policy::{DeferReason, SkipReason};
@@ -165,8 +166,15 @@ impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<
             due.now,
         );
         let recorded = match outcome {
-            Outcome::Send { text, segments } => {
-                match self.commit_send(due, &customer, text, segments).await? {
+            Outcome::Send {
+                text,
+                segments,
+                template,
+            } => {
+                match self
+                    .commit_send(due, &customer, text, segments, template)
+                    .await?
+                {
                     Attempt::Done(outcome) => outcome,
                     Attempt::Conflict => return Ok(Attempt::Conflict),
                 }
@@ -200,6 +208,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<
         customer: &Customer,
         text: String,
         segments: u32,
+        template: Option<TemplateRef>,
     ) -> Result<Attempt<Outcome>> {
         let now = due.now;
         let mut updated = customer.clone();
@@ -213,7 +222,10 @@ impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<
         updated.record_send(entry, keep_since);
         updated.updated_at = now;
         let commit = SendCommit {
-            message: due.message(customer, MessageStatus::Queued, &text, segments, None)?,
+            message: Message {
+                template: template.clone(),
+                ..due.message(customer, MessageStatus::Queued, &text, segments, None)?
+            },
             customer: updated,
             expected_version: customer.version,
             timer: Some(due.timer.clone()),
@@ -231,7 +243,11 @@ impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<
                     self.rearm_state_timers(due.rulebook, &customer, now)
                         .await?;
                 }
-                Ok(Attempt::Done(Outcome::Send { text, segments }))
+                Ok(Attempt::Done(Outcome::Send {
+                    text,
+                    segments,
+                    template,
+                }))
             }
             CommitOutcome::Duplicate => Ok(Attempt::Done(
                 self.skip_duplicate(due, customer, text).await?,
@@ -357,6 +373,7 @@ impl Due<'_> {
             occurrence: self.timer.occurrence.clone(),
             phone: customer.phone.clone(),
             text: text.to_string(),
+            template: None,
             segments,
             status,
             reason,

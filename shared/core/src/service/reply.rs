@@ -466,6 +466,7 @@ where
             phone: reply.phone.clone(),
             segments: policy::count_segments(&text).segments,
             text,
+            template: None,
             status: MessageStatus::Queued,
             reason: None,
             created_at: reply.now,

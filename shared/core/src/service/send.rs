@@ -243,6 +243,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
             category: done.category,
             segments: done.segments,
             origination: rulebook.origination.as_ref(),
+            template: done.template.as_ref(),
         };
         let config = self.engine.config();
         match self.sender.send(&text).await {
