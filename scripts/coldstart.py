@@ -8,7 +8,7 @@ itself, and measures the time from exec to the function's first
 an event (logging, configuration, rulebook parsing, AWS clients). No AWS account is needed:
 no AWS call is made during init.
 
-Usage: scripts/coldstart.py [runs=20] [binary …]  (default: target/release/nudge-{evaluate,send,inbound,ingest})
+Usage: scripts/coldstart.py [runs=20] [binary …]  (default: target/release/nudge-{evaluate,send,inbound,ingest,receipts})
 """
 import http.server
 import os
@@ -76,7 +76,7 @@ def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     binaries = sys.argv[2:] or [
         os.path.join(ROOT, "target", "release", f"nudge-{name}")
-        for name in ("evaluate", "send", "inbound", "ingest")
+        for name in ("evaluate", "send", "inbound", "ingest", "receipts")
     ]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True

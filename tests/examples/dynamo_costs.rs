@@ -2,7 +2,8 @@
 //! N customers whose trial-day-7 reminder is due in one minute; the evaluate tick decides
 //! them (`Engine::tick`), then the send handler (`handle_stream`) gets the table's own stream
 //! records of the queued messages (read through the emulator's DynamoDB Streams API and
-//! filtered as the template filters them) and publishes with SNS on the emulator.
+//! filtered as the template filters them) and publishes with SNS on the emulator; then each
+//! text's delivery receipt is recorded as the receipts function records it.
 //!
 //! Prints requests per text per operation, and capacity units: as reported by the service
 //! (`ReturnConsumedCapacity::TOTAL`) and as computed from item sizes.
@@ -19,8 +20,9 @@ mod support;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use chrono::TimeDelta;
 use nudge_core::clock::ManualClock;
-use nudge_core::domain::{MessageStatus, TenantId};
-use nudge_core::service::{Engine, Outbox};
+use nudge_core::domain::{DeliveryOutcome, DeliveryReport, MessageStatus, Receipt, TenantId};
+use nudge_core::ports::Clock;
+use nudge_core::service::{Engine, Outbox, ReceiptApplied, Receipts};
 use nudge_dynamodb::{create_table, DynamoStore};
 use nudge_eventbridge::EventBridgePublisher;
 use nudge_send::{handle_stream, SendBudget};
@@ -37,7 +39,7 @@ fn report(phase: &str, meter: &Meter, texts: usize) {
         .map(|(op, count)| format!("{op} {:.2}", per(*count as f64)))
         .collect();
     println!(
-        "  {phase:<6} {:>5.2} requests per text ({})",
+        "  {phase:<7} {:>5.2} requests per text ({})",
         per(meter.requests as f64),
         operations.join(", ")
     );
@@ -107,30 +109,57 @@ async fn main() {
     let response = handle_stream(&outbox, &SendBudget::unlimited(), event).await;
     assert!(response.batch_item_failures.is_empty());
     let send = std::mem::take(&mut *meter.lock().unwrap());
+    let mut sent = Vec::new();
     for decision in &decided.decisions {
         let messages = store
             .customer_messages(&tenant, &decision.customer_id, 1)
             .await
             .unwrap();
         assert_eq!(messages[0].status, MessageStatus::Sent);
-        assert!(messages[0].provider_id.is_some(), "SNS accepted it");
+        sent.push(messages[0].provider_id.clone().expect("SNS accepted it"));
     }
+
+    let bus = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
+    let receipts = Receipts::new(engine.clone(), Arc::new(bus));
+    *meter.lock().unwrap() = Meter::default();
+    for provider_id in sent {
+        let receipt = Receipt {
+            provider: "sns".into(),
+            provider_id,
+            outcome: DeliveryOutcome::Delivered,
+            report: DeliveryReport {
+                at: clock.now(),
+                provider_status: "Message has been accepted by phone carrier".into(),
+                price_usd: Some(0.00645),
+                parts: Some(1),
+                carrier: None,
+            },
+        };
+        assert_eq!(
+            receipts.record(&receipt).await.unwrap(),
+            ReceiptApplied::Recorded
+        );
+    }
+    let receipt = std::mem::take(&mut *meter.lock().unwrap());
 
     println!(
         "dynamo_costs: {n} texts due in one minute, decided by one tick and sent from the stream"
     );
     report("tick", &tick, n);
     report("send", &send, n);
+    report("receipt", &receipt, n);
     let mut total = tick;
-    total.requests += send.requests;
-    for (op, count) in send.operations {
-        *total.operations.entry(op).or_default() += count;
+    for phase in [send, receipt] {
+        total.requests += phase.requests;
+        for (op, count) in phase.operations {
+            *total.operations.entry(op).or_default() += count;
+        }
+        total.estimated_wcu += phase.estimated_wcu;
+        total.gsi_wcu += phase.gsi_wcu;
+        total.estimated_rcu += phase.estimated_rcu;
+        total.reported_wcu += phase.reported_wcu;
+        total.reported_rcu += phase.reported_rcu;
     }
-    total.estimated_wcu += send.estimated_wcu;
-    total.gsi_wcu += send.gsi_wcu;
-    total.estimated_rcu += send.estimated_rcu;
-    total.reported_wcu += send.reported_wcu;
-    total.reported_rcu += send.reported_rcu;
     report("total", &total, n);
     if total.reported_wcu == 0.0 {
         println!(

@@ -1,23 +1,28 @@
 //! The deployed path end to end on the AWS emulator (moto): customers in DynamoDB → the
 //! evaluate handler on a scheduled event → message items → the table's own stream records,
 //! filtered as the template's event source mapping filters them → the send handler → texts
-//! published with SNS. Only the clock is ours (so "now" is a chosen instant).
+//! published with SNS → SNS's delivery-status log record in CloudWatch Logs → the receipts
+//! handler on the subscription event → `delivered`. Only the clock is ours (so "now" is a
+//! chosen instant).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+use aws_lambda_events::cloudwatch_logs::LogsEvent;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{CustomerId, MessageStatus, TenantId};
-use nudge_core::ports::{DueIndex, MessageStore};
+use nudge_core::ports::{CounterStore, DueIndex, MessageStore};
 use nudge_core::rulebook;
-use nudge_core::service::{CustomerInput, Engine, Outbox};
+use nudge_core::service::{CustomerInput, DeliverySummary, Engine, Outbox, Receipts};
 use nudge_dynamodb::{create_table, DynamoStore};
 use nudge_evaluate::handle_schedule;
 use nudge_eventbridge::EventBridgePublisher;
 use nudge_inbound::handle_sns;
+use nudge_receipts::handle_logs;
 use nudge_send::{handle_stream, SendBudget};
 use nudge_sns::SnsSender;
+use nudge_tests::logs;
 use nudge_tests::moto::{self, passes_send_filter, StreamReader};
 use nudge_tests::wire::{form, sms_attributes, sns_client, Recorder};
 use serde_json::{json, Value};
@@ -37,6 +42,7 @@ struct Deployment {
     engine: Arc<Engine<DynamoStore>>,
     clock: Arc<ManualClock>,
     outbox: Outbox<DynamoStore>,
+    receipts: Receipts<DynamoStore>,
     publisher: EventBridgePublisher,
     tenant: TenantId,
     stream: StreamReader,
@@ -78,11 +84,13 @@ async fn deploy(start: DateTime<Utc>) -> Deployment {
     );
     let bus = || EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
     let outbox = Outbox::new(engine.clone(), Arc::new(sender), Arc::new(bus()));
+    let receipts = Receipts::new(engine.clone(), Arc::new(bus()));
     Deployment {
         store,
         engine,
         clock,
         outbox,
+        receipts,
         publisher: bus(),
         tenant: TenantId::parse("cloudnote").unwrap(),
         stream,
@@ -239,6 +247,43 @@ async fn a_due_reminder_goes_from_the_schedule_through_the_stream_to_sns_once() 
     // The claim and the result are MODIFY records the filter keeps away from the function.
     let after = d.send_batch();
     assert_eq!(after["Records"].as_array().unwrap().len(), 0, "{after:#}");
+
+    // SNS logs the delivery (AWS's documented record, for this text) to its log group; the
+    // stack's subscription filter hands the batch to the receipts function.
+    let record = repo_file("infra/events/sns-sms-delivery-success.json")
+        .replace(
+            "34d9b400-c6dd-5444-820d-fbeb0f1f54cf",
+            texts[0]["message_id"].as_str().unwrap(),
+        )
+        .replace("+1XXX5550100", "+8613800138001")
+        .replace("2016-06-28 00:40:34.558", "2026-03-09 02:00:21.000");
+    let group = logs::sns_success_group();
+    let (stream, events) = logs::write_and_read(&group, &[record]);
+    // Read from the wire's bytes, as the Lambda runtime does.
+    let wire = logs::subscription_event(&group, &stream, "nudge-receipts", &events).to_string();
+    let event: LogsEvent = serde_json::from_str(&wire).unwrap();
+    let report = handle_logs(&d.receipts, event.clone()).await.unwrap();
+    assert_eq!((report.receipts.recorded, report.unreadable), (1, 0));
+    // CloudWatch Logs retries a failed invocation: the same batch again changes nothing.
+    let again = handle_logs(&d.receipts, event).await.unwrap();
+    assert_eq!(again.receipts.already_settled, 1);
+    let delivered = d
+        .store
+        .customer_messages(&d.tenant, &customer, 10)
+        .await
+        .unwrap();
+    assert_eq!(delivered[0].status, MessageStatus::Delivered);
+    let report = delivered[0].delivery.as_ref().unwrap();
+    assert_eq!(report.price_usd, Some(0.00645));
+    assert_eq!(
+        report.at,
+        at(2026, 3, 9, 2, 0, 22) + TimeDelta::milliseconds(344)
+    );
+    let day = at(2026, 3, 9, 0, 0, 0).date_naive();
+    let rows = d.store.stats(&d.tenant, day, day).await.unwrap();
+    let delivery = DeliverySummary::of(&rows);
+    assert_eq!((delivery.sent, delivery.delivered), (1, 1));
+    assert_eq!(delivery.delivery_rate, Some(1.0));
 
     // A minute later the next tick finds nothing more to do.
     d.clock

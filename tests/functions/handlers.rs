@@ -790,3 +790,33 @@ fn generated_sns_notifications_are_handled_or_rejected_never_failed() {
         })
         .unwrap();
 }
+
+/// The receipts handler on CloudWatch Logs' own subscription event sample (from AWS's
+/// documentation, as aws-lambda-rust-runtime ships it): log lines that are not SNS delivery
+/// records are read, skipped and reported, never an error to retry; a CONTROL_MESSAGE (the
+/// health check CloudWatch Logs sends a new destination) carries nothing.
+#[tokio::test]
+async fn the_receipts_handler_reads_real_subscription_events_and_skips_foreign_lines() {
+    use aws_lambda_events::cloudwatch_logs::LogsEvent;
+    use nudge_core::service::Receipts;
+    use nudge_receipts::{handle_logs, LogsReport};
+
+    let h = harness(Utc.with_ymd_and_hms(2026, 3, 9, 2, 0, 0).unwrap());
+    let receipts = Receipts::new(h.engine.clone(), Arc::new(ConsolePublisher::discard()));
+    let wire = fixture("cloudwatch-logs-subscription.json").to_string();
+    let sample: LogsEvent = serde_json::from_str(&wire).unwrap();
+    let lines = sample.aws_logs.data.log_events.len() as u32;
+    assert!(lines > 0);
+    let report = handle_logs(&receipts, sample).await.unwrap();
+    assert_eq!((report.unreadable, report.receipts.recorded), (lines, 0));
+
+    let control = nudge_tests::logs::encode(&json!({
+        "messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs",
+        "logGroup": "", "logStream": "", "subscriptionFilters": [],
+        "logEvents": [{"id": "", "timestamp": 1_440_442_987_001_i64,
+                       "message": "CWL CONTROL MESSAGE: Checking health of destination Lambda."}]
+    }));
+    let event: LogsEvent = serde_json::from_str(&control.to_string()).unwrap();
+    let report = handle_logs(&receipts, event).await.unwrap();
+    assert_eq!(report, LogsReport::default());
+}

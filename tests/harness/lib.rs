@@ -3,6 +3,7 @@
 //! the store conformance suite every store adapter runs.
 pub mod captured;
 pub mod conformance;
+pub mod logs;
 pub mod moto;
 pub mod texts;
 pub mod wire;

@@ -5,6 +5,8 @@
 //! (`CheckIfPhoneNumberIsOptedOut`) and, if it did, refuses the text as opted out; the
 //! outbox then suppresses the number in nudge too. (The delivery-status logs, where the
 //! stack enables them, report such texts as well.)
+pub mod receipts;
+
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

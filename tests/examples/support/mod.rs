@@ -209,7 +209,8 @@ pub async fn emulator_config() -> aws_config::SdkConfig {
 
 pub fn customer(tenant: &TenantId, i: usize) -> Customer {
     let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
-    let phone = PhoneNumber::parse(&format!("138{:08}", i), Some("CN")).unwrap();
+    // Ending in 1: the emulator reports numbers ending in 99 as opted out.
+    let phone = PhoneNumber::parse(&format!("138{:07}1", i), Some("CN")).unwrap();
     let mut c = Customer::new(
         tenant.clone(),
         CustomerId::parse(format!("cust-{i:06}")).unwrap(),
