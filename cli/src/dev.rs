@@ -40,6 +40,10 @@ pub struct Args {
     /// The tenant's Twilio auth token: enables `POST /v1/inbound/twilio`.
     #[arg(long)]
     twilio_auth_token: Option<String>,
+    /// The tenant's Tencent Cloud SMS callback token: enables
+    /// `POST /v1/callbacks/tencent/{tenant}/status` and `/reply` (`?token=` it).
+    #[arg(long)]
+    tencent_callback_token: Option<String>,
     /// The tenant's webhook secret: every request must then be signed with it
     /// (`X-Nudge-Signature`), and `POST /v1/inbound/generic` is enabled.
     #[arg(long)]
@@ -109,6 +113,11 @@ async fn serve(args: Args, rulebook: nudge_core::rulebook::Rulebook) -> Result<E
             .collect(),
         twilio_auth_tokens: args
             .twilio_auth_token
+            .iter()
+            .map(|t| (tenant.clone(), t.clone()))
+            .collect(),
+        tencent_callback_tokens: args
+            .tencent_callback_token
             .iter()
             .map(|t| (tenant.clone(), t.clone()))
             .collect(),

@@ -7,3 +7,4 @@ mod dynamodb;
 mod fuzz;
 mod ingest_lambda;
 mod sqlite;
+mod tencent;

@@ -61,6 +61,7 @@ rules:
 /// The number acme's customers text; Twilio's token and the public URL of the deployment.
 pub const ACME_NUMBER: &str = "+8613900000001";
 pub const TWILIO_TOKEN: &str = "twilio-auth-token";
+pub const TENCENT_TOKEN: &str = "tencent-callback-token";
 pub const PUBLIC_URL: &str = "https://sms.example.com/prod";
 pub const WEBHOOK_SECRET: &str = "whsec_inbound";
 
@@ -132,6 +133,16 @@ impl Api {
             webhook_secrets: HashMap::from([(tenant(), WEBHOOK_SECRET.to_string())]),
             twilio_auth_tokens: HashMap::from([(tenant(), TWILIO_TOKEN.to_string())]),
             public_base_url: Some(format!("{PUBLIC_URL}/")),
+            ..HttpConfig::default()
+        };
+        let other = rulebook::parse(OTHER_RULES, "other.yaml").unwrap();
+        Api::build(store, config, vec![other]).await
+    }
+
+    /// acme takes Tencent callbacks with [`TENCENT_TOKEN`]; `other` does not.
+    pub async fn tencent(store: Arc<dyn Store>) -> Api {
+        let config = HttpConfig {
+            tencent_callback_tokens: HashMap::from([(tenant(), TENCENT_TOKEN.to_string())]),
             ..HttpConfig::default()
         };
         let other = rulebook::parse(OTHER_RULES, "other.yaml").unwrap();

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod problem;
 mod read;
 pub mod signature;
+mod tencent;
 mod views;
 
 use axum::extract::Request;
@@ -59,6 +60,9 @@ pub struct HttpConfig {
     /// Twilio auth token per tenant: `POST /v1/inbound/twilio` accepts only requests signed
     /// with it (`X-Twilio-Signature`).
     pub twilio_auth_tokens: HashMap<TenantId, String>,
+    /// Callback token per tenant: the `?token=` of its Tencent Cloud SMS callback URLs
+    /// (`/v1/callbacks/tencent/{tenant}/status` and `/reply`), which Tencent does not sign.
+    pub tencent_callback_tokens: HashMap<TenantId, String>,
     /// This API's public URL as providers call it: scheme, host and any path prefix a proxy
     /// removes (`https://sms.example.com`, `https://abc.execute-api.eu-west-1.amazonaws.com/prod`).
     /// Twilio signs the URL it called, which behind API Gateway or a proxy is not the one this
@@ -73,6 +77,7 @@ impl Default for HttpConfig {
         HttpConfig {
             webhook_secrets: HashMap::new(),
             twilio_auth_tokens: HashMap::new(),
+            tencent_callback_tokens: HashMap::new(),
             public_base_url: None,
             body_read_timeout: BODY_READ_TIMEOUT,
         }
@@ -93,6 +98,10 @@ impl std::fmt::Debug for HttpConfig {
             .field(
                 "twilio_auth_tokens",
                 &tenant_names(&self.twilio_auth_tokens),
+            )
+            .field(
+                "tencent_callback_tokens",
+                &tenant_names(&self.tencent_callback_tokens),
             )
             .field("public_base_url", &self.public_base_url)
             .field("body_read_timeout", &self.body_read_timeout)
@@ -146,6 +155,14 @@ pub fn router<S: Store + ?Sized + 'static>(state: AppState<S>) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/inbound/twilio", post(inbound::twilio::<S>))
         .route("/v1/inbound/generic", post(inbound::generic::<S>))
+        .route(
+            "/v1/callbacks/tencent/{tenant}/status",
+            post(tencent::status::<S>),
+        )
+        .route(
+            "/v1/callbacks/tencent/{tenant}/reply",
+            post(tencent::reply::<S>),
+        )
         // A key with the scope named.
         .route(
             "/v1/customers/{id}",
