@@ -7,7 +7,7 @@
 //!
 //! Tencent signs neither callback, so the credential is the tenant's callback token in the
 //! URL, compared in constant time. Both answer Tencent's `{"result":0,"errmsg":"OK"}`.
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -69,6 +69,25 @@ fn success() -> Response {
         .into_response()
 }
 
+/// The tenant a callback is for, once its token is checked, and the callback's body.
+async fn callback<S: Store + ?Sized>(
+    state: &AppState<S>,
+    tenant: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(TenantId, Bytes), Problem> {
+    let tenant = authenticate(state, tenant, query)?;
+    let raw = read_body_within(
+        headers,
+        body,
+        MAX_BODY_BYTES,
+        state.config.body_read_timeout,
+    )
+    .await?;
+    Ok((tenant, raw))
+}
+
 pub async fn status<S: Store + ?Sized>(
     State(state): State<AppState<S>>,
     Path(tenant): Path<String>,
@@ -76,14 +95,7 @@ pub async fn status<S: Store + ?Sized>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let tenant = authenticate(&state, &tenant, query.as_deref())?;
-    let raw = read_body_within(
-        &headers,
-        body,
-        MAX_BODY_BYTES,
-        state.config.body_read_timeout,
-    )
-    .await?;
+    let (tenant, raw) = callback(&state, &tenant, query.as_deref(), &headers, body).await?;
     let receipts = parse_status(&raw).map_err(invalid)?;
     for (index, receipt) in receipts.iter().enumerate() {
         check_provider_id(&receipt.provider_id)
@@ -104,14 +116,7 @@ pub async fn reply<S: Store + ?Sized>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let tenant = authenticate(&state, &tenant, query.as_deref())?;
-    let raw = read_body_within(
-        &headers,
-        body,
-        MAX_BODY_BYTES,
-        state.config.body_read_timeout,
-    )
-    .await?;
+    let (tenant, raw) = callback(&state, &tenant, query.as_deref(), &headers, body).await?;
     // Tencent does not say which number was texted: the reply is to the tenant's (first) one.
     let to = state
         .engine

@@ -4,13 +4,13 @@
 use serde::Serialize;
 use std::sync::Arc;
 
-use super::counter::Counter;
+use super::counter::{one_each, Counter};
 use super::outbound::announce_message;
 use super::{DetailType, Engine};
 use crate::domain::{DeliveryOutcome, MessageStatus, Receipt, UndeliveredReason};
 use crate::error::Result;
 use crate::ports::{
-    Counters, CustomerStore, DueIndex, EventPublisher, MessageState, MessageStore, SuppressionList,
+    CustomerStore, DueIndex, EventPublisher, MessageState, MessageStore, SuppressionList,
 };
 
 /// What one receipt did.
@@ -80,14 +80,14 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Rece
             DeliveryOutcome::Delivered => {
                 settled.status = MessageStatus::Delivered;
                 settled.reason = None;
-                (DetailType::MessageDelivered, counted([Counter::Delivered]))
+                (DetailType::MessageDelivered, one_each([Counter::Delivered]))
             }
             DeliveryOutcome::Undelivered(reason) => {
                 settled.status = MessageStatus::Undelivered;
                 settled.reason = Some(reason.code().to_string());
                 (
                     DetailType::MessageUndelivered,
-                    counted([Counter::Undelivered, Counter::UndeliveredFor(reason)]),
+                    one_each([Counter::Undelivered, Counter::UndeliveredFor(reason)]),
                 )
             }
         };
@@ -119,8 +119,4 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Rece
         }
         Ok(report)
     }
-}
-
-fn counted<const N: usize>(counters: [Counter; N]) -> Counters {
-    super::counter::one_each(counters)
 }

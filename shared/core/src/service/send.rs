@@ -222,18 +222,8 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
             // Queued while the tenant had a rulebook, which this deployment no longer has:
             // who the text would come from is unknown, so it fails visibly rather than go
             // out from a number the tenant's customers do not know.
-            let mut failed = done;
-            failed.status = MessageStatus::Failed;
-            failed.reason = Some(format!("tenant {} has no rulebook", failed.tenant));
-            self.finish(
-                failed,
-                held,
-                Counter::Failed,
-                DetailType::MessageFailed,
-                now,
-            )
-            .await?;
-            return Ok(Delivery::Failed);
+            let reason = format!("tenant {} has no rulebook", done.tenant);
+            return self.fail(done, held, reason, now).await;
         };
         let text = OutgoingText {
             tenant: &done.tenant,
@@ -298,20 +288,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 SendError::Retryable { message, .. }
                 | SendError::Permanent { message, .. }
                 | SendError::InvalidNumber { message, .. },
-            ) => {
-                let mut failed = done;
-                failed.reason = Some(message);
-                failed.status = MessageStatus::Failed;
-                self.finish(
-                    failed,
-                    held,
-                    Counter::Failed,
-                    DetailType::MessageFailed,
-                    now,
-                )
-                .await?;
-                Ok(Delivery::Failed)
-            }
+            ) => self.fail(done, held, message, now).await,
             Err(SendError::Local(err)) => {
                 // Not the provider's answer (our own I/O, configuration): the text never
                 // left. Put the message back exactly as it was read, so the redelivered
@@ -320,6 +297,28 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 Err(err)
             }
         }
+    }
+
+    /// Ends a message as `failed` for `reason`, counted and announced.
+    async fn fail(
+        &self,
+        message: Message,
+        from: MessageState,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery> {
+        let mut failed = message;
+        failed.status = MessageStatus::Failed;
+        failed.reason = Some(reason);
+        self.finish(
+            failed,
+            from,
+            Counter::Failed,
+            DetailType::MessageFailed,
+            now,
+        )
+        .await?;
+        Ok(Delivery::Failed)
     }
 
     /// Ends a message whose number opted out; false when it was no longer in `from`.
