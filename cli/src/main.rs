@@ -1,5 +1,6 @@
 //! `nudge`: the command line of the nudge SMS engine.
 mod classify;
+mod delivery_report;
 mod dev;
 mod input;
 mod keys;
@@ -61,6 +62,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ReportCommand {
+    /// Delivery per rule (sent, delivered, undelivered by reason, delivery rate, parts,
+    /// cost) and the numbers given up on as undeliverable.
+    Delivery(delivery_report::Args),
     /// Replies per rule (sent, replies, opt-outs, opt-out rate, keywords) and the most
     /// frequent free-text replies.
     Replies(replies_report::Args),
@@ -139,6 +143,9 @@ fn main() -> ExitCode {
         Command::Report {
             command: ReportCommand::Replies(args),
         } => replies_report::run(args),
+        Command::Report {
+            command: ReportCommand::Delivery(args),
+        } => delivery_report::run(args),
     };
     match result {
         Ok(code) => code,

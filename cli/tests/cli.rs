@@ -529,3 +529,132 @@ fn a_plan_customer_file_has_its_problems_located() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn report_delivery_shows_each_rules_receipts_and_the_numbers_given_up_on() {
+    use nudge_core::domain::TenantId;
+    use nudge_core::ports::{CounterStore, Counters};
+    use nudge_sqlite::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nudge.db");
+    {
+        let store = SqliteStore::open(&db).unwrap();
+        let tenant = TenantId::parse("freshmart").unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+        let counters = |list: &[(&str, i64)]| -> Counters {
+            list.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for (rule, list) in [
+                (
+                    "silent-30-days",
+                    &[
+                        ("sent", 100),
+                        ("delivered", 90),
+                        ("undelivered", 6),
+                        ("undelivered_unreachable", 4),
+                        ("undelivered_invalid_number", 2),
+                        ("number_invalid_invalid_number", 2),
+                        ("skipped_number_invalid", 3),
+                        ("parts", 192),
+                        ("cost_micro_usd", 1_238_400),
+                    ][..],
+                ),
+                ("reply.opt_out", &[("sent", 2), ("delivered", 2)][..]),
+            ] {
+                store
+                    .add_stats(&tenant, day, rule, &counters(list))
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    let db = db.to_str().unwrap();
+    let base = [
+        "report",
+        "delivery",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--db",
+        db,
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-07",
+    ];
+    let out = nudge(&[&base[..], &["--json"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = report["rules"].as_array().unwrap();
+    let silent = rules
+        .iter()
+        .find(|r| r["rule"] == "silent-30-days")
+        .unwrap();
+    assert_eq!(silent["sent"], 100);
+    assert_eq!(silent["awaiting_receipt"], 4);
+    assert_eq!(silent["delivery_rate"], 0.9375);
+    assert_eq!(
+        silent["numbers_invalid"],
+        serde_json::json!({"invalid_number": 2})
+    );
+    assert_eq!(silent["skipped_number_invalid"], 3);
+    assert_eq!(
+        rules.last().unwrap()["rule"],
+        "reply.opt_out",
+        "answers to replies come after the rulebook's rules"
+    );
+    assert_eq!(report["total"]["sent"], 102);
+    assert_eq!(report["total"]["delivered"], 92);
+
+    let out = nudge(&base);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{table}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line("silent-30-days")[1..],
+        [
+            "100",
+            "90",
+            "6",
+            "4",
+            "93.8%",
+            "192",
+            "1.2384",
+            "invalid_number=2",
+            "unreachable=4"
+        ]
+    );
+    assert!(
+        table.contains("numbers given up on: 2 (invalid_number=2)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("texts skipped for a number given up on: 3"),
+        "{table}"
+    );
+    let bad = nudge(&[
+        "report",
+        "delivery",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--db",
+        db,
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-01",
+    ]);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("--from: must not be after to"));
+}

@@ -428,3 +428,212 @@ async fn the_console_provider_reports_the_asked_share_undelivered() {
     assert!((0.929..=0.971).contains(&rate), "delivery rate {rate}");
     assert_eq!(h.message(7).await.reason.as_deref(), Some("invalid_number"));
 }
+
+impl Harness {
+    /// Another order of customer `c{n}`, paid now (`k` tells the orders apart).
+    async fn another_order(&self, n: u32, k: u32) {
+        let event: EventInput = serde_json::from_value(json!({
+            "event_id": format!("o{n}-{k}"), "customer_id": format!("c{n}"), "type": "order.paid",
+            "occurred_at": self.engine.now(), "properties": {"order_id": format!("A{n}-{k}")}
+        }))
+        .unwrap();
+        self.engine.ingest_event(&self.tenant, event).await.unwrap();
+    }
+
+    async fn customer(&self, n: u32) -> nudge_core::domain::Customer {
+        let id = nudge_core::domain::CustomerId::parse(format!("c{n}")).unwrap();
+        self.engine
+            .store()
+            .get_customer(&self.tenant, &id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// The customer's messages, newest first.
+    async fn messages(&self, n: u32) -> Vec<Message> {
+        let id = nudge_core::domain::CustomerId::parse(format!("c{n}")).unwrap();
+        self.engine
+            .store()
+            .customer_messages(&self.tenant, &id, 50)
+            .await
+            .unwrap()
+    }
+
+    /// Sends what is due, then settles the newest sent text of `c{n}` with `outcome`.
+    async fn send_and_settle(&self, n: u32, outcome: DeliveryOutcome) {
+        self.outbox.send_due(10).await.unwrap();
+        let newest = self.messages(n).await.into_iter().next().unwrap();
+        assert_eq!(newest.status, MessageStatus::Sent, "{newest:?}");
+        let id = newest.provider_id.unwrap();
+        self.clock.advance(TimeDelta::minutes(1));
+        let applied = self
+            .receipts
+            .record(&receipt(&id, outcome, self.engine.now()))
+            .await
+            .unwrap();
+        assert_eq!(applied, ReceiptApplied::Recorded);
+    }
+
+    async fn counter(&self, name: &str) -> i64 {
+        let day = start().date_naive();
+        let rows = self
+            .engine
+            .store()
+            .stats(&self.tenant, day, day)
+            .await
+            .unwrap();
+        rows.iter().filter_map(|r| r.counters.get(name)).sum()
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_number_answer_gives_the_number_up_at_once() {
+    let sender = Arc::new(Scripted::default());
+    sender
+        .answers
+        .lock()
+        .unwrap()
+        .push(|| SendError::InvalidNumber {
+            message: "sns: invalid phone number".into(),
+            source: None,
+        });
+    let h = harness(sender);
+    h.order(1).await;
+    h.outbox.send_due(10).await.unwrap();
+    let phone = PhoneNumber::parse("+14255550001", None).unwrap();
+    assert!(h
+        .engine
+        .store()
+        .is_suppressed(&h.tenant, &phone)
+        .await
+        .unwrap());
+    let invalid = h.customer(1).await.number_invalid.unwrap();
+    assert_eq!(
+        (invalid.reason, invalid.outcomes, invalid.phone),
+        (UndeliveredReason::InvalidNumber, 1, phone)
+    );
+    assert_eq!(h.counter("number_invalid_invalid_number").await, 1);
+    let given_up = h.published("customer.number_invalid");
+    assert_eq!(given_up.len(), 1, "{given_up:?}");
+    assert_eq!(given_up[0]["detail"]["reason"], "invalid_number");
+
+    // The customer's next text is decided skipped, never queued.
+    h.another_order(1, 2).await;
+    assert_eq!(h.counter("skipped_number_invalid").await, 1);
+    let newest = h.messages(1).await.into_iter().next().unwrap();
+    assert_eq!(newest.status, MessageStatus::Skipped);
+    assert_eq!(newest.reason.as_deref(), Some("number_invalid"));
+}
+
+#[tokio::test]
+async fn unreachable_three_times_in_a_row_gives_the_number_up_and_skips_what_is_queued() {
+    let h = harness(Arc::new(Scripted::default()));
+    let unreachable = DeliveryOutcome::Undelivered(UndeliveredReason::Unreachable);
+    h.order(1).await;
+    h.send_and_settle(1, unreachable).await;
+    h.another_order(1, 2).await;
+    h.send_and_settle(1, DeliveryOutcome::Delivered).await;
+    // The delivered text ends the row: two more unreachable ones are not yet three.
+    for k in 3..=4 {
+        h.another_order(1, k).await;
+        h.send_and_settle(1, unreachable).await;
+    }
+    assert!(h.customer(1).await.number_invalid.is_none());
+    // An outcome for another reason says nothing about the number and does not end the row.
+    h.another_order(1, 5).await;
+    h.send_and_settle(
+        1,
+        DeliveryOutcome::Undelivered(UndeliveredReason::PriceExceeded),
+    )
+    .await;
+    assert!(h.customer(1).await.number_invalid.is_none());
+
+    // The third unreachable one in a row, with another text already queued behind it.
+    h.another_order(1, 6).await;
+    h.outbox.send_due(10).await.unwrap();
+    h.clock.advance(TimeDelta::minutes(1));
+    h.another_order(1, 7).await;
+    let sent = h
+        .messages(1)
+        .await
+        .into_iter()
+        .find(|m| m.status == MessageStatus::Sent)
+        .unwrap();
+    h.receipts
+        .record(&receipt(
+            sent.provider_id.as_deref().unwrap(),
+            unreachable,
+            h.engine.now(),
+        ))
+        .await
+        .unwrap();
+    let invalid = h.customer(1).await.number_invalid.unwrap();
+    assert_eq!(
+        (invalid.reason, invalid.outcomes),
+        (UndeliveredReason::Unreachable, 3)
+    );
+    assert_eq!(h.counter("number_invalid_unreachable").await, 1);
+    assert_eq!(h.outbox.send_due(10).await.unwrap().suppressed, 1);
+    let newest = h.messages(1).await.into_iter().next().unwrap();
+    assert_eq!(newest.status, MessageStatus::Skipped);
+    assert_eq!(newest.reason.as_deref(), Some("number_invalid"));
+    assert_eq!(h.counter("skipped_number_invalid").await, 1);
+    let summary = h.delivery().await;
+    assert_eq!(summary.numbers_invalid.get("unreachable"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_new_number_is_texted_again_and_a_reply_from_the_old_one_revives_it() {
+    let sender = Arc::new(Scripted::default());
+    sender
+        .answers
+        .lock()
+        .unwrap()
+        .push(|| SendError::InvalidNumber {
+            message: "sns: invalid phone number".into(),
+            source: None,
+        });
+    let h = harness(sender);
+    h.order(1).await;
+    h.outbox.send_due(10).await.unwrap();
+    assert!(h.customer(1).await.number_is_invalid());
+
+    // The customer's new number is theirs to be texted on.
+    let moved: CustomerInput = serde_json::from_value(json!({
+        "id": "c1", "phone": "+14255550991", "timezone": "UTC"
+    }))
+    .unwrap();
+    h.engine.upsert_customer(&h.tenant, moved).await.unwrap();
+    assert!(!h.customer(1).await.number_is_invalid());
+    h.another_order(1, 2).await;
+    assert_eq!(h.outbox.send_due(10).await.unwrap().sent, 1);
+
+    // Back on the old number, which answers START: it works after all.
+    let back: CustomerInput = serde_json::from_value(json!({
+        "id": "c1", "phone": "+14255550001", "timezone": "UTC"
+    }))
+    .unwrap();
+    h.engine.upsert_customer(&h.tenant, back).await.unwrap();
+    assert!(h.customer(1).await.number_is_invalid());
+    let start = nudge_core::service::InboundSms {
+        from: "+14255550001".into(),
+        to: "+18335550100".into(),
+        body: "START".into(),
+        provider_id: "in-start".into(),
+        in_reply_to: None,
+    };
+    let publisher = ConsolePublisher::new(Box::new(Captured::default()));
+    h.engine
+        .handle_reply(&h.tenant, start, &publisher)
+        .await
+        .unwrap();
+    assert!(!h.customer(1).await.number_is_invalid());
+    let phone = PhoneNumber::parse("+14255550001", None).unwrap();
+    assert!(!h
+        .engine
+        .store()
+        .is_suppressed(&h.tenant, &phone)
+        .await
+        .unwrap());
+}

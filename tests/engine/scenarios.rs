@@ -5,8 +5,8 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{CustomerId, MessageStatus, Origination, PhoneNumber, TenantId};
 use nudge_core::ports::{
-    CounterStore, CustomerStore, DueIndex, MessageStore, OutgoingText, SendError, Sent, SmsSender,
-    SuppressionList,
+    CounterStore, CustomerStore, DueIndex, MessageStore, OutgoingText, ProviderOptIn,
+    ProviderOptOuts, SendError, Sent, SmsSender, SuppressionList,
 };
 use nudge_core::service::{
     CustomerInput, Engine, EventInput, InboundSms, Outbox, Outcome, ReplyOutcome,
@@ -842,4 +842,167 @@ async fn bad_customers_are_rejected_naming_the_field_and_store_nothing() {
         )
         .await;
     assert!(future.is_err());
+}
+
+/// A provider's opt-out list: the numbers on it, and whether it takes numbers off now.
+#[derive(Default)]
+struct ProviderList {
+    listed: Mutex<Vec<PhoneNumber>>,
+    refuses: Mutex<bool>,
+}
+
+#[async_trait::async_trait]
+impl ProviderOptOuts for ProviderList {
+    fn provider(&self) -> &'static str {
+        "sns"
+    }
+
+    async fn opt_in(&self, phone: &PhoneNumber) -> nudge_core::Result<ProviderOptIn> {
+        let mut listed = self.listed.lock().unwrap();
+        if !listed.contains(phone) {
+            return Ok(ProviderOptIn::NotOptedOut);
+        }
+        if *self.refuses.lock().unwrap() {
+            return Ok(ProviderOptIn::Refused {
+                reason: "opted in less than 30 days ago".into(),
+            });
+        }
+        listed.retain(|p| p != phone);
+        Ok(ProviderOptIn::OptedIn)
+    }
+}
+
+/// The tenant leaves STOP and HELP to the provider; START goes through the provider's list.
+fn provider_managed(start: DateTime<Utc>, list: Arc<ProviderList>) -> Harness {
+    let rules = RULES.replace("replies:\n", "replies:\n  opt_outs_managed_by: provider\n");
+    let book = rulebook::parse(&rules, "acme.yaml").unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let engine =
+        Arc::new(Engine::new(store, clock.clone(), vec![book]).with_provider_opt_outs(list));
+    let outbox_lines = Captured::default();
+    let events = Captured::default();
+    let sender = Arc::new(ConsoleSender::new(
+        Box::new(outbox_lines.clone()),
+        Format::JsonLines,
+    ));
+    let publisher = Arc::new(ConsolePublisher::new(Box::new(events.clone())));
+    let outbox = Outbox::new(engine.clone(), sender, publisher.clone());
+    Harness {
+        engine,
+        clock,
+        outbox,
+        outbox_lines,
+        events,
+        publisher,
+        tenant: TenantId::parse("acme").unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn where_the_provider_answers_stop_and_help_nudge_records_them_silently() {
+    let list = Arc::new(ProviderList::default());
+    let h = provider_managed(at(2026, 3, 8, 2, 0), list.clone());
+    h.engine
+        .upsert_customer(&h.tenant, trial_customer("c1", "13800138001"))
+        .await
+        .unwrap();
+    assert_eq!(
+        h.reply("+8613800138001", "HELP", "in-1").await,
+        ReplyOutcome::Help { answered: false }
+    );
+    assert_eq!(
+        h.reply("+8613800138001", "TD", "in-2").await,
+        ReplyOutcome::OptedOut {
+            confirmation_queued: false
+        }
+    );
+    let phone = PhoneNumber::parse("+8613800138001", None).unwrap();
+    assert!(h
+        .engine
+        .store()
+        .is_suppressed(&h.tenant, &phone)
+        .await
+        .unwrap());
+    h.outbox.send_due(100).await.unwrap();
+    assert!(
+        h.outbox_lines.lines().is_empty(),
+        "the provider answered, not nudge"
+    );
+    let opted_out = h.events.lines();
+    assert!(
+        opted_out
+            .iter()
+            .any(|e| e["detail_type"] == "customer.opted_out"),
+        "{opted_out:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_opt_in_the_provider_refuses_keeps_the_number_suppressed_until_it_accepts() {
+    let list = Arc::new(ProviderList::default());
+    let h = provider_managed(at(2026, 3, 8, 2, 0), list.clone());
+    h.engine
+        .upsert_customer(&h.tenant, trial_customer("c1", "13800138001"))
+        .await
+        .unwrap();
+    let phone = PhoneNumber::parse("+8613800138001", None).unwrap();
+    h.reply("+8613800138001", "TD", "in-1").await;
+    // The provider listed the number when it answered the TD.
+    list.listed.lock().unwrap().push(phone.clone());
+    *list.refuses.lock().unwrap() = true;
+
+    let refused = h.reply("+8613800138001", "START", "in-2").await;
+    assert_eq!(
+        refused,
+        ReplyOutcome::OptInRefused {
+            provider: "sns".into(),
+            reason: "opted in less than 30 days ago".into()
+        }
+    );
+    assert!(h
+        .engine
+        .store()
+        .is_suppressed(&h.tenant, &phone)
+        .await
+        .unwrap());
+    let customer = h
+        .engine
+        .store()
+        .get_customer(&h.tenant, &h.id("c1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(customer.is_opted_out(), "nudge and the provider agree");
+    let events = h.events.lines();
+    let event = events
+        .iter()
+        .find(|e| e["detail_type"] == "customer.opt_in_refused")
+        .expect("an event for a person to follow up");
+    assert_eq!(event["detail"]["customer_id"], "c1");
+    assert_eq!(event["detail"]["provider"], "sns");
+
+    // Later the provider accepts: both lists lift, and nudge confirms.
+    *list.refuses.lock().unwrap() = false;
+    assert_eq!(
+        h.reply("+8613800138001", "START", "in-3").await,
+        ReplyOutcome::OptedIn {
+            confirmation_queued: true
+        }
+    );
+    assert!(list.listed.lock().unwrap().is_empty());
+    assert!(!h
+        .engine
+        .store()
+        .is_suppressed(&h.tenant, &phone)
+        .await
+        .unwrap());
+    h.outbox.send_due(100).await.unwrap();
+    let sent = h.outbox_lines.lines();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let day = at(2026, 3, 8, 0, 0).date_naive();
+    let rows = h.engine.store().stats(&h.tenant, day, day).await.unwrap();
+    let replies = rows.iter().find(|r| r.rule == "replies").unwrap();
+    assert_eq!(replies.counters.get("opt_in_refused"), Some(&1));
+    assert_eq!(replies.counters.get("opted_in"), Some(&1));
 }

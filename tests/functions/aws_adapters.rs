@@ -8,10 +8,12 @@ use nudge_tests::wire::{form, sms_attributes, sns_client, Recorder};
 
 use chrono::{TimeZone, Utc};
 use nudge_core::domain::{Category, Origination, PhoneNumber, TenantId};
-use nudge_core::ports::{EventPublisher, OutboundEvent, SendError, SmsSender};
+use nudge_core::ports::{
+    EventPublisher, OutboundEvent, ProviderOptIn, ProviderOptOuts, SendError, SmsSender,
+};
 use nudge_core::Error;
 use nudge_eventbridge::{EventBridgePublisher, RetryPolicy};
-use nudge_sns::SnsSender;
+use nudge_sns::{SnsOptOutList, SnsSender};
 use nudge_tests::texts::TestText;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -166,16 +168,35 @@ async fn sns_unreachable_endpoint_is_retryable() {
 
 /// A local endpoint answering every request with one canned HTTP response.
 fn canned_endpoint(status: &str, body: &'static str) -> String {
+    scripted_endpoint(vec![(status.to_string(), body)], true)
+}
+
+/// A local endpoint giving `answers` (status, XML body) to the requests in turn; with
+/// `repeat_last`, every later request gets the last one.
+fn scripted_endpoint(answers: Vec<(String, &'static str)>, repeat_last: bool) -> String {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
     std::thread::spawn(move || {
+        let mut answers = answers.into_iter().peekable();
+        let mut last = None;
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
+            let (status, body) = match answers.next() {
+                Some(answer) => {
+                    last = Some(answer.clone());
+                    answer
+                }
+                None if repeat_last => last.clone().unwrap(),
+                None => (
+                    "500 Internal Server Error".to_string(),
+                    "unexpected request",
+                ),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
             let mut buf = [0u8; 8192];
             let _ = stream.read(&mut buf);
             let _ = stream.write_all(head.as_bytes());
@@ -407,4 +428,95 @@ async fn eventbridge_rejects_an_event_over_256_kb_before_sending() {
     let err = publisher.publish(&[big]).await.unwrap_err();
     assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
     assert_eq!(bus.put_events_requests(), 0);
+}
+
+/// SNS's opt-out list behind a scripted endpoint.
+async fn opt_out_list_answering(answers: Vec<(&str, &'static str)>) -> SnsOptOutList {
+    let sdk = moto::sdk_config().await;
+    let answers = answers
+        .into_iter()
+        .map(|(s, b)| (s.to_string(), b))
+        .collect();
+    let config = aws_sdk_sns::config::Builder::from(&sdk)
+        .endpoint_url(scripted_endpoint(answers, false))
+        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
+        .build();
+    SnsOptOutList::new(aws_sdk_sns::Client::from_conf(config))
+}
+
+const OPTED_OUT_ANSWER: &str = r#"<CheckIfPhoneNumberIsOptedOutResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <CheckIfPhoneNumberIsOptedOutResult><isOptedOut>true</isOptedOut></CheckIfPhoneNumberIsOptedOutResult>
+  <ResponseMetadata><RequestId>4c61ac2e-0fa4-5a3b-9d1e-55b1c6f0e8a1</RequestId></ResponseMetadata>
+</CheckIfPhoneNumberIsOptedOutResponse>"#;
+
+#[tokio::test]
+async fn sns_opt_in_asks_first_and_spends_no_opt_in_on_a_number_it_does_not_list() {
+    let phone = PhoneNumber::parse("+14255550182", None).unwrap();
+    let list = opt_out_list_answering(vec![(
+        "200 OK",
+        r#"<CheckIfPhoneNumberIsOptedOutResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <CheckIfPhoneNumberIsOptedOutResult><isOptedOut>false</isOptedOut></CheckIfPhoneNumberIsOptedOutResult>
+  <ResponseMetadata><RequestId>1f0c3a52-8e6b-5d7e-a4b2-0c9d8e7f6a51</RequestId></ResponseMetadata>
+</CheckIfPhoneNumberIsOptedOutResponse>"#,
+    )])
+    .await;
+    // A second request would get a 500: there is none.
+    assert_eq!(
+        list.opt_in(&phone).await.unwrap(),
+        ProviderOptIn::NotOptedOut
+    );
+}
+
+#[tokio::test]
+async fn sns_refusing_an_opt_in_within_30_days_keeps_the_number_listed() {
+    let phone = PhoneNumber::parse("+14255550182", None).unwrap();
+    let list = opt_out_list_answering(vec![
+        ("200 OK", OPTED_OUT_ANSWER),
+        (
+            "400 Bad Request",
+            r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>InvalidParameter</Code><Message>Invalid parameter: Phone number was opted in less than 30 days ago</Message></Error>
+  <RequestId>7d2e9b40-3c1f-5a6d-8e0b-4f1a2c3d5e67</RequestId>
+</ErrorResponse>"#,
+        ),
+    ])
+    .await;
+    match list.opt_in(&phone).await.unwrap() {
+        ProviderOptIn::Refused { reason } => {
+            assert!(reason.contains("InvalidParameter"), "{reason}");
+            assert!(reason.contains("30 days"), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_opt_in_is_a_retryable_error_not_a_refusal() {
+    let phone = PhoneNumber::parse("+14255550182", None).unwrap();
+    let list = opt_out_list_answering(vec![
+        ("200 OK", OPTED_OUT_ANSWER),
+        (
+            "429 Too Many Requests",
+            r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+  <Error><Type>Sender</Type><Code>Throttled</Code><Message>Throttled request</Message></Error>
+  <RequestId>0a9b8c7d-6e5f-5a4b-9c3d-2e1f0a9b8c7d</RequestId>
+</ErrorResponse>"#,
+        ),
+    ])
+    .await;
+    let err = list.opt_in(&phone).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn sns_opt_in_on_moto_takes_a_listed_number_off_the_list() {
+    // +447420505401 is on moto's opt-out list from the start.
+    let sdk = moto::sdk_config().await;
+    let list = SnsOptOutList::new(aws_sdk_sns::Client::new(&sdk));
+    let phone = PhoneNumber::parse("+447420505401", None).unwrap();
+    assert_eq!(list.opt_in(&phone).await.unwrap(), ProviderOptIn::OptedIn);
+    assert_eq!(
+        list.opt_in(&phone).await.unwrap(),
+        ProviderOptIn::NotOptedOut
+    );
 }

@@ -12,7 +12,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{CustomerId, MessageStatus, TenantId};
-use nudge_core::ports::{CounterStore, DueIndex, MessageStore};
+use nudge_core::ports::{CounterStore, CustomerStore, DueIndex, MessageStore, SuppressionList};
 use nudge_core::rulebook;
 use nudge_core::service::{CustomerInput, DeliverySummary, Engine, Outbox, Receipts};
 use nudge_dynamodb::{create_table, DynamoStore};
@@ -21,7 +21,7 @@ use nudge_eventbridge::EventBridgePublisher;
 use nudge_inbound::handle_sns;
 use nudge_receipts::handle_logs;
 use nudge_send::{handle_stream, SendBudget};
-use nudge_sns::SnsSender;
+use nudge_sns::{SnsOptOutList, SnsSender};
 use nudge_tests::logs;
 use nudge_tests::moto::{self, passes_send_filter, StreamReader};
 use nudge_tests::wire::{form, sms_attributes, sns_client, Recorder};
@@ -63,19 +63,25 @@ fn the_filter_here_is_the_one_in_the_template() {
 }
 
 async fn deploy(start: DateTime<Utc>) -> Deployment {
+    deploy_with(start, &repo_file("infra/rulebooks/saas-lifecycle.yaml")).await
+}
+
+/// The functions wired as in production (the reply engine with SNS's opt-out list) over a
+/// fresh table, with the rulebook `book`.
+async fn deploy_with(start: DateTime<Utc>, book: &str) -> Deployment {
     let sdk = moto::sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = moto::unique_name("nudge-e2e");
     create_table(&client, &table).await.unwrap();
     let store = Arc::new(DynamoStore::new(client, table));
     let stream = StreamReader::open(store.client(), store.table()).await;
-    let book = rulebook::parse(
-        &repo_file("infra/rulebooks/saas-lifecycle.yaml"),
-        "saas-lifecycle.yaml",
-    )
-    .unwrap();
+    let book = rulebook::parse(book, "saas-lifecycle.yaml").unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    let engine = Arc::new(Engine::new(store.clone(), clock.clone(), vec![book]));
+    let opt_outs = SnsOptOutList::new(aws_sdk_sns::Client::new(&sdk));
+    let engine = Arc::new(
+        Engine::new(store.clone(), clock.clone(), vec![book])
+            .with_provider_opt_outs(Arc::new(opt_outs)),
+    );
     let sns_requests = Recorder::default();
     let sender = SnsSender::new(
         sns_client(&sns_requests).await,
@@ -349,4 +355,84 @@ async fn after_td_the_scheduled_marketing_text_is_not_sent() {
         .unwrap()
         .contains("团队协作"));
     assert_eq!(texts_to("+8613800138012").len(), 1, "only the confirmation");
+}
+
+/// SNS's account opt-out list, as moto keeps it.
+async fn sns_opted_out_numbers() -> Vec<String> {
+    let sns = aws_sdk_sns::Client::new(&moto::sdk_config().await);
+    let mut numbers = Vec::new();
+    let mut next = None;
+    loop {
+        let page = sns
+            .list_phone_numbers_opted_out()
+            .set_next_token(next)
+            .send()
+            .await
+            .unwrap();
+        numbers.extend(page.phone_numbers().iter().cloned());
+        next = page.next_token().map(str::to_string);
+        if next.is_none() {
+            return numbers;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stop_answered_by_sns_and_a_start_in_nudge_leave_both_opt_out_lists_in_step() {
+    // The tenant's number leaves opt-outs to AWS: AWS answers STOP and HELP and lists the
+    // number; nudge records both and answers neither. +447420500600 is on moto's list, as
+    // the number of a customer who replied STOP to an AWS-managed number is.
+    let book = repo_file("infra/rulebooks/saas-lifecycle.yaml").replace(
+        "rules:\n",
+        "replies: {opt_outs_managed_by: provider}\nrules:\n",
+    );
+    let mut d = deploy_with(at(2026, 6, 15, 2, 0, 0), &book).await;
+    let phone = "+447420500600";
+    let number = nudge_core::domain::PhoneNumber::parse(phone, None).unwrap();
+    d.customer("c-3001", phone, "trial").await;
+    assert!(sns_opted_out_numbers().await.contains(&phone.to_string()));
+
+    assert_eq!(
+        d.reply(phone, "STOP", "in-stop-1").await,
+        json!({"opted_out": 1})
+    );
+    assert_eq!(
+        d.reply(phone, "HELP", "in-help-1").await,
+        json!({"help": 1})
+    );
+    assert!(d.store.is_suppressed(&d.tenant, &number).await.unwrap());
+    let answers = d.send_batch();
+    assert!(d.send(&answers).await.is_empty());
+    assert!(
+        texts_to(phone).is_empty(),
+        "AWS answered STOP and HELP, nudge did not"
+    );
+
+    // START: nudge takes the number off SNS's list, then off its own, and confirms.
+    assert_eq!(
+        d.reply(phone, "START", "in-start-1").await,
+        json!({"opted_in": 1})
+    );
+    assert!(!sns_opted_out_numbers().await.contains(&phone.to_string()));
+    assert!(!d.store.is_suppressed(&d.tenant, &number).await.unwrap());
+    let customer = d
+        .store
+        .get_customer(&d.tenant, &CustomerId::parse("c-3001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!customer.is_opted_out());
+    let confirmation = d.send_batch();
+    assert!(d.send(&confirmation).await.is_empty());
+    let texts = texts_to(phone);
+    assert_eq!(texts.len(), 1, "{texts:#?}");
+    assert!(
+        texts[0]["message"].as_str().unwrap().contains("恢复订阅"),
+        "{texts:#?}"
+    );
+    let day = at(2026, 6, 15, 0, 0, 0).date_naive();
+    let rows = d.store.stats(&d.tenant, day, day).await.unwrap();
+    let replies = rows.iter().find(|r| r.rule == "replies").unwrap();
+    assert_eq!(replies.counters.get("opted_out"), Some(&1));
+    assert_eq!(replies.counters.get("opted_in"), Some(&1));
 }

@@ -6,6 +6,10 @@ request wrote meanwhile. DynamoDB itself has no such race, so the tests that sen
 concurrently would fail now and then for the emulator's sake. Connections are still served
 by threads; only the emulator's work is serialised.
 
+moto's SMS opt-out check and its opt-out list disagree (the check says "opted out" for
+every number ending in 99 and ignores the list that OptInPhoneNumber edits). In SNS they
+are one list, so here a number on the list is opted out too.
+
 Usage: python moto_server.py -H HOST -p PORT
 """
 import argparse
@@ -16,7 +20,17 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.sns.models import SNSBackend
 from werkzeug.serving import run_simple
+
+_moto_check = SNSBackend.check_if_phone_number_is_opted_out
+
+
+def _check_reads_the_list(self, number: str) -> bool:
+    return number in self.opt_out_numbers or _moto_check(self, number)
+
+
+SNSBackend.check_if_phone_number_is_opted_out = _check_reads_the_list
 
 
 def main() -> None:

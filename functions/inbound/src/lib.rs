@@ -18,8 +18,8 @@ use nudge_core::service::{Engine, ReplyOutcome};
 /// What one invocation did; returned as the function's result (and so logged by Lambda).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct InboundSummary {
-    /// Replies by action: `opted_out`, `opted_in`, `help`, `keyword`, `free_text`,
-    /// `duplicate`, `rejected`.
+    /// Replies by action: `opted_out`, `opted_in`, `opt_in_refused`, `help`, `keyword`,
+    /// `free_text`, `duplicate`, `rejected`.
     pub actions: BTreeMap<String, u32>,
 }
 
@@ -85,7 +85,8 @@ async fn handle_record<S: Store + ?Sized>(
         ReplyOutcome::Rejected { .. } => "rejected",
         ReplyOutcome::OptedOut { .. } => "opted_out",
         ReplyOutcome::OptedIn { .. } => "opted_in",
-        ReplyOutcome::Help => "help",
+        ReplyOutcome::OptInRefused { .. } => "opt_in_refused",
+        ReplyOutcome::Help { .. } => "help",
         ReplyOutcome::Keyword { .. } => "keyword",
         ReplyOutcome::FreeText => "free_text",
     })

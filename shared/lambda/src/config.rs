@@ -8,7 +8,7 @@
 //! | `EVENT_BUS_NAME` | all | the EventBridge bus for `message.*` events (required) |
 //! | `SMS_SENDER_ID` | evaluate, send | SNS `AWS.SNS.SMS.SenderID` (optional) |
 //! | `SMS_MAX_PRICE` | evaluate, send | SNS `AWS.SNS.SMS.MaxPrice` in USD (optional) |
-//! | `SNS_CHECK_OPT_OUT` | evaluate, send | `true` (default) to ask SNS before each text whether the number is on the account's opt-out list (SNS accepts and drops texts to such numbers); `false` saves that call where the account's list is known to be empty |
+//! | `SNS_CHECK_OPT_OUT` | evaluate, send, inbound, ingest | `true` (default) to ask SNS before each text whether the number is on the account's opt-out list (SNS accepts and drops texts to such numbers), and to take a number that opts in by reply off that list (`OptInPhoneNumber`); `false` saves those calls where the account's list is known to stay empty |
 //! | `SEND_MPS` | evaluate, send | messages per second (per stream shard, and for the retry sweep); `0` = no limit (default 20) |
 //! | `RETRY_SWEEP` | evaluate | `true` (default) to also settle texts whose sender's lease ended and send queued retries whose backoff elapsed (with `false`, held texts of a crashed send are never settled) |
 //! | `WEBHOOK_SECRETS` | ingest | tenants whose requests must be signed: see the ingest function |

@@ -7,4 +7,4 @@ mod wiring;
 
 pub use config::{Config, RulebookSource, DEFAULT_SEND_MPS};
 pub use nudge_aws::sdk_config;
-pub use wiring::{dynamo_store, engine, event_publisher, init_logging};
+pub use wiring::{dynamo_store, engine, event_publisher, init_logging, reply_engine};

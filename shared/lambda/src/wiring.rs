@@ -10,6 +10,7 @@ use nudge_core::ports::Store;
 use nudge_core::service::Engine;
 use nudge_dynamodb::DynamoStore;
 use nudge_eventbridge::EventBridgePublisher;
+use nudge_sns::SnsOptOutList;
 
 /// JSON logs without timestamps (CloudWatch adds them), level from `RUST_LOG` (default info).
 pub fn init_logging() {
@@ -37,6 +38,22 @@ pub fn engine<S: Store + ?Sized>(config: &Config, store: Arc<S>) -> Result<Arc<E
         Arc::new(SystemClock),
         config.load_rulebooks()?,
     )))
+}
+
+/// The engine of the functions that act on replies (inbound, ingest): as [`engine`], plus
+/// the provider's opt-out list, so that an opt-in reply takes the number off SNS's account
+/// list too (unless `SNS_CHECK_OPT_OUT=false` says that list is known to stay empty).
+pub fn reply_engine<S: Store + ?Sized>(
+    sdk: &SdkConfig,
+    config: &Config,
+    store: Arc<S>,
+) -> Result<Arc<Engine<S>>> {
+    let engine = Engine::new(store, Arc::new(SystemClock), config.load_rulebooks()?);
+    Ok(Arc::new(if config.sns_check_opt_out {
+        engine.with_provider_opt_outs(Arc::new(SnsOptOutList::new(aws_sdk_sns::Client::new(sdk))))
+    } else {
+        engine
+    }))
 }
 
 /// The publisher of `message.*`, `reply.*`, `customer.*` and `keyword.*` events.

@@ -5,7 +5,10 @@
 //! (`CheckIfPhoneNumberIsOptedOut`) and, if it did, refuses the text as opted out; the
 //! outbox then suppresses the number in nudge too. (The delivery-status logs, where the
 //! stack enables them, report such texts as well.)
+mod opt_outs;
 pub mod receipts;
+
+pub use opt_outs::SnsOptOutList;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;

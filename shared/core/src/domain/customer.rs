@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-use super::{Category, CustomerId, PhoneNumber, RuleId, TenantId};
+use super::{Category, CustomerId, PhoneNumber, RuleId, TenantId, UndeliveredReason};
 use crate::error::{Error, Result};
 
 /// Most recent timestamps kept per event type, enough for `count` triggers.
@@ -37,6 +37,10 @@ pub struct Customer {
     /// Per rule: the last time a `count` trigger fired (so one burst fires once).
     #[serde(default)]
     pub marks: BTreeMap<RuleId, DateTime<Utc>>,
+    /// The number nudge gave up on (`policy.number_hygiene`): it is suppressed, and the
+    /// customer's texts are skipped `number_invalid` while the customer keeps that number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_invalid: Option<NumberInvalid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version, incremented by every write.
@@ -59,6 +63,15 @@ pub enum ConsentState {
     #[default]
     Subscribed,
     OptedOut,
+}
+
+/// A number given up on: why, after how many outcomes in a row, and since when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NumberInvalid {
+    pub phone: PhoneNumber,
+    pub reason: UndeliveredReason,
+    pub outcomes: u32,
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -92,6 +105,7 @@ impl Customer {
             activity: BTreeMap::new(),
             ledger: Vec::new(),
             marks: BTreeMap::new(),
+            number_invalid: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -108,6 +122,14 @@ impl Customer {
 
     pub fn is_opted_out(&self) -> bool {
         self.consent.state == ConsentState::OptedOut
+    }
+
+    /// Whether the customer's current number is one nudge gave up on (a new number is
+    /// texted again).
+    pub fn number_is_invalid(&self) -> bool {
+        self.number_invalid
+            .as_ref()
+            .is_some_and(|u| u.phone == self.phone)
     }
 
     /// Records one event occurrence in the activity summary (out-of-order safe).

@@ -100,15 +100,6 @@ impl UndeliveredReason {
             .into_iter()
             .find(|r| r.code() == code)
     }
-
-    /// Whether the outcome says something about the number itself, not this one text: a
-    /// number with such outcomes is worth no more texts (number hygiene).
-    pub fn is_permanent_for_number(self) -> bool {
-        matches!(
-            self,
-            UndeliveredReason::InvalidNumber | UndeliveredReason::Blocked
-        )
-    }
 }
 
 impl fmt::Display for UndeliveredReason {

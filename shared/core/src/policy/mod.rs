@@ -22,7 +22,7 @@ pub use content::ContentProblem;
 pub(crate) use content::{compose, has_control_character};
 pub(crate) use holdout::in_holdout;
 pub use segments::{count_segments, Encoding, Segments};
-pub use settings::{CapAction, CategoryPolicy, Policy};
+pub use settings::{CapAction, CategoryPolicy, NumberHygiene, Policy};
 pub(crate) use window::next_opening;
 pub use window::{Opening, Window};
 
@@ -61,6 +61,8 @@ pub enum CapKind {
 pub enum SkipReason {
     /// Number suppressed or customer opted out.
     OptedOut,
+    /// The customer's number is one nudge gave up on (`policy.number_hygiene`).
+    NumberInvalid,
     /// The rule's `exit` condition holds.
     Exit,
     /// The rule's `when` condition no longer holds.
@@ -83,6 +85,7 @@ impl SkipReason {
     pub fn code(&self) -> &'static str {
         match self {
             SkipReason::OptedOut => "opted_out",
+            SkipReason::NumberInvalid => "number_invalid",
             SkipReason::Exit => "exit",
             SkipReason::Condition => "condition",
             SkipReason::SameRuleGap => "same_rule_gap",
@@ -197,6 +200,8 @@ pub struct PolicyInput<'a> {
     pub max_segments: u32,
     /// Number on the suppression list or customer opted out.
     pub suppressed: bool,
+    /// The customer's number was given up on as undeliverable.
+    pub number_invalid: bool,
     /// The rule's `when` holds now (true when it has none).
     pub condition_holds: bool,
     /// The rule's `exit` holds now (false when it has none).
@@ -210,7 +215,7 @@ pub struct PolicyInput<'a> {
 }
 
 /// Applies the policies in order; the first that objects decides:
-/// consent → exit → condition → same-rule gap → window → caps → holdout → content → segments.
+/// consent → number given up on → exit → condition → same-rule gap → window → caps → holdout → content → segments.
 ///
 /// Consent wins over everything, transactional texts included (the single opt-out confirmation
 /// is sent by the inbound flow, not through here). Transactional texts use their own window and
@@ -220,6 +225,9 @@ pub fn decide(input: &PolicyInput) -> Decision {
     let skip = |reason| Decision::Skip { reason };
     if input.suppressed {
         return skip(SkipReason::OptedOut);
+    }
+    if input.number_invalid {
+        return skip(SkipReason::NumberInvalid);
     }
     if input.exit_holds {
         return skip(SkipReason::Exit);

@@ -1,6 +1,6 @@
 //! The tenant's send policy as its rulebook declares it (the `policy:` section): windows, caps
 //! per category, gaps, the opt-out footer, banned phrases and the segment limit.
-use crate::domain::{Category, Span};
+use crate::domain::{Category, Span, UndeliveredReason};
 
 use super::window::Window;
 
@@ -38,6 +38,44 @@ pub struct Policy {
     pub banned_phrases: Vec<String>,
     /// Default maximum SMS segments per text (a rule may override).
     pub max_segments: u32,
+    /// When a number is given up on.
+    pub number_hygiene: NumberHygiene,
+}
+
+/// When a number is given up on (`policy.number_hygiene`): after how many undelivered
+/// outcomes in a row for one reason its texts stop. An invalid number is not going to become
+/// valid; an unreachable phone or a carrier block may be passing, so they get more chances.
+/// 0 never gives up for that reason. A delivered text (or an outcome for another reason)
+/// ends the row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NumberHygiene {
+    pub invalid_number: u32,
+    pub unreachable: u32,
+    pub blocked: u32,
+}
+
+impl Default for NumberHygiene {
+    fn default() -> Self {
+        NumberHygiene {
+            invalid_number: 1,
+            unreachable: 3,
+            blocked: 3,
+        }
+    }
+}
+
+impl NumberHygiene {
+    /// How many outcomes in a row for `reason` give the number up; None when that reason
+    /// never does (other reasons say nothing about the number: a price cap, an expiry).
+    pub fn give_up_after(&self, reason: UndeliveredReason) -> Option<u32> {
+        let after = match reason {
+            UndeliveredReason::InvalidNumber => self.invalid_number,
+            UndeliveredReason::Unreachable => self.unreachable,
+            UndeliveredReason::Blocked => self.blocked,
+            _ => 0,
+        };
+        (after > 0).then_some(after)
+    }
 }
 
 impl Policy {

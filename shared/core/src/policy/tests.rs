@@ -43,6 +43,7 @@ fn policy() -> Policy {
         opt_out_footer: FOOTER.into(),
         banned_phrases: vec!["最后机会".into(), "清仓".into()],
         max_segments: 3,
+        number_hygiene: NumberHygiene::default(),
     }
 }
 
@@ -69,6 +70,7 @@ struct Case {
     /// Overrides the composed text.
     raw_text: Option<&'static str>,
     suppressed: bool,
+    number_invalid: bool,
     condition_holds: bool,
     exit_holds: bool,
     holdout_bp: u32,
@@ -87,6 +89,7 @@ fn base(name: &'static str, want: Decision) -> Case {
         body: "您好，试用已满7天，有问题回复1预约演示。",
         raw_text: None,
         suppressed: false,
+        number_invalid: false,
         condition_holds: true,
         exit_holds: false,
         holdout_bp: 0,
@@ -119,6 +122,7 @@ fn run(case: &Case) -> Decision {
         holdout_bp: case.holdout_bp,
         max_segments: case.max_segments,
         suppressed: case.suppressed,
+        number_invalid: case.number_invalid,
         condition_holds: case.condition_holds,
         exit_holds: case.exit_holds,
         ledger: &ledger,
@@ -175,6 +179,22 @@ fn decision_table() {
             condition_holds: false,
             now: "2026-05-06 23:00",
             ..base("opt-out wins over everything", skip(SkipReason::OptedOut))
+        },
+        Case {
+            number_invalid: true,
+            exit_holds: true,
+            ..transactional(
+                "a number given up on skips even transactional texts, before exit",
+                skip(SkipReason::NumberInvalid),
+            )
+        },
+        Case {
+            suppressed: true,
+            number_invalid: true,
+            ..base(
+                "opt-out before a number given up on",
+                skip(SkipReason::OptedOut),
+            )
         },
         Case {
             exit_holds: true,
@@ -367,6 +387,7 @@ const LONG: &str = "一二三四五六七八九十一二三四五六七八九十
 fn reason_codes_are_unique_snake_case() {
     let skips = [
         SkipReason::OptedOut,
+        SkipReason::NumberInvalid,
         SkipReason::Exit,
         SkipReason::Condition,
         SkipReason::SameRuleGap,
@@ -481,7 +502,7 @@ proptest! {
         let text = compose(BRAND, "你好。", FOOTER, category);
         let input = PolicyInput {
             now, zone, category, rule: &rules[0], customer_id: "c-1", holdout_bp: 0,
-            max_segments: 3, suppressed, condition_holds: true, exit_holds: false,
+            max_segments: 3, suppressed, number_invalid: false, condition_holds: true, exit_holds: false,
             ledger: &ledger, text: &text, brand: BRAND, policy: &policy, holidays: &holidays,
         };
         let decision = decide(&input);

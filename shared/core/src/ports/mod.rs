@@ -1,7 +1,8 @@
 //! The traits the services are generic over: the store (one trait per role, in [`store`]),
-//! the SMS sender, the event publisher and the clock. Their implementations are the adapter
+//! the SMS sender, the provider's opt-out list, the event publisher and the clock. Their implementations are the adapter
 //! crates (`nudge-sqlite`, `nudge-dynamodb`, `nudge-sns`, `nudge-eventbridge`, `nudge-local`)
 //! and [`crate::clock`].
+mod opt_outs;
 mod sender;
 mod store;
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::TenantId;
 use crate::error::Result;
 
+pub use opt_outs::{ProviderOptIn, ProviderOptOuts};
 pub use sender::{OutgoingText, SendError, Sent, SmsSender};
 pub use store::*;
 

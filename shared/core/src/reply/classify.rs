@@ -123,6 +123,7 @@ mod tests {
             opt_in_confirmation: String::new(),
             help_text: String::new(),
             keyword_context: Span::from_seconds(72 * 3600),
+            opt_outs_managed_by: crate::reply::OptOutManager::Nudge,
         }
     }
 

@@ -7,4 +7,4 @@ pub mod words;
 
 pub use classify::{classify, Classification, Classifier, ReplyKind};
 pub(crate) use normalize::normalize;
-pub use settings::ReplySettings;
+pub use settings::{OptOutManager, ReplySettings};

@@ -62,6 +62,20 @@ pub(super) struct PolicyFile {
     pub banned_phrases: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub max_segments: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub number_hygiene: Option<NumberHygieneFile>,
+}
+
+/// `number_hygiene: {invalid_number: 1, unreachable: 3, blocked: 3}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NumberHygieneFile {
+    #[serde(default)]
+    pub invalid_number: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub unreachable: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub blocked: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +128,9 @@ pub(super) struct RepliesFile {
     pub help_text: Option<Spanned<String>>,
     #[serde(default)]
     pub keyword_context: Option<Spanned<String>>,
+    /// `nudge` (default) or `provider`: who answers STOP and HELP.
+    #[serde(default)]
+    pub opt_outs_managed_by: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,17 +11,24 @@ use super::check::{
     BUILT_IN_VARIABLES,
 };
 use super::error::{Problem, RulebookErrors};
-use super::file::{CapActionFile, CategoryFile, PolicyFile, RepliesFile, RulebookFile, WindowFile};
+use super::file::{
+    CapActionFile, CategoryFile, NumberHygieneFile, PolicyFile, RepliesFile, RulebookFile,
+    WindowFile,
+};
 use super::holidays;
 use super::model::Rulebook;
 use super::rules::RuleScope;
 use crate::domain::{parse_zone, Category, Origination, PhoneNumber, Span, TenantId};
-use crate::policy::{has_control_character, CapAction, CategoryPolicy, Policy, Window};
-use crate::reply::ReplySettings;
+use crate::policy::{
+    has_control_character, CapAction, CategoryPolicy, NumberHygiene, Policy, Window,
+};
+use crate::reply::{OptOutManager, ReplySettings};
 
 const DEFAULT_FOOTER: &str = "回复TD退订";
 const DEFAULT_BANNED: [&str; 2] = ["最后机会", "清仓"];
 const DEFAULT_MAX_SEGMENTS: u32 = 3;
+/// The most undelivered outcomes in a row `number_hygiene` may wait for.
+const MAX_HYGIENE_OUTCOMES: u32 = 100;
 
 /// Parses and validates a rulebook. `file` is only used to name the file in problems.
 pub fn parse(source: &str, file: &str) -> Result<Rulebook, RulebookErrors> {
@@ -276,6 +283,7 @@ impl Checker<'_> {
             Some(m) => self.check(m, |m| segments(*m)),
             None => Some(DEFAULT_MAX_SEGMENTS),
         };
+        let number_hygiene = self.number_hygiene(raw.number_hygiene.as_ref());
         Some(Policy {
             window: window?,
             transactional: transactional?,
@@ -285,6 +293,36 @@ impl Checker<'_> {
             opt_out_footer: opt_out_footer?,
             banned_phrases: phrases_ok.then(|| banned_phrases(raw))?,
             max_segments: max_segments?,
+            number_hygiene: number_hygiene?,
+        })
+    }
+
+    fn number_hygiene(&mut self, raw: Option<&NumberHygieneFile>) -> Option<NumberHygiene> {
+        let defaults = NumberHygiene::default();
+        let Some(raw) = raw else {
+            return Some(defaults);
+        };
+        let mut count = |value: &Option<Spanned<u32>>, default: u32| {
+            match value {
+            Some(v) => self.check(v, |n| {
+                if *n <= MAX_HYGIENE_OUTCOMES {
+                    Ok(*n)
+                } else {
+                    Err(format!(
+                        "{n} outcomes in a row: at most {MAX_HYGIENE_OUTCOMES} (0 never gives the number up)"
+                    ))
+                }
+            }),
+            None => Some(default),
+        }
+        };
+        let invalid_number = count(&raw.invalid_number, defaults.invalid_number);
+        let unreachable = count(&raw.unreachable, defaults.unreachable);
+        let blocked = count(&raw.blocked, defaults.blocked);
+        Some(NumberHygiene {
+            invalid_number: invalid_number?,
+            unreachable: unreachable?,
+            blocked: blocked?,
         })
     }
 
@@ -406,6 +444,10 @@ impl Checker<'_> {
             Some(c) => self.check(c, |c| positive_span(c)),
             None => Some(Span::from_seconds(72 * 3_600)),
         };
+        let opt_outs_managed_by = match &raw.opt_outs_managed_by {
+            Some(who) => self.check(who, |w| OptOutManager::parse(w)),
+            None => Some(OptOutManager::default()),
+        };
         words_ok.then_some(())?;
         let [extra_opt_out, extra_opt_in, extra_help] = lists;
         Some(ReplySettings {
@@ -416,6 +458,7 @@ impl Checker<'_> {
             opt_in_confirmation: opt_in_confirmation?,
             help_text: help_text?,
             keyword_context: keyword_context?,
+            opt_outs_managed_by: opt_outs_managed_by?,
         })
     }
 }

@@ -117,6 +117,11 @@ fn a_valid_rulebook_compiles_with_defaults() {
     assert_eq!(book.replies.help_text, "客服热线400-000-0000，回复TD退订");
     assert_eq!(book.replies.opt_out_confirmation, "已退订，回复START可恢复");
     assert_eq!(book.replies.keyword_context, Span::from_seconds(72 * 3_600));
+    assert_eq!(
+        book.replies.opt_outs_managed_by,
+        crate::reply::OptOutManager::Nudge,
+        "nudge answers STOP and HELP by default"
+    );
 
     let ids: Vec<&str> = book.rules.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
@@ -726,5 +731,70 @@ fn a_gateway_templates_params_are_exactly_the_texts_variables() {
     assert!(
         with("{id: \"1234567\", params: [\"name | upper\", event.properties.waybill]}")[0]
             .contains("is not a variable of the text")
+    );
+}
+
+#[test]
+fn who_manages_opt_outs_is_nudge_or_the_provider() {
+    let provider = VALID.replace("replies:\n", "replies:\n  opt_outs_managed_by: provider\n");
+    let book = parse(&provider, "acme.yaml").unwrap();
+    assert_eq!(
+        book.replies.opt_outs_managed_by,
+        crate::reply::OptOutManager::Provider
+    );
+    let typo = VALID.replace("replies:\n", "replies:\n  opt_outs_managed_by: aws\n");
+    let found = problems(&typo);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("r.yaml:16:24:")
+                && p.contains("`aws` is not who manages opt-outs")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn number_hygiene_counts_outcomes_in_a_row_per_reason() {
+    let book = parse(VALID, "acme.yaml").unwrap();
+    let defaults = book.policy.number_hygiene;
+    assert_eq!(
+        (
+            defaults.invalid_number,
+            defaults.unreachable,
+            defaults.blocked
+        ),
+        (1, 3, 3)
+    );
+    let custom = VALID.replace(
+        "  same_rule_min_gap: 72h\n",
+        "  same_rule_min_gap: 72h\n  number_hygiene: {unreachable: 5, blocked: 0}\n",
+    );
+    let hygiene = parse(&custom, "acme.yaml").unwrap().policy.number_hygiene;
+    use crate::domain::UndeliveredReason::{Blocked, InvalidNumber, PriceExceeded, Unreachable};
+    assert_eq!(hygiene.give_up_after(InvalidNumber), Some(1));
+    assert_eq!(hygiene.give_up_after(Unreachable), Some(5));
+    assert_eq!(hygiene.give_up_after(Blocked), None, "0 never gives up");
+    assert_eq!(hygiene.give_up_after(PriceExceeded), None);
+    let wrong = VALID.replace(
+        "  same_rule_min_gap: 72h\n",
+        "  same_rule_min_gap: 72h\n  number_hygiene: {unreachable: 500, silent: 2}\n",
+    );
+    let found = problems(&wrong);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("r.yaml:") && p.contains("silent")),
+        "{found:?}"
+    );
+    let too_many = VALID.replace(
+        "  same_rule_min_gap: 72h\n",
+        "  same_rule_min_gap: 72h\n  number_hygiene: {unreachable: 500}\n",
+    );
+    let found = problems(&too_many);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("r.yaml:15:") && p.contains("at most 100")),
+        "{found:?}"
     );
 }

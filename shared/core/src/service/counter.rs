@@ -30,6 +30,13 @@ pub enum Counter {
     CostMicroUsd,
     /// `paused_spend_limit`: a text put back because the account's spend limit was reached.
     PausedSpendLimit,
+    /// `no_receipt`: a sent text no receipt settled within the receipt wait (72 h); its
+    /// status becomes `unknown`.
+    NoReceipt,
+    /// `number_invalid_<reason>`: numbers given up on (`policy.number_hygiene`) after
+    /// undelivered outcomes for that reason, counted on the day and under the rule of the
+    /// text whose outcome decided it.
+    NumberInvalid(UndeliveredReason),
     /// `unknown`: a text whose sender stopped after handing it to the provider; it may or
     /// may not have gone out (care and marketing texts are not sent again).
     Unknown,
@@ -50,6 +57,11 @@ pub enum Counter {
     Replied,
     /// `opted_out`: replies that opted out.
     OptedOut,
+    /// `opted_in`: replies that opted a suppressed number (or opted-out customer) back in.
+    OptedIn,
+    /// `opt_in_refused`: opt-in replies the provider would not act on yet (the number stays
+    /// on its opt-out list, so it stays suppressed).
+    OptInRefused,
     /// `free_text`: replies that matched no keyword of the text they answer.
     FreeText,
     /// `keyword_<keyword>`: replies with one menu keyword (`keyword_1`, `keyword_Y`, …).
@@ -65,6 +77,8 @@ const UNDELIVERED_PREFIX: &str = "undelivered_";
 const PARTS: &str = "parts";
 const COST_MICRO_USD: &str = "cost_micro_usd";
 const PAUSED_SPEND_LIMIT: &str = "paused_spend_limit";
+const NO_RECEIPT: &str = "no_receipt";
+const NUMBER_INVALID_PREFIX: &str = "number_invalid_";
 const UNKNOWN: &str = "unknown";
 const RESENT_UNKNOWN: &str = "resent_unknown";
 const LEASE_REQUEUED: &str = "lease_requeued";
@@ -73,6 +87,8 @@ const DEFERRED_PREFIX: &str = "deferred_";
 const SKIPPED_PREFIX: &str = "skipped_";
 const REPLIED: &str = "replied";
 const OPTED_OUT: &str = "opted_out";
+const OPTED_IN: &str = "opted_in";
+const OPT_IN_REFUSED: &str = "opt_in_refused";
 const FREE_TEXT: &str = "free_text";
 const KEYWORD_PREFIX: &str = "keyword_";
 
@@ -95,12 +111,15 @@ impl Counter {
             PARTS => Some(Counter::Parts),
             COST_MICRO_USD => Some(Counter::CostMicroUsd),
             PAUSED_SPEND_LIMIT => Some(Counter::PausedSpendLimit),
+            NO_RECEIPT => Some(Counter::NoReceipt),
             UNKNOWN => Some(Counter::Unknown),
             RESENT_UNKNOWN => Some(Counter::ResentUnknown),
             LEASE_REQUEUED => Some(Counter::LeaseRequeued),
             DEFERRED => Some(Counter::Deferred),
             REPLIED => Some(Counter::Replied),
             OPTED_OUT => Some(Counter::OptedOut),
+            OPTED_IN => Some(Counter::OptedIn),
+            OPT_IN_REFUSED => Some(Counter::OptInRefused),
             FREE_TEXT => Some(Counter::FreeText),
             _ => None,
         };
@@ -112,6 +131,10 @@ impl Counter {
             .or_else(|| {
                 let reason = name.strip_prefix(UNDELIVERED_PREFIX)?;
                 UndeliveredReason::from_code(reason).map(Counter::UndeliveredFor)
+            })
+            .or_else(|| {
+                let reason = name.strip_prefix(NUMBER_INVALID_PREFIX)?;
+                UndeliveredReason::from_code(reason).map(Counter::NumberInvalid)
             })
             .or_else(|| {
                 let reason = name.strip_prefix(DEFERRED_PREFIX)?;
@@ -132,6 +155,10 @@ impl fmt::Display for Counter {
             Counter::Parts => f.write_str(PARTS),
             Counter::CostMicroUsd => f.write_str(COST_MICRO_USD),
             Counter::PausedSpendLimit => f.write_str(PAUSED_SPEND_LIMIT),
+            Counter::NoReceipt => f.write_str(NO_RECEIPT),
+            Counter::NumberInvalid(reason) => {
+                write!(f, "{NUMBER_INVALID_PREFIX}{}", reason.code())
+            }
             Counter::Unknown => f.write_str(UNKNOWN),
             Counter::ResentUnknown => f.write_str(RESENT_UNKNOWN),
             Counter::LeaseRequeued => f.write_str(LEASE_REQUEUED),
@@ -140,6 +167,8 @@ impl fmt::Display for Counter {
             Counter::Skipped(reason) => write!(f, "{SKIPPED_PREFIX}{}", reason.code()),
             Counter::Replied => f.write_str(REPLIED),
             Counter::OptedOut => f.write_str(OPTED_OUT),
+            Counter::OptedIn => f.write_str(OPTED_IN),
+            Counter::OptInRefused => f.write_str(OPT_IN_REFUSED),
             Counter::FreeText => f.write_str(FREE_TEXT),
             Counter::Keyword(keyword) => write!(f, "{KEYWORD_PREFIX}{keyword}"),
         }
@@ -183,6 +212,8 @@ mod tests {
             ),
             (Counter::Replied, "replied"),
             (Counter::OptedOut, "opted_out"),
+            (Counter::OptedIn, "opted_in"),
+            (Counter::OptInRefused, "opt_in_refused"),
             (Counter::FreeText, "free_text"),
             (Counter::Keyword("1".into()), "keyword_1"),
             (Counter::Keyword("Y".into()), "keyword_Y"),
@@ -204,6 +235,8 @@ mod tests {
             Counter::Parts,
             Counter::CostMicroUsd,
             Counter::PausedSpendLimit,
+            Counter::NoReceipt,
+            Counter::NumberInvalid(UndeliveredReason::Unreachable),
             Counter::Unknown,
             Counter::ResentUnknown,
             Counter::LeaseRequeued,
@@ -211,6 +244,8 @@ mod tests {
             Counter::DeferredFor(DeferReason::Weekend),
             Counter::Replied,
             Counter::OptedOut,
+            Counter::OptedIn,
+            Counter::OptInRefused,
             Counter::FreeText,
             Counter::Keyword("1".into()),
             Counter::Keyword("opted_out".into()),
@@ -226,6 +261,15 @@ mod tests {
             Some(Counter::UndeliveredFor(UndeliveredReason::Blocked))
         );
         assert_eq!(Counter::parse("undelivered_lost"), None);
+        assert_eq!(
+            Counter::parse("number_invalid_invalid_number"),
+            Some(Counter::NumberInvalid(UndeliveredReason::InvalidNumber))
+        );
+        assert_eq!(
+            Counter::Skipped(SkipReason::NumberInvalid).name(),
+            "skipped_number_invalid",
+            "the skip counter is not a number_invalid_ counter"
+        );
     }
 
     #[test]

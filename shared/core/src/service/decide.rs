@@ -162,6 +162,7 @@ pub fn decide(
         holdout_bp: rule.holdout_bp,
         max_segments: rule.max_segments.unwrap_or(policy.max_segments),
         suppressed: customer.is_opted_out(),
+        number_invalid: customer.number_is_invalid(),
         condition_holds,
         exit_holds,
         ledger: &customer.ledger,

@@ -6,6 +6,7 @@ mod batch;
 pub mod counter;
 mod decide;
 mod evaluate;
+mod hygiene;
 mod ingest;
 mod outbound;
 mod receipt;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 
 use crate::domain::{CustomerId, PhoneNumber, RuleId, TenantId};
 use crate::error::{Error, Result};
-use crate::ports::Clock;
+use crate::ports::{Clock, ProviderOptOuts};
 use crate::rulebook::Rulebook;
 
 pub use batch::{
@@ -39,7 +40,7 @@ pub use receipt::{ReceiptApplied, ReceiptReport, Receipts};
 pub use reply::{
     check_provider_id, classifier_for, InboundSms, RejectReason, ReplyOutcome, ReplyReport,
 };
-pub use report::{DeliverySummary, RepliesReport, RuleReplies};
+pub use report::{DeliveryReport, DeliverySummary, RepliesReport, RuleDelivery, RuleReplies};
 pub use send::{LeaseReport, Outbox, SendReport};
 
 /// Tunables of the engine; the defaults suit production.
@@ -84,12 +85,14 @@ pub struct DecisionRecord {
     pub outcome: Outcome,
 }
 
-/// The engine: a store, a clock and the tenants' rulebooks.
+/// The engine: a store, a clock and the tenants' rulebooks, and the provider's opt-out list
+/// where the provider keeps one.
 pub struct Engine<S: ?Sized> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     rulebooks: HashMap<TenantId, Arc<Rulebook>>,
     config: EngineConfig,
+    provider_opt_outs: Option<Arc<dyn ProviderOptOuts>>,
 }
 
 impl<S: ?Sized> Engine<S> {
@@ -103,7 +106,15 @@ impl<S: ?Sized> Engine<S> {
             clock,
             rulebooks,
             config: EngineConfig::default(),
+            provider_opt_outs: None,
         }
+    }
+
+    /// The provider's opt-out list that an opt-in reply takes the number off (SNS's account
+    /// list). Without one, opting in concerns nudge's own list only.
+    pub fn with_provider_opt_outs(mut self, opt_outs: Arc<dyn ProviderOptOuts>) -> Self {
+        self.provider_opt_outs = Some(opt_outs);
+        self
     }
 
     pub fn with_config(mut self, config: EngineConfig) -> Self {

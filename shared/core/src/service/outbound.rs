@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::domain::{Message, TenantId};
 use crate::ports::{EventPublisher, OutboundEvent};
@@ -37,6 +37,14 @@ pub enum DetailType {
     /// A customer (or number) opted back in by reply.
     #[serde(rename = "customer.opted_in")]
     CustomerOptedIn,
+    /// A customer asked to opt back in and the provider would not take the number off its
+    /// opt-out list yet: it stays suppressed and no text can tell the customer so.
+    #[serde(rename = "customer.opt_in_refused")]
+    CustomerOptInRefused,
+    /// nudge gave up on a customer's number after undelivered outcomes in a row
+    /// (`reason`, `outcomes`): it is suppressed and the customer's texts are skipped.
+    #[serde(rename = "customer.number_invalid")]
+    CustomerNumberInvalid,
     /// A reply matched a menu keyword of the text it answers.
     #[serde(rename = "keyword.matched")]
     KeywordMatched,
@@ -57,6 +65,8 @@ impl DetailType {
             DetailType::MessageUnknown => "message.unknown",
             DetailType::CustomerOptedOut => "customer.opted_out",
             DetailType::CustomerOptedIn => "customer.opted_in",
+            DetailType::CustomerOptInRefused => "customer.opt_in_refused",
+            DetailType::CustomerNumberInvalid => "customer.number_invalid",
             DetailType::KeywordMatched => "keyword.matched",
             DetailType::ReplyReceived => "reply.received",
         }
@@ -90,6 +100,21 @@ impl OutboundEvent {
 /// Tells other systems what became of a message (`resolution`: how an unknown outcome was
 /// settled). The result is already recorded, so a lost notification is logged and must not
 /// resend the text or undo the result.
+/// Publishes one business event; a failure is logged, never the caller's failure (what the
+/// event reports has happened already).
+pub(crate) async fn publish(
+    publisher: &dyn EventPublisher,
+    tenant: &TenantId,
+    detail_type: DetailType,
+    detail: Value,
+    time: DateTime<Utc>,
+) {
+    let event = OutboundEvent::new(detail_type, tenant.clone(), time, detail);
+    if let Err(err) = publisher.publish(std::slice::from_ref(&event)).await {
+        tracing::error!(error = %err, detail_type = detail_type.as_str(), "publishing an event failed");
+    }
+}
+
 pub(crate) async fn announce_message(
     publisher: &dyn EventPublisher,
     message: &Message,
@@ -114,10 +139,7 @@ pub(crate) async fn announce_message(
     if let Some(resolution) = resolution {
         detail["resolution"] = json!(resolution);
     }
-    let event = OutboundEvent::new(detail_type, message.tenant.clone(), now, detail);
-    if let Err(err) = publisher.publish(std::slice::from_ref(&event)).await {
-        tracing::error!(error = %err, detail_type = detail_type.as_str(), "publishing a message result failed");
-    }
+    publish(publisher, &message.tenant, detail_type, detail, now).await;
 }
 
 #[cfg(test)]

@@ -57,7 +57,8 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Rece
     }
 
     /// Records one receipt. An undelivered text whose number opted out with the provider
-    /// suppresses the number here too, as a refused send does.
+    /// suppresses the number here too, as a refused send does; one that makes enough
+    /// undelivered outcomes in a row gives the number up (`policy.number_hygiene`).
     #[tracing::instrument(name = "receipt", skip_all, fields(provider = %receipt.provider, provider_id = %receipt.provider_id))]
     pub async fn record(&self, receipt: &Receipt) -> Result<ReceiptApplied> {
         let store = self.engine.store();
@@ -91,6 +92,17 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Rece
                 )
             }
         };
+        let given_up = match receipt.outcome {
+            DeliveryOutcome::Undelivered(reason) => self
+                .engine
+                .weigh_undelivered(&settled, reason)
+                .await?
+                .map(|outcomes| (reason, outcomes)),
+            DeliveryOutcome::Delivered => None,
+        };
+        if let Some((reason, _)) = given_up {
+            counters.insert(Counter::NumberInvalid(reason).name(), 1);
+        }
         let parts = receipt.report.parts.unwrap_or(settled.segments);
         counters.insert(Counter::Parts.name(), i64::from(parts));
         if let Some(cost) = receipt.report.price_micro_usd() {
@@ -104,6 +116,11 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Rece
         if receipt.outcome == DeliveryOutcome::Undelivered(UndeliveredReason::OptedOut) {
             self.engine
                 .honour_provider_opt_out(&settled.tenant, &settled.phone, &settled.customer_id, now)
+                .await?;
+        }
+        if let Some((reason, outcomes)) = given_up {
+            self.engine
+                .give_up_number(&settled, reason, outcomes, &*self.publisher, now)
                 .await?;
         }
         announce_message(&*self.publisher, &settled, detail_type, None, now).await;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::counter::{one_each, Counter};
+use super::outbound::publish;
 use super::retry::{retry_on_conflict, Attempt};
 use super::{message_id, DetailType, Engine, EventInput};
 use crate::domain::{
@@ -16,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::policy;
 use crate::ports::{
     CounterStore, CustomerStore, DueIndex, EventLog, EventPublisher, InboundLog, MessageStore,
-    OutboundEvent, SuppressionList,
+    ProviderOptIn, SuppressionList,
 };
 use crate::reply::{Classifier, ReplyKind};
 use crate::rulebook::{Rule, Rulebook};
@@ -56,7 +57,17 @@ pub enum ReplyOutcome {
     OptedIn {
         confirmation_queued: bool,
     },
-    Help,
+    /// The customer asked to opt back in and the provider would not take the number off its
+    /// opt-out list yet: the number stays suppressed (texts to it would be dropped).
+    OptInRefused {
+        provider: String,
+        reason: String,
+    },
+    /// A help request; `answered`: whether nudge queued the help text (not when the
+    /// provider answers help requests itself).
+    Help {
+        answered: bool,
+    },
     Keyword {
         rule: String,
         keyword: String,
@@ -210,9 +221,12 @@ where
             ReplyKind::OptOut => self.opt_out(&reply, publisher).await?,
             ReplyKind::OptIn => self.opt_in(&reply, publisher).await?,
             ReplyKind::Help => {
-                self.answer(&reply, "reply.help", &rulebook.replies.help_text, true)
-                    .await?;
-                ReplyOutcome::Help
+                let answered = rulebook.replies.opt_outs_managed_by.nudge_answers();
+                if answered {
+                    self.answer(&reply, "reply.help", &rulebook.replies.help_text, true)
+                        .await?;
+                }
+                ReplyOutcome::Help { answered }
             }
             ReplyKind::Keyword(keyword) => {
                 match context_rule.and_then(|r| r.replies.get(keyword).map(|a| (r, a))) {
@@ -229,6 +243,8 @@ where
         let mut counted = vec![Counter::Replied];
         match &outcome {
             ReplyOutcome::OptedOut { .. } => counted.push(Counter::OptedOut),
+            ReplyOutcome::OptedIn { .. } => counted.push(Counter::OptedIn),
+            ReplyOutcome::OptInRefused { .. } => counted.push(Counter::OptInRefused),
             ReplyOutcome::Keyword { keyword, .. } => {
                 counted.push(Counter::Keyword(keyword.clone()));
             }
@@ -333,8 +349,13 @@ where
                 confirmation_queued: false,
             });
         }
-        let text = &reply.rulebook.replies.opt_out_confirmation;
-        let queued = self.answer(reply, "reply.opt_out", text, true).await?;
+        // Where the provider manages opt-outs it has confirmed already: one answer, not two.
+        let queued = if reply.rulebook.replies.opt_outs_managed_by.nudge_answers() {
+            let text = &reply.rulebook.replies.opt_out_confirmation;
+            self.answer(reply, "reply.opt_out", text, true).await?
+        } else {
+            false
+        };
         let detail = json!({"customer_id": reply.customer.map(|c| c.id.as_str()), "phone": reply.phone.as_str(), "text": reply.sms.body});
         publish(
             publisher,
@@ -355,9 +376,43 @@ where
         publisher: &dyn EventPublisher,
     ) -> Result<ReplyOutcome> {
         let tenant = &reply.rulebook.tenant;
+        // The provider's list first: while the number is on it the provider drops every text,
+        // so nudge lifts its own suppression only once the provider has lifted its own.
+        if let Some(opt_outs) = &self.provider_opt_outs {
+            if let ProviderOptIn::Refused { reason } = opt_outs.opt_in(reply.phone).await? {
+                tracing::warn!(
+                    provider = opt_outs.provider(),
+                    reason,
+                    "the provider refused to opt the number in; it stays suppressed"
+                );
+                let detail = json!({
+                    "customer_id": reply.customer.map(|c| c.id.as_str()),
+                    "phone": reply.phone.as_str(),
+                    "provider": opt_outs.provider(),
+                    "reason": reason,
+                });
+                publish(
+                    publisher,
+                    tenant,
+                    DetailType::CustomerOptInRefused,
+                    detail,
+                    reply.now,
+                )
+                .await;
+                return Ok(ReplyOutcome::OptInRefused {
+                    provider: opt_outs.provider().to_string(),
+                    reason,
+                });
+            }
+        }
         let lifted = self.store.unsuppress(tenant, reply.phone).await?;
         let was_opted_out = reply.customer.is_some_and(Customer::is_opted_out);
         if let Some(customer) = reply.customer {
+            if customer.number_is_invalid() {
+                // A reply from the number shows it works: nudge stops giving it up.
+                self.modify_customer(customer, reply.now, |c| c.number_invalid = None)
+                    .await?;
+            }
             self.set_consent(customer, ConsentState::Subscribed, reply.now, "sms")
                 .await?;
         }
@@ -538,7 +593,7 @@ impl<S: CustomerStore + DueIndex + ?Sized> Engine<S> {
     }
 
     /// Applies `change` to the stored customer with optimistic concurrency.
-    async fn modify_customer(
+    pub(super) async fn modify_customer(
         &self,
         customer: &Customer,
         now: DateTime<Utc>,
@@ -573,17 +628,4 @@ struct Reply<'a> {
     phone: &'a PhoneNumber,
     customer: Option<&'a Customer>,
     now: DateTime<Utc>,
-}
-
-async fn publish(
-    publisher: &dyn EventPublisher,
-    tenant: &TenantId,
-    detail_type: DetailType,
-    detail: Value,
-    time: DateTime<Utc>,
-) {
-    let event = OutboundEvent::new(detail_type, tenant.clone(), time, detail);
-    if let Err(err) = publisher.publish(std::slice::from_ref(&event)).await {
-        tracing::error!(error = %err, detail_type = detail_type.as_str(), "publishing a reply event failed");
-    }
 }

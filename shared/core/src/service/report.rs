@@ -10,7 +10,9 @@ use super::reply::UNATTRIBUTED_REPLIES;
 use super::{Counter, Engine};
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
+use crate::policy::SkipReason;
 use crate::ports::{CounterStore, Counters, ReplyTextCount, StatsRow};
+use crate::rulebook::Rulebook;
 
 /// Most days one report (or stats request) covers.
 pub(crate) const MAX_REPORT_DAYS: i64 = 366;
@@ -93,6 +95,12 @@ pub struct DeliverySummary {
     pub undelivered_by_reason: BTreeMap<String, i64>,
     /// Sent texts no receipt has settled yet (receipts can take up to 72 hours).
     pub awaiting_receipt: i64,
+    /// Sent texts no receipt settled within 72 hours (now `unknown`).
+    pub no_receipt: i64,
+    /// Numbers given up on (`policy.number_hygiene`), per reason code.
+    pub numbers_invalid: BTreeMap<String, i64>,
+    /// Texts skipped because their number had been given up on.
+    pub skipped_number_invalid: i64,
     /// `delivered / (delivered + undelivered)`: the share of the texts with a receipt that
     /// reached the phone; None before any receipt.
     pub delivery_rate: Option<f64>,
@@ -106,6 +114,7 @@ impl DeliverySummary {
     pub fn of<'a>(rows: impl IntoIterator<Item = &'a StatsRow>) -> Self {
         let mut summary = DeliverySummary::default();
         let mut cost_micro_usd = 0i64;
+        let skipped_number_invalid = Counter::Skipped(SkipReason::NumberInvalid).name();
         for row in rows {
             for (name, value) in &row.counters {
                 match Counter::parse(name) {
@@ -118,6 +127,17 @@ impl DeliverySummary {
                             .entry(reason.code().to_string())
                             .or_default() += value;
                     }
+                    Some(Counter::NoReceipt) => summary.no_receipt += value,
+                    // Skip counters do not parse back (see `Counter::parse`).
+                    None if *name == skipped_number_invalid => {
+                        summary.skipped_number_invalid += value;
+                    }
+                    Some(Counter::NumberInvalid(reason)) => {
+                        *summary
+                            .numbers_invalid
+                            .entry(reason.code().to_string())
+                            .or_default() += value;
+                    }
                     Some(Counter::Parts) => summary.parts += value,
                     Some(Counter::CostMicroUsd) => cost_micro_usd += value,
                     _ => {}
@@ -125,7 +145,7 @@ impl DeliverySummary {
             }
         }
         let receipted = summary.delivered + summary.undelivered;
-        summary.awaiting_receipt = (summary.sent - receipted).max(0);
+        summary.awaiting_receipt = (summary.sent - receipted - summary.no_receipt).max(0);
         summary.delivery_rate =
             (receipted > 0).then(|| summary.delivered as f64 / receipted as f64);
         summary.cost_usd = cost_micro_usd as f64 / 1_000_000.0;
@@ -171,14 +191,7 @@ impl<S: CounterStore + ?Sized> Engine<S> {
                 .or_default()
                 .add(&row.counters);
         }
-        let mut order: Vec<String> = rulebook.rules.iter().map(|r| r.id.to_string()).collect();
-        order.push(UNATTRIBUTED_REPLIES.to_string());
-        let former: Vec<String> = per_rule
-            .keys()
-            .filter(|rule| !order.contains(rule))
-            .cloned()
-            .collect();
-        order.extend(former);
+        let order = report_order(&rulebook, &[UNATTRIBUTED_REPLIES], per_rule.keys());
         let mut total = RuleReplies {
             rule: "total".into(),
             ..RuleReplies::default()
@@ -204,6 +217,80 @@ impl<S: CounterStore + ?Sized> Engine<S> {
             keywords: total.keywords.clone(),
             total: total.finish(),
             top_free_text,
+        })
+    }
+}
+
+/// The rows of a per-rule report: the rulebook's rules in rulebook order, then `extra`, then
+/// every other rule with counts (rules no longer in the rulebook, answers to replies).
+fn report_order<'a>(
+    rulebook: &Rulebook,
+    extra: &[&str],
+    counted: impl Iterator<Item = &'a String>,
+) -> Vec<String> {
+    let mut order: Vec<String> = rulebook.rules.iter().map(|r| r.id.to_string()).collect();
+    order.extend(extra.iter().map(|rule| rule.to_string()));
+    let others: Vec<String> = counted
+        .filter(|rule| !order.contains(rule))
+        .cloned()
+        .collect();
+    order.extend(others);
+    order
+}
+
+/// One rule's delivery in a [`DeliveryReport`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleDelivery {
+    pub rule: String,
+    #[serde(flatten)]
+    pub delivery: DeliverySummary,
+}
+
+/// What became of a tenant's texts from `from` to `to` (UTC days, as stats are kept): per rule
+/// and in total, sent, delivered, undelivered by reason, awaiting a receipt, the delivery
+/// rate, parts and cost, and the numbers given up on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeliveryReport {
+    pub tenant: TenantId,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The rulebook's rules, then the rules of other texts with counts (answers to replies,
+    /// rules no longer in the rulebook).
+    pub rules: Vec<RuleDelivery>,
+    pub total: DeliverySummary,
+}
+
+impl<S: CounterStore + ?Sized> Engine<S> {
+    /// Builds the delivery report of `tenant` from `from` to `to`.
+    pub async fn delivery_report(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<DeliveryReport> {
+        check_range(from, to)?;
+        let rulebook = self.rulebook(tenant)?.clone();
+        let rows = self.store.stats(tenant, from, to).await?;
+        let mut per_rule: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
+        for row in &rows {
+            per_rule
+                .entry(row.rule.clone())
+                .or_default()
+                .push(row.clone());
+        }
+        let rules = report_order(&rulebook, &[], per_rule.keys())
+            .into_iter()
+            .map(|rule| RuleDelivery {
+                delivery: DeliverySummary::of(per_rule.get(&rule).into_iter().flatten()),
+                rule,
+            })
+            .collect();
+        Ok(DeliveryReport {
+            tenant: tenant.clone(),
+            from,
+            to,
+            rules,
+            total: DeliverySummary::of(&rows),
         })
     }
 }
@@ -255,6 +342,16 @@ mod tests {
         assert_eq!(summary.parts, 14);
         assert!((summary.cost_usd - 0.0516).abs() < 1e-9);
         assert_eq!(DeliverySummary::of(&[]).delivery_rate, None);
+        let skipped = [row(&[
+            ("skipped_number_invalid", 3),
+            ("number_invalid_blocked", 1),
+        ])];
+        let summary = DeliverySummary::of(&skipped);
+        assert_eq!(summary.skipped_number_invalid, 3);
+        assert_eq!(
+            summary.numbers_invalid,
+            BTreeMap::from([("blocked".to_string(), 1)])
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use super::counter::{one_each, Counter};
 use super::outbound::announce_message;
 use super::{DetailType, Engine};
-use crate::domain::{ConsentState, CustomerId, Message, MessageStatus, PhoneNumber, TenantId};
+use crate::domain::{
+    ConsentState, CustomerId, Message, MessageStatus, PhoneNumber, TenantId, UndeliveredReason,
+};
 use crate::error::Result;
 use crate::policy::SkipReason;
 use crate::ports::{
@@ -193,9 +195,10 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
             Claim::Lost => return Ok(Delivery::LostClaim),
             Claim::Suppressed => {
                 // Not claimed: the message is still queued as read, and ends here.
+                let reason = self.suppressed_because(&message).await?;
                 return Ok(
                     if self
-                        .skip_opted_out(message.clone(), MessageState::of(&message), now)
+                        .skip_suppressed(message.clone(), MessageState::of(&message), reason, now)
                         .await?
                     {
                         Delivery::Suppressed
@@ -242,7 +245,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 done.provider = Some(sent.provider.to_string());
                 done.provider_id = Some(sent.provider_id);
                 done.sent_at = Some(now);
-                self.finish(done, held, Counter::Sent, DetailType::MessageSent, now)
+                self.finish(done, held, [Counter::Sent], DetailType::MessageSent, now)
                     .await?;
                 Ok(Delivery::Sent)
             }
@@ -253,7 +256,8 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 self.engine
                     .honour_provider_opt_out(&done.tenant, &done.phone, &done.customer_id, now)
                     .await?;
-                self.skip_opted_out(done, held, now).await?;
+                self.skip_suppressed(done, held, SkipReason::OptedOut, now)
+                    .await?;
                 Ok(Delivery::Suppressed)
             }
             Err(SendError::SpendLimitReached { message, .. }) => {
@@ -284,11 +288,34 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
                 tracing::warn!(message = %next.id, attempts = next.attempts, "send failed, will retry");
                 Ok(Delivery::Retry)
             }
-            Err(
-                SendError::Retryable { message, .. }
-                | SendError::Permanent { message, .. }
-                | SendError::InvalidNumber { message, .. },
-            ) => self.fail(done, held, message, now).await,
+            Err(SendError::InvalidNumber { message, .. }) => {
+                // The provider refused the destination itself: one invalid-number outcome,
+                // which may give the number up as a receipt saying so would.
+                let reason = UndeliveredReason::InvalidNumber;
+                let given_up = self.engine.weigh_undelivered(&done, reason).await?;
+                let mut counted = vec![Counter::Failed];
+                counted.extend(given_up.map(|_| Counter::NumberInvalid(reason)));
+                let mut failed = done;
+                failed.status = MessageStatus::Failed;
+                failed.reason = Some(message);
+                self.finish(
+                    failed.clone(),
+                    held,
+                    counted,
+                    DetailType::MessageFailed,
+                    now,
+                )
+                .await?;
+                if let Some(outcomes) = given_up {
+                    self.engine
+                        .give_up_number(&failed, reason, outcomes, &*self.publisher, now)
+                        .await?;
+                }
+                Ok(Delivery::Failed)
+            }
+            Err(SendError::Retryable { message, .. } | SendError::Permanent { message, .. }) => {
+                self.fail(done, held, message, now).await
+            }
             Err(SendError::Local(err)) => {
                 // Not the provider's answer (our own I/O, configuration): the text never
                 // left. Put the message back exactly as it was read, so the redelivered
@@ -313,7 +340,7 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
         self.finish(
             failed,
             from,
-            Counter::Failed,
+            [Counter::Failed],
             DetailType::MessageFailed,
             now,
         )
@@ -321,21 +348,39 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
         Ok(Delivery::Failed)
     }
 
-    /// Ends a message whose number opted out; false when it was no longer in `from`.
-    async fn skip_opted_out(
+    /// Why a message's number is suppressed: given up on as invalid (the customer says so
+    /// while it has that number), else opted out. Read only when a claim found it suppressed.
+    async fn suppressed_because(&self, message: &Message) -> Result<SkipReason> {
+        let customer = self
+            .engine
+            .store()
+            .get_customer(&message.tenant, &message.customer_id)
+            .await?;
+        Ok(match customer {
+            Some(c) if c.phone == message.phone && c.number_is_invalid() => {
+                SkipReason::NumberInvalid
+            }
+            _ => SkipReason::OptedOut,
+        })
+    }
+
+    /// Ends a message whose number is suppressed (`reason`: opted out, or given up on);
+    /// false when it was no longer in `from`.
+    async fn skip_suppressed(
         &self,
         message: Message,
         from: MessageState,
+        reason: SkipReason,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut skipped = message;
         skipped.status = MessageStatus::Skipped;
         skipped.lease_until = None;
-        skipped.reason = Some(SkipReason::OptedOut.code().to_string());
+        skipped.reason = Some(reason.code().to_string());
         self.finish(
             skipped,
             from,
-            Counter::Skipped(SkipReason::OptedOut),
+            [Counter::Skipped(reason)],
             DetailType::MessageSkipped,
             now,
         )
@@ -348,11 +393,11 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
         &self,
         message: Message,
         from: MessageState,
-        counted: Counter,
+        counted: impl IntoIterator<Item = Counter>,
         detail_type: DetailType,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let counters = one_each([counted]);
+        let counters = one_each(counted);
         let mut message = message;
         message.updated_at = now;
         if !self
