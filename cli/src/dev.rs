@@ -256,6 +256,9 @@ async fn run_scheduler(
             Ok(_) => {}
             Err(err) => tracing::error!(error = %err, "settling send leases failed"),
         }
+        if let Err(err) = outbox.settle_unreceipted(SENDS_PER_SECOND).await {
+            tracing::error!(error = %err, "settling texts without a receipt failed");
+        }
         if let Err(err) = outbox.send_due(SENDS_PER_SECOND).await {
             tracing::error!(error = %err, "outbox failed");
         }

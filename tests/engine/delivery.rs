@@ -637,3 +637,66 @@ async fn a_new_number_is_texted_again_and_a_reply_from_the_old_one_revives_it() 
         .await
         .unwrap());
 }
+
+#[tokio::test]
+async fn after_72_hours_without_a_receipt_a_text_is_unknown_until_a_late_receipt_settles_it() {
+    let h = harness(Arc::new(Scripted::default()));
+    h.order(1).await;
+    h.order(2).await;
+    h.outbox.send_due(10).await.unwrap();
+    let late = h.message(1).await;
+    // Text 2 gets its receipt in time.
+    let on_time = h.message(2).await;
+    h.receipts
+        .record(&receipt(
+            on_time.provider_id.as_deref().unwrap(),
+            DeliveryOutcome::Delivered,
+            h.engine.now(),
+        ))
+        .await
+        .unwrap();
+
+    h.clock.advance(TimeDelta::hours(71));
+    assert_eq!(
+        h.outbox.settle_unreceipted(10).await.unwrap(),
+        0,
+        "still waiting"
+    );
+    h.clock.advance(TimeDelta::hours(1));
+    assert_eq!(h.outbox.settle_unreceipted(10).await.unwrap(), 1);
+    assert_eq!(h.outbox.settle_unreceipted(10).await.unwrap(), 0, "once");
+    let unknown = h.message(1).await;
+    assert_eq!(unknown.status, MessageStatus::Unknown);
+    assert_eq!(unknown.reason.as_deref(), Some("no_receipt"));
+    let announced = h.published("message.unknown");
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!(announced[0]["detail"]["resolution"], "no_receipt");
+    let summary = h.delivery().await;
+    assert_eq!(
+        (
+            summary.sent,
+            summary.delivered,
+            summary.no_receipt,
+            summary.awaiting_receipt
+        ),
+        (2, 1, 1, 0)
+    );
+
+    // The receipt comes after all: delivered, and no longer counted as without one.
+    let applied = h
+        .receipts
+        .record(&receipt(
+            late.provider_id.as_deref().unwrap(),
+            DeliveryOutcome::Delivered,
+            h.engine.now(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(applied, ReceiptApplied::Recorded);
+    assert_eq!(h.message(1).await.status, MessageStatus::Delivered);
+    let summary = h.delivery().await;
+    assert_eq!(
+        (summary.delivered, summary.no_receipt, summary.delivery_rate),
+        (2, 0, Some(1.0))
+    );
+}

@@ -104,16 +104,29 @@ async fn message_items_carry_what_the_stream_filter_and_sender_read() {
     assert!(text(&item, "GSI2SK")
         .unwrap()
         .starts_with("2026-03-02T10:05:00Z#"));
-    // Finished: it leaves the index.
+    // Sent: it awaits its receipt, listed by when it was sent.
     let mut sent = claimed.clone();
     sent.status = MessageStatus::Sent;
     sent.lease_until = None;
+    sent.sent_at = Some(at(2, 10, 6));
     assert!(store
         .finish_message(&sent, MessageState::of(&claimed), &Counters::new())
         .await
         .unwrap());
     let item = raw(&store, "T#acme#C#c1", &sk).await.unwrap();
     assert_eq!(text(&item, "status"), Some("sent"));
+    assert!(text(&item, "GSI2PK").unwrap().starts_with("RECEIPT#"));
+    assert!(text(&item, "GSI2SK")
+        .unwrap()
+        .starts_with("2026-03-02T10:06:00Z#"));
+    // Settled by its receipt: it leaves the index.
+    let mut delivered = sent.clone();
+    delivered.status = MessageStatus::Delivered;
+    assert!(store
+        .finish_message(&delivered, MessageState::of(&sent), &Counters::new())
+        .await
+        .unwrap());
+    let item = raw(&store, "T#acme#C#c1", &sk).await.unwrap();
     assert!(!item.contains_key("GSI2PK") && !item.contains_key("GSI2SK"));
 }
 

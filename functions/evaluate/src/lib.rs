@@ -43,6 +43,13 @@ pub struct SweepSummary {
     pub attempted: u32,
     /// Of those, accepted by the provider.
     pub sent: u32,
+    /// Sent texts whose receipt did not come within the receipt wait (72 h): now `unknown`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unreceipted: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Handles one scheduled event: the engine tick, then (with `sweep`) the queued messages the
@@ -88,6 +95,7 @@ async fn sweep_retries<S: Store + ?Sized>(
     let stranded_before = now - TimeDelta::seconds(STRANDED_AFTER_SECONDS);
     let mut summary = SweepSummary {
         leases: outbox.reconcile_leases(SWEEP_LIMIT).await?,
+        unreceipted: outbox.settle_unreceipted(SWEEP_LIMIT).await?,
         ..SweepSummary::default()
     };
     for message in engine.store().sendable_messages(now, SWEEP_LIMIT).await? {

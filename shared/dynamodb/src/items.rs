@@ -126,13 +126,15 @@ pub fn message_key(m: &Message) -> Key {
     keys::message(&m.tenant, &m.customer_id, m.created_at, &m.id)
 }
 
-/// A message; while queued it also sits in the sparse outbox index GSI2.
+/// A message; while queued, held by a sender or awaiting its receipt it also sits in the
+/// sparse index GSI2.
 pub fn message(m: &Message, shards: u8) -> Result<Item> {
     let mut item = with_body(&message_key(m), kind::MESSAGE, m)?;
     item.insert(keys::STATUS.into(), s(m.status.as_str()));
     item.insert(keys::ATTEMPTS.into(), n(m.attempts));
     // Queued messages are listed in the outbox by their next attempt, held ones by the end
-    // of their lease; the others leave the index.
+    // of their lease, sent ones (awaiting a receipt) by when they were sent; the others
+    // leave the index.
     let listed = match (m.status, m.lease_until) {
         (MessageStatus::Queued, _) => Some((
             keys::outbox_gsi2pk as fn(u8) -> String,
@@ -141,6 +143,10 @@ pub fn message(m: &Message, shards: u8) -> Result<Item> {
         (status, Some(lease_until)) if status.is_leased() => {
             Some((keys::lease_gsi2pk as fn(u8) -> String, lease_until))
         }
+        (MessageStatus::Sent, _) => Some((
+            keys::receipt_gsi2pk as fn(u8) -> String,
+            m.sent_at.unwrap_or(m.updated_at),
+        )),
         _ => None,
     };
     if let Some((partition, due)) = listed {

@@ -184,6 +184,12 @@ pub fn lease_gsi2pk(shard: u8) -> String {
     format!("LEASE#{shard}")
 }
 
+/// The index partition of sent messages awaiting their receipt, sorted like the outbox but
+/// by when they were sent: the sweep stops waiting for receipts older than its wait.
+pub fn receipt_gsi2pk(shard: u8) -> String {
+    format!("RECEIPT#{shard}")
+}
+
 /// Sorts the outbox by next attempt, then creation (the SQLite order), then id.
 pub fn outbox_gsi2sk(
     next_attempt_at: DateTime<Utc>,

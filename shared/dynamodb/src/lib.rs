@@ -7,7 +7,8 @@
 //!
 //! - Billing PAY_PER_REQUEST; key `PK` (S, hash) + `SK` (S, range).
 //! - `GSI1`: `GSI1PK` (S) + `GSI1SK` (S), projection ALL — phone → customer.
-//! - `GSI2`: `GSI2PK` (S) + `GSI2SK` (S), projection ALL — the sparse outbox of queued messages.
+//! - `GSI2`: `GSI2PK` (S) + `GSI2SK` (S), projection ALL — the sparse outbox of queued messages, the
+//!   messages held by a sender (by lease end) and the sent ones awaiting a receipt (by send time).
 //! - TTL on `expires_at` (N, epoch seconds): events and their ids (400 days), inbound ids (30 days),
 //!   free-text reply counts (400 days after their day), accepted request signatures (when their
 //!   timestamp is out of tolerance).
@@ -22,7 +23,7 @@
 //! | `customer` | `T#{tenant}#C#{id}` | `PROFILE` | `version` (N), `GSI1PK` = `T#{tenant}#P#{e164}`, `GSI1SK` = `C#{id}` |
 //! | `event` | `T#{tenant}#C#{id}` | `EV#{occurred_at}#{event_id}` | `expires_at` |
 //! | `evid` | `T#{tenant}#C#{id}` | `EVID#{event_id}` | `event_type`, `expires_at`; event ids are per customer. Items an earlier release wrote at `T#{tenant}#EVID#{event_id}` / `-` with `target_pk` are still honoured (a ConditionCheck in `record_event`) until they expire |
-//! | `message` | `T#{tenant}#C#{id}` | `MSG#{created_at}#{message_id}` | `status` (S), `attempts` (N); while queued `GSI2PK` = `OUTBOX#{shard}`, `GSI2SK` = `{next_attempt_at}#{created_at}#{id}` |
+//! | `message` | `T#{tenant}#C#{id}` | `MSG#{created_at}#{message_id}` | `status` (S), `attempts` (N); while queued `GSI2PK` = `OUTBOX#{shard}`, `GSI2SK` = `{next_attempt_at}#{created_at}#{id}`; while held `LEASE#{shard}` by `lease_until`; while sent `RECEIPT#{shard}` by `sent_at` |
 //! | `message_ref` | `T#{tenant}#M#{message_id}` | `-` | `target_pk`, `target_sk` (the message) |
 //! | `dedupe` | `T#{tenant}#DD#{rule:customer:occurrence}` | `-` | `message_id` |
 //! | `timer` | `DUE#{yyyy-mm-ddThh:mm}#{shard}` | `{tenant}#{customer}#{rule}#{occurrence}` | |

@@ -165,6 +165,18 @@ impl MessageStore for DynamoStore {
         .await
     }
 
+    /// Sent messages from the receipt partitions of the index, by when they were sent.
+    async fn unreceipted_messages(
+        &self,
+        sent_by: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        self.index_due(keys::receipt_gsi2pk, sent_by, limit, |m| {
+            m.sent_at.unwrap_or(m.updated_at)
+        })
+        .await
+    }
+
     /// Replaces the message only if it is still in state `from`; the new item enters or
     /// leaves the index partitions with its status. The key comes from the message (its
     /// creation time never changes), so no lookup is needed.

@@ -58,12 +58,15 @@ fn message_exists(tx: &Transaction, m: &Message) -> Result<bool> {
         .map_err(sql)
 }
 
-/// The `next_attempt_at` column orders two queues: queued messages by their next attempt,
-/// and held ones (`sending`, `dispatched`) by the end of their lease, when the sweep settles
-/// them. `otherwise` is for a message with neither.
+/// The `next_attempt_at` column orders three queues: queued messages by their next attempt,
+/// held ones (`sending`, `dispatched`) by the end of their lease, when the sweep settles
+/// them, and sent ones by when they were sent, when the sweep stops waiting for their
+/// receipt. `otherwise` is for a message with none of these.
 fn due_at(m: &Message, otherwise: DateTime<Utc>) -> DateTime<Utc> {
     if m.status.is_leased() {
         m.lease_until.unwrap_or(otherwise)
+    } else if m.status == MessageStatus::Sent {
+        m.sent_at.unwrap_or(otherwise)
     } else {
         m.next_attempt_at.unwrap_or(otherwise)
     }
@@ -189,6 +192,21 @@ impl MessageStore for SqliteStore {
                 "SELECT body FROM messages WHERE status = 'queued' AND next_attempt_at <= ?1
                  ORDER BY next_attempt_at, created_at LIMIT ?2",
                 params![secs(now), limit as i64],
+            )
+        })
+    }
+
+    async fn unreceipted_messages(
+        &self,
+        sent_by: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        self.with_conn(|conn| {
+            query_bodies(
+                conn,
+                "SELECT body FROM messages WHERE status = 'sent' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, created_at LIMIT ?2",
+                params![secs(sent_by), limit as i64],
             )
         })
     }

@@ -459,3 +459,68 @@ pub async fn sent_texts_are_found_by_provider_id_and_receipts_count_on_the_send_
         .collect();
     assert_eq!(delivered_per_day, vec![(day(2), Some(1))]);
 }
+
+pub async fn sent_texts_await_their_receipt_in_send_order_until_settled(store: &dyn Store) {
+    let c = stored(store, &customer("c1", "13800138001")).await;
+    let one = |name: &str| Counters::from([(name.to_string(), 1)]);
+    let mut sent_texts = Vec::new();
+    // Three texts, sent at 10:00, 09:00 and 11:00 (not in creation order).
+    for (occurrence, hour) in [("a", 10), ("b", 9), ("c", 11)] {
+        let c = store.get_customer(&tenant(), &c.id).await.unwrap().unwrap();
+        let commit = send_commit(&c, "promo", occurrence, at(2, 8, 0));
+        store.commit_send(&commit).await.unwrap();
+        let sending = claimed(&commit.message, at(2, hour, 0));
+        assert_eq!(store.claim_message(&sending).await.unwrap(), Claim::Claimed);
+        let mut sent = sending.clone();
+        sent.status = MessageStatus::Sent;
+        sent.provider = Some("sns".into());
+        sent.provider_id = Some(format!("id-{occurrence}"));
+        sent.sent_at = Some(at(2, hour, 0));
+        sent.lease_until = None;
+        sent.updated_at = at(2, hour, 0);
+        assert!(store
+            .finish_message(&sent, MessageState::of(&sending), &one("sent"))
+            .await
+            .unwrap());
+        sent_texts.push(sent);
+    }
+    let waiting = |by, limit| async move {
+        store
+            .unreceipted_messages(by, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.occurrence)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        waiting(at(2, 10, 30), 10).await,
+        ["b", "a"],
+        "sent by the bound, earliest first"
+    );
+    assert_eq!(
+        waiting(at(3, 0, 0), 2).await,
+        ["b", "a"],
+        "at most the limit"
+    );
+    assert_eq!(
+        waiting(at(2, 9, 0), 10).await,
+        ["b"],
+        "the bound is included"
+    );
+    assert!(waiting(at(2, 8, 59), 10).await.is_empty());
+
+    // A receipt settles one: it waits no more.
+    let mut delivered = sent_texts[0].clone();
+    delivered.status = MessageStatus::Delivered;
+    delivered.updated_at = at(2, 12, 0);
+    assert!(store
+        .finish_message(
+            &delivered,
+            MessageState::of(&sent_texts[0]),
+            &one("delivered")
+        )
+        .await
+        .unwrap());
+    assert_eq!(waiting(at(3, 0, 0), 10).await, ["b", "c"]);
+}

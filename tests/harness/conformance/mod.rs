@@ -168,7 +168,7 @@ macro_rules! conformance_list {
             customers: [customers_round_trip_with_versions, customers_are_read_together, deleting_a_customer_cancels_and_forgets_its_texts],
             events: [events_are_idempotent_and_atomic, event_ids_are_the_customers_own],
             due_index: [the_due_index_and_checkpoint, many_large_timers_in_one_minute_are_all_returned],
-            messages: [a_dedupe_key_is_sent_once, concurrent_sends_cannot_both_pass_the_ledger, message_transitions_are_conditional, claims_hold_only_for_the_version_read, claims_check_suppression, results_are_recorded_with_their_stats, skips_are_recorded_once_and_consume_the_timer, expired_leases_are_listed_until_settled, a_sender_whose_lease_was_taken_back_cannot_write, sent_texts_are_found_by_provider_id_and_receipts_count_on_the_send_day],
+            messages: [a_dedupe_key_is_sent_once, concurrent_sends_cannot_both_pass_the_ledger, message_transitions_are_conditional, claims_hold_only_for_the_version_read, claims_check_suppression, results_are_recorded_with_their_stats, skips_are_recorded_once_and_consume_the_timer, expired_leases_are_listed_until_settled, a_sender_whose_lease_was_taken_back_cannot_write, sent_texts_are_found_by_provider_id_and_receipts_count_on_the_send_day, sent_texts_await_their_receipt_in_send_order_until_settled],
             suppressions: [suppression_outlives_the_customer],
             counters: [stats_add_up_per_day_and_rule, reply_texts_are_counted_per_day_and_ranked],
             api_keys: [api_keys_are_found_by_id_and_revocable],

@@ -215,6 +215,14 @@ pub trait MessageStore: Send + Sync {
     /// or timed out. A message claimed before leases existed counts as leased until its
     /// `updated_at`.
     async fn expired_leases(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Message>>;
+    /// Messages still `sent` (no receipt settled them) that were sent at or before
+    /// `sent_by`, the earliest first, at most `limit`: what the sweep gives up waiting for
+    /// receipts on.
+    async fn unreceipted_messages(
+        &self,
+        sent_by: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Message>>;
     /// Replaces the message with `message` only if it is still in state `from` (status and
     /// attempts). Returns false when someone else moved it first.
     async fn transition_message(&self, message: &Message, from: MessageState) -> Result<bool>;

@@ -58,6 +58,10 @@ pub struct EngineConfig {
     pub send_lease_seconds: i64,
     /// How long a text waits when the provider says the account's spend limit is reached.
     pub spend_limit_pause_seconds: i64,
+    /// How long after sending the sweep waits for a text's receipt before recording it
+    /// `unknown` (`no_receipt`); SNS documents receipts within 72 hours. 0 never stops
+    /// waiting.
+    pub receipt_wait_hours: i64,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +72,7 @@ impl Default for EngineConfig {
             retry_base_seconds: 30,
             send_lease_seconds: 300,
             spend_limit_pause_seconds: 3_600,
+            receipt_wait_hours: 72,
         }
     }
 }

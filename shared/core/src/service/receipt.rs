@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::counter::{one_each, Counter};
 use super::outbound::announce_message;
+use super::send::NO_RECEIPT;
 use super::{DetailType, Engine};
 use crate::domain::{DeliveryOutcome, MessageStatus, Receipt, UndeliveredReason};
 use crate::error::Result;
@@ -74,6 +75,9 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Rece
             return Ok(ReceiptApplied::AlreadySettled);
         }
         let from = MessageState::of(&message);
+        // A receipt after the sweep stopped waiting for it: the text leaves `no_receipt`.
+        let was_unreceipted = message.status == MessageStatus::Unknown
+            && message.reason.as_deref() == Some(NO_RECEIPT);
         let mut settled = message;
         settled.updated_at = now;
         settled.delivery = Some(receipt.report.clone());
@@ -102,6 +106,9 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Rece
         };
         if let Some((reason, _)) = given_up {
             counters.insert(Counter::NumberInvalid(reason).name(), 1);
+        }
+        if was_unreceipted {
+            counters.insert(Counter::NoReceipt.name(), -1);
         }
         let parts = receipt.report.parts.unwrap_or(settled.segments);
         counters.insert(Counter::Parts.name(), i64::from(parts));

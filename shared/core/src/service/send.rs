@@ -29,6 +29,9 @@ pub struct SendReport {
     pub paused: u32,
 }
 
+/// The reason (and `message.unknown` resolution) of a sent text whose receipt never came.
+pub(crate) const NO_RECEIPT: &str = "no_receipt";
+
 /// What settling expired send leases did ([`Outbox::reconcile_leases`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LeaseReport {
@@ -175,6 +178,50 @@ impl<S: CustomerStore + DueIndex + MessageStore + SuppressionList + ?Sized> Outb
             }
         }
         Ok(report)
+    }
+
+    /// Stops waiting for the receipts of up to `limit` texts sent longer than the receipt
+    /// wait ago: each is recorded `unknown` with reason `no_receipt`, counted (`no_receipt`,
+    /// on its send day) and announced as `message.unknown` (`resolution: "no_receipt"`). A
+    /// receipt that still comes later settles it as usual. Returns how many it settled.
+    #[tracing::instrument(name = "settle_unreceipted", skip_all)]
+    pub async fn settle_unreceipted(&self, limit: usize) -> Result<u32> {
+        let wait = self.engine.config().receipt_wait_hours;
+        if wait <= 0 {
+            return Ok(0);
+        }
+        let store = self.engine.store();
+        let now = self.engine.now();
+        let mut settled_count = 0;
+        for sent in store
+            .unreceipted_messages(now - TimeDelta::hours(wait), limit)
+            .await?
+        {
+            if sent.status != MessageStatus::Sent {
+                continue;
+            }
+            let from = MessageState::of(&sent);
+            let mut unknown = sent;
+            unknown.status = MessageStatus::Unknown;
+            unknown.reason = Some(NO_RECEIPT.to_string());
+            unknown.updated_at = now;
+            if store
+                .finish_message(&unknown, from, &one_each([Counter::NoReceipt]))
+                .await?
+            {
+                settled_count += 1;
+                self.announce(&unknown, DetailType::MessageUnknown, Some(NO_RECEIPT), now)
+                    .await;
+            }
+        }
+        if settled_count > 0 {
+            tracing::warn!(
+                texts = settled_count,
+                wait_hours = wait,
+                "no receipt came; recorded unknown"
+            );
+        }
+        Ok(settled_count)
     }
 
     async fn deliver(&self, message: Message) -> Result<Delivery> {
