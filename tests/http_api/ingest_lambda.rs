@@ -222,3 +222,87 @@ async fn api_gateway_events_on_dynamodb() {
     create_table(&client, &table).await.unwrap();
     api_gateway_flow(Arc::new(DynamoStore::new(client, table))).await;
 }
+
+/// The ingest function's API Gateway routes (method, path) in `infra/template.yaml`.
+fn template_routes() -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+    let template = std::fs::read_to_string(path).unwrap();
+    let ingest = template
+        .split("\n  IngestFunction:\n")
+        .nth(1)
+        .unwrap()
+        .split("\n      Policies:")
+        .next()
+        .unwrap();
+    ingest
+        .lines()
+        .filter(|l| l.contains("Type: HttpApi") || l.contains("Method:"))
+        .filter_map(|l| {
+            let method = l.split("Method: ").nth(1)?.split(',').next()?.trim();
+            let path = l.split("Path: ").nth(1)?.split(',').next()?.trim();
+            Some((method.to_string(), path.trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_route_of_the_api_is_routed_to_the_ingest_function_and_nothing_else() {
+    let declared = template_routes();
+    assert!(declared.len() > 5, "{declared:?}");
+    for (method, path) in nudge_http::ROUTES {
+        // A static segment with a colon reaches the function through `/v1/{action}`.
+        let routed = if path.contains(':') {
+            "/v1/{action}"
+        } else {
+            path
+        };
+        assert!(
+            declared.iter().any(|(m, p)| m == method && p == routed),
+            "{method} {path} is not routed to the ingest function in infra/template.yaml"
+        );
+    }
+    for (method, path) in &declared {
+        let known = nudge_http::ROUTES.iter().any(|(m, p)| {
+            m == method && (p == path || (path == "/v1/{action}" && p.contains(':')))
+        });
+        assert!(
+            known,
+            "the template routes {method} {path}, which the API does not serve"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_router_serves_every_listed_route() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let book = rulebook::parse(RULES, "acme.yaml").unwrap();
+    let engine = Arc::new(Engine::new(
+        store,
+        Arc::new(ManualClock::new(now())),
+        vec![book],
+    ));
+    let publisher = Arc::new(ConsolePublisher::new(Box::new(std::io::sink())));
+    let app = router(AppState::new(engine, HttpConfig::default(), publisher));
+    for (method, path) in nudge_http::ROUTES {
+        let path = path.replace("{id}", "c1").replace("{tenant}", "acme");
+        let request = axum::http::Request::builder()
+            .method(*method)
+            .uri(&path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(app.clone(), request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        // A handler may answer 404 (no such customer, no callbacks for this tenant); the
+        // router's own answer for an unknown route says so.
+        assert!(
+            status != 405 && !body.contains("no such route"),
+            "{method} {path} is not served: {status} {body}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
-//! Tencent Cloud SMS callbacks end to end on SQLite: the token checks, a status report that
-//! settles a sent text, and a `TD` reply that opts the customer out.
+//! Tencent Cloud SMS callbacks end to end, on SQLite and on DynamoDB (moto): the token
+//! checks, a status report that settles a sent text, and a `TD` reply that opts the
+//! customer out.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -24,9 +25,39 @@ impl SmsSender for AsTencent {
     }
 }
 
-async fn store() -> Arc<dyn Store> {
-    Arc::new(nudge_sqlite::SqliteStore::in_memory().unwrap())
+/// Each check runs on both stores: the deployed ingest function is on DynamoDB.
+macro_rules! on_both_stores {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let store = std::sync::Arc::new(nudge_sqlite::SqliteStore::in_memory().unwrap());
+                    super::$check(store).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let client = nudge_tests::moto::dynamo_client().await;
+                    let table = nudge_tests::moto::unique_name("nudge-tencent");
+                    nudge_dynamodb::create_table(&client, &table).await.unwrap();
+                    let store = std::sync::Arc::new(nudge_dynamodb::DynamoStore::new(client, table));
+                    super::$check(store).await;
+                }
+            )*
+        }
+    };
 }
+
+on_both_stores!(
+    callbacks_need_the_tenants_token,
+    a_status_report_marks_the_sent_text_delivered,
+    bad_status_reports_are_problems_naming_the_field,
+    a_td_reply_opts_the_customer_out_once,
+);
 
 fn callback(tenant: &str, kind: &str, token: Option<&str>, body: &Value) -> Request<Body> {
     let query = token.map_or_else(String::new, |t| format!("?token={t}"));
@@ -54,9 +85,8 @@ async fn sent_text(api: &Api) -> Value {
     r.body["messages"][0].clone()
 }
 
-#[tokio::test]
-async fn callbacks_need_the_tenants_token() {
-    let api = Api::tencent(store().await).await;
+async fn callbacks_need_the_tenants_token(store: Arc<dyn Store>) {
+    let api = Api::tencent(store).await;
     let body = json!([]);
     let r = api
         .send(callback("acme", "status", Some(TENCENT_TOKEN), &body))
@@ -80,9 +110,8 @@ async fn callbacks_need_the_tenants_token() {
     r.assert_problem(404);
 }
 
-#[tokio::test]
-async fn a_status_report_marks_the_sent_text_delivered() {
-    let api = Api::tencent(store().await).await;
+async fn a_status_report_marks_the_sent_text_delivered(store: Arc<dyn Store>) {
+    let api = Api::tencent(store).await;
     let message = sent_text(&api).await;
     assert_eq!(message["status"], "sent", "{message}");
     let sid = format!("2433:{}", message["id"].as_str().unwrap());
@@ -112,9 +141,8 @@ async fn a_status_report_marks_the_sent_text_delivered() {
     assert_eq!(r.status, 200);
 }
 
-#[tokio::test]
-async fn bad_status_reports_are_problems_naming_the_field() {
-    let api = Api::tencent(store().await).await;
+async fn bad_status_reports_are_problems_naming_the_field(store: Arc<dyn Store>) {
+    let api = Api::tencent(store).await;
     let report = json!([{"user_receive_time": "2026-03-02 11:00:05", "report_status": "SUCCESS"}]);
     let r = api
         .send(callback("acme", "status", Some(TENCENT_TOKEN), &report))
@@ -123,9 +151,8 @@ async fn bad_status_reports_are_problems_naming_the_field() {
     assert_eq!(r.field(), "[0].sid");
 }
 
-#[tokio::test]
-async fn a_td_reply_opts_the_customer_out_once() {
-    let api = Api::tencent(store().await).await;
+async fn a_td_reply_opts_the_customer_out_once(store: Arc<dyn Store>) {
+    let api = Api::tencent(store).await;
     api.put_customer("c1", wang()).await;
     let reply = json!({
         "extend": "", "mobile": "13800138000", "nationcode": "86", "sign": "阿克米",

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `WEBHOOK_SECRETS` | optional JSON object `{"<tenant>": "<secret>", …}`: those tenants' requests must carry `X-Nudge-Signature` made with their secret (and `POST /v1/inbound/generic` accepts only those) |
 //! | `TWILIO_AUTH_TOKENS` | optional JSON object `{"<tenant>": "<auth token>", …}` for `POST /v1/inbound/twilio` |
+//! | `TENCENT_CALLBACK_TOKENS` | optional JSON object `{"<tenant>": "<token>", …}`: the `?token=` of each tenant's Tencent Cloud SMS callback URLs (`/v1/callbacks/tencent/{tenant}/status` and `/reply`) |
 //! | `PUBLIC_BASE_URL` | the API's URL as Twilio calls it (e.g. the `ApiUrl` output), which Twilio signs |
 //!
 //! Everything else (table, rulebooks) comes from [`Config`](super::Config).
@@ -22,6 +23,7 @@ use nudge_http::HttpConfig;
 pub const WEBHOOK_SECRETS_VAR: &str = "WEBHOOK_SECRETS";
 pub const TWILIO_AUTH_TOKENS_VAR: &str = "TWILIO_AUTH_TOKENS";
 pub const PUBLIC_BASE_URL_VAR: &str = "PUBLIC_BASE_URL";
+pub const TENCENT_CALLBACK_TOKENS_VAR: &str = "TENCENT_CALLBACK_TOKENS";
 /// Shortest accepted webhook secret.
 pub const MIN_SECRET_LEN: usize = 16;
 
@@ -48,6 +50,10 @@ pub fn http_config_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Resul
     Ok(HttpConfig {
         webhook_secrets: secrets(WEBHOOK_SECRETS_VAR, get(WEBHOOK_SECRETS_VAR))?,
         twilio_auth_tokens: secrets(TWILIO_AUTH_TOKENS_VAR, get(TWILIO_AUTH_TOKENS_VAR))?,
+        tencent_callback_tokens: secrets(
+            TENCENT_CALLBACK_TOKENS_VAR,
+            get(TENCENT_CALLBACK_TOKENS_VAR),
+        )?,
         public_base_url,
         // API Gateway hands the function the whole body: the default is never reached.
         ..HttpConfig::default()
@@ -170,6 +176,29 @@ mod tests {
         .to_string();
         assert!(
             err.contains(TWILIO_AUTH_TOKENS_VAR) && !err.contains("1234\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tencent_callback_tokens_per_tenant() {
+        let c = http_config_from_lookup(|name| {
+            (name == TENCENT_CALLBACK_TOKENS_VAR)
+                .then(|| r#"{"acme": "cb-token-0123456789abcdef"}"#.to_string())
+        })
+        .unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        assert_eq!(
+            c.tencent_callback_tokens.get(&acme).map(String::as_str),
+            Some("cb-token-0123456789abcdef")
+        );
+        let err = http_config_from_lookup(|name| {
+            (name == TENCENT_CALLBACK_TOKENS_VAR).then(|| r#"{"acme": "short"}"#.to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(TENCENT_CALLBACK_TOKENS_VAR) && !err.contains("short\""),
             "{err}"
         );
     }

@@ -141,6 +141,26 @@ impl<S: Store + ?Sized> Clone for AppState<S> {
     }
 }
 
+/// Every route of [`router`] (method, path): what a deployment must route to it. The
+/// ingest function's API Gateway routes in `infra/template.yaml` are checked against this
+/// list, and the router is checked to serve every entry.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("POST", "/v1/inbound/twilio"),
+    ("POST", "/v1/inbound/generic"),
+    ("POST", "/v1/callbacks/tencent/{tenant}/status"),
+    ("POST", "/v1/callbacks/tencent/{tenant}/reply"),
+    ("PUT", "/v1/customers/{id}"),
+    ("GET", "/v1/customers/{id}"),
+    ("DELETE", "/v1/customers/{id}"),
+    ("POST", "/v1/customers:batch"),
+    ("GET", "/v1/customers/{id}/messages"),
+    ("POST", "/v1/events"),
+    ("POST", "/v1/preview"),
+    ("GET", "/v1/stats"),
+    ("GET", "/v1/reports/replies"),
+];
+
 /// The API router. `key(scope, content)` marks a route that takes a bearer API key with that
 /// scope (and, for tenants with a webhook secret, a signed request) and a body of that
 /// content; see [`auth::guard`]. The other routes take no key.
