@@ -24,7 +24,7 @@ use nudge_send::{handle_stream, SendBudget};
 use nudge_sns::{SnsOptOutList, SnsSender};
 use nudge_tests::logs;
 use nudge_tests::moto::{self, passes_send_filter, StreamReader};
-use nudge_tests::wire::{form, sms_attributes, sns_client, Recorder};
+use nudge_tests::wire::{form, sms_attributes, template_actions, Calls, Recorder};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -48,6 +48,8 @@ struct Deployment {
     stream: StreamReader,
     /// The SNS requests sent (moto keeps the texts, not their attributes).
     sns_requests: Recorder,
+    /// The AWS calls each function's code made.
+    calls: Calls,
 }
 
 #[test]
@@ -70,25 +72,38 @@ async fn deploy(start: DateTime<Utc>) -> Deployment {
 /// fresh table, with the rulebook `book`.
 async fn deploy_with(start: DateTime<Utc>, book: &str) -> Deployment {
     let sdk = moto::sdk_config().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let calls = Calls::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
     let table = moto::unique_name("nudge-e2e");
     create_table(&client, &table).await.unwrap();
     let store = Arc::new(DynamoStore::new(client, table));
     let stream = StreamReader::open(store.client(), store.table()).await;
     let book = rulebook::parse(book, "saas-lifecycle.yaml").unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    let opt_outs = SnsOptOutList::new(aws_sdk_sns::Client::new(&sdk));
+    let sns = |recorder: Option<&Recorder>| {
+        let mut config = aws_sdk_sns::config::Builder::from(&sdk).interceptor(calls.clone());
+        if let Some(recorder) = recorder {
+            config = config.interceptor(recorder.clone());
+        }
+        aws_sdk_sns::Client::from_conf(config.build())
+    };
+    let opt_outs = SnsOptOutList::new(sns(None));
     let engine = Arc::new(
         Engine::new(store.clone(), clock.clone(), vec![book])
             .with_provider_opt_outs(Arc::new(opt_outs)),
     );
     let sns_requests = Recorder::default();
-    let sender = SnsSender::new(
-        sns_client(&sns_requests).await,
-        Some("CLOUDNOTE".into()),
-        None,
+    let sender = SnsSender::new(sns(Some(&sns_requests)), Some("CLOUDNOTE".into()), None);
+    let events = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
     );
-    let bus = || EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
+    let bus = || EventBridgePublisher::new(events.clone(), "default");
     let outbox = Outbox::new(engine.clone(), Arc::new(sender), Arc::new(bus()));
     let receipts = Receipts::new(engine.clone(), Arc::new(bus()));
     Deployment {
@@ -101,6 +116,7 @@ async fn deploy_with(start: DateTime<Utc>, book: &str) -> Deployment {
         tenant: TenantId::parse("cloudnote").unwrap(),
         stream,
         sns_requests,
+        calls,
     }
 }
 
@@ -115,6 +131,7 @@ impl Deployment {
     }
 
     async fn customer_with(&self, id: &str, phone: &str, attributes: Value) {
+        self.calls.now_in("IngestFunction");
         let input: CustomerInput =
             serde_json::from_value(json!({"id": id, "phone": phone, "attributes": attributes}))
                 .unwrap();
@@ -126,11 +143,15 @@ impl Deployment {
 
     /// The sample scheduled event of `infra/events/`, fired at the clock's time.
     async fn evaluate(&self) -> nudge_evaluate::TickSummary {
+        self.calls.now_in("EvaluateFunction");
         let mut event: Value =
             serde_json::from_str(&repo_file("infra/events/schedule.json")).unwrap();
         event["time"] = json!(self.engine.now());
         let event: EventBridgeEvent<Value> = serde_json::from_value(event).unwrap();
-        handle_schedule(&self.engine, None, event).await.unwrap()
+        let sweep = (&self.outbox, &SendBudget::unlimited());
+        handle_schedule(&self.engine, Some(sweep), event)
+            .await
+            .unwrap()
     }
 
     /// The records Lambda would hand the send function since the last call.
@@ -146,6 +167,7 @@ impl Deployment {
 
     /// The sample two-way SMS notification of `infra/events/`, from `phone` saying `body`.
     async fn reply(&self, phone: &str, body: &str, id: &str) -> Value {
+        self.calls.now_in("InboundFunction");
         let mut event: Value =
             serde_json::from_str(&repo_file("infra/events/sns-inbound-sms.json")).unwrap();
         let mut message: Value =
@@ -164,7 +186,31 @@ impl Deployment {
         serde_json::to_value(summary).unwrap()["actions"].clone()
     }
 
+    /// The receipts function on one CloudWatch Logs subscription event.
+    async fn receipts_from_logs(&self, event: LogsEvent) -> nudge_receipts::LogsReport {
+        self.calls.now_in("ReceiptsFunction");
+        handle_logs(&self.receipts, event).await.unwrap()
+    }
+
+    /// Every AWS call each function's code made is one its IAM policy in
+    /// `infra/template.yaml` allows.
+    fn assert_calls_allowed(&self) {
+        let allowed = template_actions();
+        let made = self.calls.made();
+        assert!(!made.is_empty());
+        for (function, action) in made {
+            let policy = allowed
+                .get(&function)
+                .unwrap_or_else(|| panic!("no {function} in infra/template.yaml"));
+            assert!(
+                policy.contains(&action),
+                "{function} calls {action}, which infra/template.yaml does not allow it: {policy:?}"
+            );
+        }
+    }
+
     async fn send(&self, batch: &Value) -> Vec<String> {
+        self.calls.now_in("SendFunction");
         let event: StreamEvent = serde_json::from_value(batch.clone()).unwrap();
         handle_stream(&self.outbox, &SendBudget::unlimited(), event)
             .await
@@ -268,10 +314,10 @@ async fn a_due_reminder_goes_from_the_schedule_through_the_stream_to_sns_once() 
     // Read from the wire's bytes, as the Lambda runtime does.
     let wire = logs::subscription_event(&group, &stream, "nudge-receipts", &events).to_string();
     let event: LogsEvent = serde_json::from_str(&wire).unwrap();
-    let report = handle_logs(&d.receipts, event.clone()).await.unwrap();
+    let report = d.receipts_from_logs(event.clone()).await;
     assert_eq!((report.receipts.recorded, report.unreadable), (1, 0));
     // CloudWatch Logs retries a failed invocation: the same batch again changes nothing.
-    let again = handle_logs(&d.receipts, event).await.unwrap();
+    let again = d.receipts_from_logs(event).await;
     assert_eq!(again.receipts.already_settled, 1);
     let delivered = d
         .store
@@ -296,6 +342,7 @@ async fn a_due_reminder_goes_from_the_schedule_through_the_stream_to_sns_once() 
         .set(at(2026, 3, 9, 2, 0, 20) + TimeDelta::minutes(1));
     let later = d.evaluate().await;
     assert_eq!((later.minutes, later.decisions.len()), (1, 0));
+    d.assert_calls_allowed();
 }
 
 #[tokio::test]
@@ -355,6 +402,7 @@ async fn after_td_the_scheduled_marketing_text_is_not_sent() {
         .unwrap()
         .contains("团队协作"));
     assert_eq!(texts_to("+8613800138012").len(), 1, "only the confirmation");
+    d.assert_calls_allowed();
 }
 
 /// SNS's account opt-out list, as moto keeps it.
@@ -435,4 +483,5 @@ async fn a_stop_answered_by_sns_and_a_start_in_nudge_leave_both_opt_out_lists_in
     let replies = rows.iter().find(|r| r.rule == "replies").unwrap();
     assert_eq!(replies.counters.get("opted_out"), Some(&1));
     assert_eq!(replies.counters.get("opted_in"), Some(&1));
+    d.assert_calls_allowed();
 }

@@ -111,3 +111,104 @@ pub async fn sns_client(recorder: &Recorder) -> aws_sdk_sns::Client {
         .build();
     aws_sdk_sns::Client::from_conf(config)
 }
+
+/// The AWS operations clients made, per function of the stack: set the function whose
+/// code runs next with [`Calls::now_in`], and every call of a client built with this
+/// interceptor is recorded as `service:Operation` (IAM's spelling) under it.
+#[derive(Clone, Debug, Default)]
+pub struct Calls(Arc<Mutex<CallLog>>);
+
+#[derive(Debug, Default)]
+struct CallLog {
+    function: String,
+    made: std::collections::BTreeSet<(String, String)>,
+}
+
+impl Calls {
+    pub fn now_in(&self, function: &str) {
+        self.0.lock().unwrap().function = function.to_string();
+    }
+
+    /// (function, `service:Operation`) of every call made.
+    pub fn made(&self) -> Vec<(String, String)> {
+        self.0.lock().unwrap().made.iter().cloned().collect()
+    }
+}
+
+/// IAM's service prefix of an SDK service name.
+fn iam_prefix(service: &str) -> String {
+    match service {
+        "DynamoDB" => "dynamodb".into(),
+        "SNS" => "sns".into(),
+        "EventBridge" => "events".into(),
+        "CloudWatch Logs" => "logs".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "calls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::Metadata;
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let action = format!("{}:{}", iam_prefix(metadata.service()), metadata.name());
+            let mut log = self.0.lock().unwrap();
+            // Calls before the first function runs are the test's own set-up.
+            if !log.function.is_empty() {
+                let function = log.function.clone();
+                log.made.insert((function, action));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The IAM actions `infra/template.yaml` allows each function (`XxxFunction` resources),
+/// read from their inline policies' `Action:` entries.
+pub fn template_actions() -> HashMap<String, Vec<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+    let template = std::fs::read_to_string(path).unwrap();
+    let mut actions: HashMap<String, Vec<String>> = HashMap::new();
+    let mut function: Option<String> = None;
+    let mut in_actions = false;
+    for line in template.lines() {
+        // A resource starts two spaces in.
+        if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') {
+            let name = line.trim().trim_end_matches(':');
+            function = name.ends_with("Function").then(|| name.to_string());
+            in_actions = false;
+            continue;
+        }
+        let Some(function) = &function else { continue };
+        let trimmed = line.trim();
+        let mut take = |value: &str| {
+            let value = value.trim().trim_matches('"');
+            if value.contains(':') && !value.contains(' ') {
+                actions
+                    .entry(function.clone())
+                    .or_default()
+                    .push(value.to_string());
+            }
+        };
+        if let Some(rest) = trimmed.strip_prefix("Action:") {
+            in_actions = rest.trim().is_empty();
+            if !in_actions {
+                take(rest);
+            }
+        } else if in_actions {
+            match trimmed.strip_prefix("- ") {
+                Some(item) => take(item),
+                None => in_actions = false,
+            }
+        }
+    }
+    actions
+}
