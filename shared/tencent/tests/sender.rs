@@ -271,3 +271,56 @@ async fn no_answer_is_retryable() {
     assert!(matches!(err, SendError::Retryable { .. }), "{err}");
     drop(listener);
 }
+
+#[tokio::test]
+async fn each_tenant_sends_with_its_own_account() {
+    let (url, seen) = stand_in().await;
+    let accounts = format!(
+        r#"{{"acme": {{"secret_id": "{SECRET_ID}", "secret_key": "{SECRET_KEY}", "sms_sdk_app_id": "1400006666", "sign_name": "阿克米", "endpoint": "{url}"}},
+            "fresh": {{"secret_id": "{SECRET_ID}", "secret_key": "not-fresh's-key", "sms_sdk_app_id": "1400007777", "sign_name": "鲜果", "endpoint": "{url}"}}}}"#
+    );
+    let senders =
+        nudge_tencent::TencentSenders::new(nudge_tencent::parse_accounts(&accounts, "t").unwrap())
+            .unwrap();
+    let message_id = MessageId::parse("msg-1").unwrap();
+    let to = PhoneNumber::parse("+8613800138000", None).unwrap();
+    let t = template();
+    let send_for = |tenant: &'static str| {
+        let senders = senders.clone();
+        let (message_id, to, t) = (message_id.clone(), to.clone(), t.clone());
+        async move {
+            let tenant = TenantId::parse(tenant).unwrap();
+            senders
+                .send(&OutgoingText {
+                    tenant: &tenant,
+                    message_id: &message_id,
+                    to: &to,
+                    text: "您的订单已发货",
+                    category: Category::Transactional,
+                    segments: 1,
+                    origination: None,
+                    template: Some(&t),
+                })
+                .await
+        }
+    };
+    send_for("acme").await.unwrap();
+    assert_eq!(seen.lock().unwrap()[0]["SignName"], "阿克米");
+    assert_eq!(seen.lock().unwrap()[0]["SessionContext"], "acme:msg-1");
+    // fresh's key signs fresh's requests: the stand-in (knowing acme's key) refuses them.
+    let refused = send_for("fresh").await.unwrap_err();
+    assert!(
+        matches!(refused, SendError::Permanent { .. }),
+        "{refused:?}"
+    );
+    let unknown = send_for("other").await.unwrap_err();
+    assert!(
+        matches!(&unknown, SendError::Permanent { message, .. } if message.contains("no Tencent account")),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "nothing sent for fresh or other"
+    );
+}
