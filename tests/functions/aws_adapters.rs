@@ -520,3 +520,45 @@ async fn sns_opt_in_on_moto_takes_a_listed_number_off_the_list() {
         ProviderOptIn::NotOptedOut
     );
 }
+
+#[tokio::test]
+async fn tencent_accounts_come_from_one_secret_and_cover_every_tenant() {
+    let sdk = moto::sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = moto::unique_name("nudge-tencent-accounts");
+    let accounts = r#"{"acme": {"secret_id": "AKIDacme", "secret_key": "acme-key", "sms_sdk_app_id": "1400006666", "sign_name": "阿克米"}}"#;
+    secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(accounts)
+        .send()
+        .await
+        .unwrap();
+    let book = |tenant: &str| {
+        nudge_core::rulebook::parse(
+            &format!(
+                "tenant: {tenant}\nbrand: ACME\ntimezone: UTC\nrules:\n  - id: notice\n    category: transactional\n    trigger: {{event: order.paid}}\n    template: \"Paid.\"\n    gateway_template: {{id: \"1\", params: []}}\n"
+            ),
+            "r.yaml",
+        )
+        .unwrap()
+    };
+    let senders = nudge_send::tencent_senders(&sdk, &name, &[book("acme")])
+        .await
+        .unwrap();
+    assert!(senders.has(&TenantId::parse("acme").unwrap()));
+
+    let err = nudge_send::tencent_senders(&sdk, &name, &[book("acme"), book("fresh")])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no Tencent account for tenant fresh"), "{err}");
+    let err = nudge_send::tencent_senders(&sdk, "nudge-no-such-secret", &[book("acme")])
+        .await
+        .unwrap_err();
+    assert!(
+        !err.is_retryable(),
+        "a missing secret is a configuration to fix: {err}"
+    );
+    assert!(err.to_string().contains("secretsmanager"), "{err}");
+}

@@ -30,6 +30,9 @@ use nudge_dynamodb::stream::{self, StreamImage};
 use nudge_lambda::{event_publisher, Config};
 use nudge_sns::SnsSender;
 
+mod tencent;
+pub use tencent::{tencent_senders, TENCENT_ACCOUNTS_SECRET_VAR};
+
 /// A messages-per-second budget: sends are spaced `1 s / per_second` apart, so no window of
 /// one second holds more than `per_second` sends. Kept across invocations of a warm function
 /// (one budget per stream shard being processed; the account-wide rate is the budget times
