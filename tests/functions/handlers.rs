@@ -820,3 +820,279 @@ async fn the_receipts_handler_reads_real_subscription_events_and_skips_foreign_l
     let report = handle_logs(&receipts, event).await.unwrap();
     assert_eq!(report, LogsReport::default());
 }
+
+/// EUM's message ids in `sqs-eum-events.json`: the first text's delivered event, the second's
+/// blocked one.
+const EUM_DELIVERED_ID: &str = "a1b2c3d4-0000-4000-8000-00000000e001";
+const EUM_BLOCKED_ID: &str = "a1b2c3d4-0000-4000-8000-00000000e002";
+
+/// An EUM stand-in: accepts each text with the next of its message ids.
+struct EumIds(Mutex<Vec<&'static str>>);
+
+#[async_trait]
+impl SmsSender for EumIds {
+    async fn send(&self, _: &OutgoingText<'_>) -> std::result::Result<Sent, SendError> {
+        let mut ids = self.0.lock().unwrap();
+        Ok(Sent {
+            provider: "eum",
+            provider_id: ids.remove(0).to_string(),
+        })
+    }
+}
+
+/// A deployment whose three stream-fixture texts went out through EUM, on a SQLite file
+/// (so a test can break the store under the handler).
+struct EumDeployment {
+    engine: Arc<Engine<SqliteStore>>,
+    receipts: nudge_core::service::Receipts<SqliteStore>,
+    messages: Vec<Message>,
+    db: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn eum_deployment() -> EumDeployment {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nudge.db");
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let clock = Arc::new(ManualClock::new(at(2026, 3, 9, 2, 0, 5)));
+    let book = rulebook::parse(RULES, "acme.yaml").unwrap();
+    let engine = Arc::new(Engine::new(store, clock, vec![book]));
+    let sender = EumIds(Mutex::new(vec![
+        EUM_DELIVERED_ID,
+        EUM_BLOCKED_ID,
+        "a1b2c3d4-0000-4000-8000-00000000e003",
+    ]));
+    let publisher = Arc::new(ConsolePublisher::discard());
+    let outbox = Outbox::new(engine.clone(), Arc::new(sender), publisher.clone());
+    let mut messages = Vec::new();
+    for record in fixture("dynamodb-stream.json")["Records"]
+        .as_array()
+        .unwrap()
+    {
+        let body = record["dynamodb"]["NewImage"]["body"]["S"]
+            .as_str()
+            .unwrap();
+        let message: Message = serde_json::from_str(body).unwrap();
+        engine
+            .store()
+            .queue_message(&message, &Counters::new())
+            .await
+            .unwrap();
+        assert!(outbox.send_message(message.clone()).await.unwrap());
+        messages.push(message);
+    }
+    EumDeployment {
+        receipts: nudge_core::service::Receipts::new(engine.clone(), publisher),
+        engine,
+        messages,
+        db,
+        _dir: dir,
+    }
+}
+
+impl EumDeployment {
+    async fn message(&self, n: usize) -> Message {
+        let message = &self.messages[n];
+        self.engine
+            .store()
+            .get_message(&message.tenant, &message.id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+/// The SQS fixture with its bodies replaced: one SNS notification per EUM event, in order.
+fn sqs_eum_events(events: &[Value]) -> aws_lambda_events::sqs::SqsEvent {
+    let mut sqs = fixture("sqs-eum-events.json");
+    let template = sqs["Records"][0].clone();
+    let records: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let mut record = template.clone();
+            let mut notification: Value =
+                serde_json::from_str(template["body"].as_str().unwrap()).unwrap();
+            notification["Message"] = event.to_string().into();
+            record["body"] = notification.to_string().into();
+            record["messageId"] = format!("sqs-{i}").into();
+            record
+        })
+        .collect();
+    sqs["Records"] = records.into();
+    serde_json::from_value(sqs).unwrap()
+}
+
+fn eum_event(name: &str, event_type: &str, is_final: bool) -> Value {
+    let mut event = fixture(name);
+    event["eventType"] = event_type.into();
+    event["isFinal"] = is_final.into();
+    event
+}
+
+/// The documented SNS → SQS envelope of EUM's events: a delivered and a blocked text settle
+/// (price with the carrier fee, parts, carrier, EUM's words), the third text keeps waiting,
+/// and the same batch delivered again changes nothing.
+#[tokio::test]
+async fn queued_eum_events_settle_their_texts_once() {
+    use nudge_receipts::handle_sqs;
+    let d = eum_deployment().await;
+    let batch = || -> aws_lambda_events::sqs::SqsEvent {
+        serde_json::from_value(fixture("sqs-eum-events.json")).unwrap()
+    };
+
+    let outcome = handle_sqs(&d.receipts, batch()).await;
+    assert!(outcome.response.batch_item_failures.is_empty());
+    assert_eq!(outcome.report.receipts.recorded, 2);
+    assert_eq!((outcome.report.unreadable, outcome.report.not_yet), (0, 0));
+
+    let delivered = d.message(0).await;
+    assert_eq!(delivered.status, MessageStatus::Delivered);
+    let report = delivered.delivery.unwrap();
+    assert_eq!(report.parts, Some(2));
+    assert_eq!(report.carrier.as_deref(), Some("T-Mobile"));
+    assert_eq!(
+        report.provider_status,
+        "DELIVERED: Message has been accepted by phone"
+    );
+    assert_eq!(report.price_micro_usd(), Some(14_640));
+    assert_eq!(
+        report.at,
+        at(2026, 3, 9, 10, 1, 2) + TimeDelta::milliseconds(118)
+    );
+    let blocked = d.message(1).await;
+    assert_eq!(blocked.status, MessageStatus::Undelivered);
+    assert_eq!(blocked.reason.as_deref(), Some("blocked"));
+    assert_eq!(d.message(2).await.status, MessageStatus::Sent);
+
+    let again = handle_sqs(&d.receipts, batch()).await;
+    assert!(again.response.batch_item_failures.is_empty());
+    assert_eq!(
+        (
+            again.report.receipts.recorded,
+            again.report.receipts.already_settled
+        ),
+        (0, 2)
+    );
+    let mut counters = Counters::new();
+    let (from, to) = (at(2026, 3, 1, 0, 0, 0), at(2026, 3, 31, 0, 0, 0));
+    let tenant = &d.messages[0].tenant;
+    let rows = d
+        .engine
+        .store()
+        .stats(tenant, from.date_naive(), to.date_naive());
+    for row in rows.await.unwrap() {
+        for (name, n) in row.counters {
+            *counters.entry(name).or_default() += n;
+        }
+    }
+    assert_eq!(counters.get("delivered"), Some(&1));
+    assert_eq!(counters.get("undelivered_blocked"), Some(&1));
+}
+
+/// Events arrive in any order: a step on the way after the final event (or before it) never
+/// undoes or preempts it, and an unknown outcome settles nothing.
+#[tokio::test]
+async fn eum_events_out_of_order_settle_on_the_final_one_only() {
+    use nudge_receipts::handle_sqs;
+    let d = eum_deployment().await;
+    let delivered = fixture("eum-sms-event-delivered.json");
+    let queued = eum_event("eum-sms-event-delivered.json", "TEXT_QUEUED", false);
+    let outcome = handle_sqs(&d.receipts, sqs_eum_events(&[delivered, queued])).await;
+    assert_eq!(
+        (outcome.report.receipts.recorded, outcome.report.not_yet),
+        (1, 1)
+    );
+    assert_eq!(d.message(0).await.status, MessageStatus::Delivered);
+
+    let pending = eum_event("eum-sms-event-blocked.json", "TEXT_PENDING", false);
+    let unknown = eum_event("eum-sms-event-blocked.json", "TEXT_UNKNOWN", true);
+    let outcome = handle_sqs(&d.receipts, sqs_eum_events(&[pending, unknown])).await;
+    assert_eq!(
+        (outcome.report.receipts.recorded, outcome.report.not_yet),
+        (0, 2)
+    );
+    assert_eq!(d.message(1).await.status, MessageStatus::Sent);
+    let blocked = fixture("eum-sms-event-blocked.json");
+    let outcome = handle_sqs(&d.receipts, sqs_eum_events(&[blocked])).await;
+    assert_eq!(outcome.report.receipts.recorded, 1);
+    assert_eq!(d.message(1).await.status, MessageStatus::Undelivered);
+}
+
+/// A body that is no EUM event is skipped (retrying cannot help); a store that fails makes
+/// exactly the messages it failed for batch item failures, for SQS to deliver again.
+#[tokio::test]
+async fn unreadable_bodies_are_skipped_and_store_failures_redelivered() {
+    use nudge_receipts::handle_sqs;
+    let d = eum_deployment().await;
+    let mut batch: aws_lambda_events::sqs::SqsEvent =
+        serde_json::from_value(fixture("sqs-eum-events.json")).unwrap();
+    let mut foreign = batch.records[0].clone();
+    foreign.message_id = Some("foreign".into());
+    foreign.body = Some(r#"{"Type":"Notification","Message":"hello"}"#.into());
+    batch.records.push(foreign);
+
+    // The store loses its messages table under the handler.
+    rusqlite::Connection::open(&d.db)
+        .unwrap()
+        .execute_batch("ALTER TABLE messages RENAME TO messages_elsewhere")
+        .unwrap();
+    let outcome = handle_sqs(&d.receipts, batch.clone()).await;
+    let failed: Vec<&str> = outcome
+        .response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "059f36b4-87a3-44ab-83d2-661975830a7d",
+            "2e1424d4-f796-459a-8184-9c92662be6da"
+        ]
+    );
+    assert_eq!((outcome.report.failed, outcome.report.unreadable), (2, 1));
+
+    // Once the store is back, the redelivered messages settle their texts.
+    rusqlite::Connection::open(&d.db)
+        .unwrap()
+        .execute_batch("ALTER TABLE messages_elsewhere RENAME TO messages")
+        .unwrap();
+    let outcome = handle_sqs(&d.receipts, batch).await;
+    assert!(outcome.response.batch_item_failures.is_empty());
+    assert_eq!(outcome.report.receipts.recorded, 2);
+}
+
+/// One function, two sources: the real fixtures of each are told apart by shape, and the SQS
+/// answer is the partial batch response Lambda reads.
+#[tokio::test]
+async fn the_receipts_function_serves_logs_and_queue_events_by_shape() {
+    use nudge_receipts::{handle_event, ReceiptsEvent};
+    let d = eum_deployment().await;
+    assert!(matches!(
+        ReceiptsEvent::from_payload(fixture("cloudwatch-logs-subscription.json")).unwrap(),
+        ReceiptsEvent::Logs(_)
+    ));
+    assert!(matches!(
+        ReceiptsEvent::from_payload(fixture("sqs-eum-events.json")).unwrap(),
+        ReceiptsEvent::Sqs(_)
+    ));
+    for other in [
+        fixture("sns-inbound-sms.json"),
+        fixture("schedule.json"),
+        json!({"Records": []}),
+    ] {
+        assert!(ReceiptsEvent::from_payload(other).is_err());
+    }
+
+    let answer = handle_event(&d.receipts, fixture("sqs-eum-events.json"))
+        .await
+        .unwrap();
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    assert_eq!(d.message(0).await.status, MessageStatus::Delivered);
+    let answer = handle_event(&d.receipts, fixture("cloudwatch-logs-subscription.json"))
+        .await
+        .unwrap();
+    assert_eq!(answer["recorded"], 0);
+    assert!(answer["unreadable"].as_u64().unwrap() > 0);
+}

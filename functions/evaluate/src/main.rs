@@ -4,7 +4,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use nudge_evaluate::handle_schedule;
 use nudge_lambda::{dynamo_store, engine, init_logging, sdk_config, Config};
-use nudge_send::{sns_outbox, SendBudget};
+use nudge_send::{deployed_outbox, SendBudget};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let sdk = sdk_config().await?;
     let engine = engine(&config, dynamo_store(&sdk, &config))?;
-    let outbox = sns_outbox(&sdk, &config, engine.clone())?;
+    let outbox = deployed_outbox(&sdk, &config, engine.clone())?;
     let budget = SendBudget::new(config.send_mps);
     let (engine, sweep) = (&engine, config.retry_sweep.then_some((&outbox, &budget)));
     run(service_fn(

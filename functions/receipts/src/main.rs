@@ -1,11 +1,11 @@
-//! Lambda `nudge-receipts`: SNS SMS delivery-status logs (CloudWatch Logs subscription) →
-//! each text's `delivered` / `undelivered` status, counters and `message.*` events.
-//! Configuration: see `nudge_lambda::config`.
-use aws_lambda_events::cloudwatch_logs::LogsEvent;
+//! Lambda `nudge-receipts`: SMS delivery receipts → each text's `delivered` / `undelivered`
+//! status, counters and `message.*` events. SNS's delivery-status logs arrive through a
+//! CloudWatch Logs subscription, EUM's SMS events through an SQS queue; one function serves
+//! both, telling them apart by shape. Configuration: see `nudge_lambda::config`.
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use nudge_core::service::Receipts;
 use nudge_lambda::{dynamo_store, engine, event_publisher, init_logging, sdk_config, Config};
-use nudge_receipts::handle_logs;
+use nudge_receipts::handle_event;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -17,8 +17,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let receipts = Receipts::new(engine, Arc::new(event_publisher(&sdk, &config)));
     let receipts = &receipts;
     run(service_fn(
-        move |event: LambdaEvent<LogsEvent>| async move {
-            handle_logs(receipts, event.payload)
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle_event(receipts, event.payload)
                 .await
                 .map_err(lambda_runtime::Error::from)
         },

@@ -24,10 +24,13 @@ use tokio::time::Instant;
 
 use nudge_core::domain::{MessageStatus, TenantId};
 use nudge_core::error::{Error, Result};
+use nudge_core::ports::SmsSender;
 use nudge_core::ports::{OutboundEvent, Store};
+use nudge_core::rulebook::Rulebook;
 use nudge_core::service::{DetailType, Engine, Outbox};
 use nudge_dynamodb::stream::{self, StreamImage};
-use nudge_lambda::{event_publisher, Config};
+use nudge_eum::{EumSender, EumSettings};
+use nudge_lambda::{event_publisher, Config, SmsProvider};
 use nudge_sns::SnsSender;
 
 mod tencent;
@@ -157,29 +160,67 @@ async fn report_unreadable<S: Store + ?Sized>(outbox: &Outbox<S>, tenant: Tenant
     }
 }
 
-/// The outbox of the deployed functions: texts through SNS (the configured sender id and
-/// price cap, each tenant's `sender:`), `message.*` events on EventBridge. A rulebook whose
-/// sender SNS cannot send from is a configuration error, found at start.
-pub fn sns_outbox<S: Store + ?Sized>(
+/// The deployment's SMS sender, as `SMS_PROVIDER` chooses it:
+///
+/// - SNS with the configured sender id and price cap (each tenant's `sender:` first), asking
+///   about the account's opt-out list unless told not to. SNS has no pool parameter, so a
+///   rulebook that sends from a pool is a configuration error, found at start.
+/// - EUM with the configured configuration set, default identity, price cap and time to live;
+///   it sends from numbers, pools and sender ids alike.
+pub fn sms_sender(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    rulebooks: &[&Rulebook],
+) -> Result<Arc<dyn SmsSender>> {
+    Ok(match config.sms_provider {
+        SmsProvider::Sns => {
+            for rulebook in rulebooks {
+                if let Some(origination) = &rulebook.origination {
+                    nudge_sns::supports(origination).map_err(|why| {
+                        Error::Config(format!("tenant {}: {why}", rulebook.tenant))
+                    })?;
+                }
+            }
+            let sender = SnsSender::new(
+                aws_sdk_sns::Client::new(sdk),
+                config.sms_sender_id.clone(),
+                config.sms_max_price.clone(),
+            )
+            .checking_opt_outs(config.sns_check_opt_out);
+            Arc::new(sender)
+        }
+        SmsProvider::Eum => {
+            if config.eum.configuration_set.is_none() {
+                tracing::warn!(
+                    "EUM_CONFIGURATION_SET is not set: EUM reports no events, so texts get no receipts"
+                );
+            }
+            let settings = EumSettings {
+                configuration_set: config.eum.configuration_set.clone(),
+                origination_identity: config.eum.origination_identity.clone(),
+                max_price: config.eum.max_price.clone(),
+                time_to_live_seconds: config.eum.time_to_live_seconds,
+            };
+            Arc::new(EumSender::new(
+                aws_sdk_pinpointsmsvoicev2::Client::new(sdk),
+                settings,
+            ))
+        }
+    })
+}
+
+/// The outbox of the deployed functions: texts through the configured provider
+/// ([`sms_sender`]), `message.*` events on EventBridge.
+pub fn deployed_outbox<S: Store + ?Sized>(
     sdk: &aws_config::SdkConfig,
     config: &Config,
     engine: Arc<Engine<S>>,
 ) -> Result<Outbox<S>> {
-    for rulebook in engine.rulebooks() {
-        if let Some(origination) = &rulebook.origination {
-            nudge_sns::supports(origination)
-                .map_err(|why| Error::Config(format!("tenant {}: {why}", rulebook.tenant)))?;
-        }
-    }
-    let sender = SnsSender::new(
-        aws_sdk_sns::Client::new(sdk),
-        config.sms_sender_id.clone(),
-        config.sms_max_price.clone(),
-    )
-    .checking_opt_outs(config.sns_check_opt_out);
+    let rulebooks: Vec<&Rulebook> = engine.rulebooks().map(|book| &**book).collect();
+    let sender = sms_sender(sdk, config, &rulebooks)?;
     Ok(Outbox::new(
-        engine,
-        Arc::new(sender),
+        engine.clone(),
+        sender,
         Arc::new(event_publisher(sdk, config)),
     ))
 }
@@ -187,6 +228,58 @@ pub fn sns_outbox<S: Store + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sdk() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    fn deployment(provider: &str) -> Config {
+        let vars = [
+            ("TABLE_NAME", "t"),
+            ("RULEBOOK", "tenant: a"),
+            ("EVENT_BUS_NAME", "b"),
+            ("SMS_PROVIDER", provider),
+        ];
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+        .unwrap()
+    }
+
+    fn pool_tenant() -> Rulebook {
+        nudge_core::rulebook::parse(
+            r#"
+tenant: shop
+brand: SHOP
+timezone: UTC
+sender: {pool: pool-0123456789abcdef}
+rules:
+  - id: paid
+    category: transactional
+    trigger: {event: order.paid}
+    template: "SHOP: your order is paid."
+"#,
+            "shop.yaml",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sns_refuses_a_tenant_that_sends_from_a_pool_and_eum_takes_it() {
+        let pool = pool_tenant();
+        let err = sms_sender(&sdk(), &deployment("sns"), &[&pool])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("tenant shop") && err.contains("pool"), "{err}");
+        assert!(sms_sender(&sdk(), &deployment("eum"), &[&pool]).is_ok());
+        assert!(sms_sender(&sdk(), &deployment("sns"), &[]).is_ok());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn budget_spaces_sends() {

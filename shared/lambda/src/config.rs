@@ -6,9 +6,14 @@
 //! | `RULEBOOK_PATH` | all | a rulebook file, or a directory of `*.yaml` rulebooks (one per tenant), bundled with the function |
 //! | `RULEBOOK` | all | the rulebook YAML itself (instead of `RULEBOOK_PATH`; exactly one of the two) |
 //! | `EVENT_BUS_NAME` | all | the EventBridge bus for `message.*` events (required) |
+//! | `SMS_PROVIDER` | evaluate, send | who sends the texts: `sns` (default) or `eum` (AWS End User Messaging SMS) |
 //! | `SMS_SENDER_ID` | evaluate, send | SNS `AWS.SNS.SMS.SenderID` (optional) |
 //! | `SMS_MAX_PRICE` | evaluate, send | SNS `AWS.SNS.SMS.MaxPrice` in USD (optional) |
 //! | `SNS_CHECK_OPT_OUT` | evaluate, send, inbound, ingest | `true` (default) to ask SNS before each text whether the number is on the account's opt-out list (SNS accepts and drops texts to such numbers), and to take a number that opts in by reply off that list (`OptInPhoneNumber`); `false` saves those calls where the account's list is known to stay empty |
+//! | `EUM_CONFIGURATION_SET` | evaluate, send | EUM: the configuration set whose event destination reports each text's outcome (without one, EUM texts get no receipts) |
+//! | `EUM_ORIGINATION_IDENTITY` | evaluate, send | EUM: the phone number, pool, sender id (or its id or ARN) of texts whose tenant names no `sender:`; unset lets EUM choose |
+//! | `EUM_MAX_PRICE` | evaluate, send | EUM `MaxPrice` in USD (optional) |
+//! | `EUM_TIME_TO_LIVE_SECONDS` | evaluate, send | EUM `TimeToLive` of care and marketing texts, 5 to 259200 (optional; EUM's default is 72 h, and transactional texts always keep it) |
 //! | `SEND_MPS` | evaluate, send | messages per second (per stream shard, and for the retry sweep); `0` = no limit (default 20) |
 //! | `RETRY_SWEEP` | evaluate | `true` (default) to also settle texts whose sender's lease ended and send queued retries whose backoff elapsed (with `false`, held texts of a crashed send are never settled) |
 //! | `WEBHOOK_SECRETS` | ingest | tenants whose requests must be signed: see the ingest function |
@@ -21,6 +26,46 @@ use nudge_core::error::{Error, Result};
 use nudge_core::rulebook::{self, Rulebook};
 
 pub const DEFAULT_SEND_MPS: u32 = 20;
+
+/// The time to live EUM accepts, in seconds (5 s to 72 h).
+pub const EUM_TIME_TO_LIVE_SECONDS: std::ops::RangeInclusive<u32> = 5..=259_200;
+
+/// Who sends a deployment's texts. Each provider is one variant, and the send crate builds
+/// its sender in one match arm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SmsProvider {
+    /// Amazon SNS `Publish` (receipts from its delivery-status logs).
+    #[default]
+    Sns,
+    /// AWS End User Messaging SMS `SendTextMessage` (receipts from its configuration set's
+    /// events).
+    Eum,
+}
+
+impl SmsProvider {
+    pub const ALL: [SmsProvider; 2] = [SmsProvider::Sns, SmsProvider::Eum];
+
+    /// The name `SMS_PROVIDER` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SmsProvider::Sns => "sns",
+            SmsProvider::Eum => "eum",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        SmsProvider::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// What the EUM sender sends every text with (see the table above).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EumConfig {
+    pub configuration_set: Option<String>,
+    pub origination_identity: Option<String>,
+    pub max_price: Option<String>,
+    pub time_to_live_seconds: Option<u32>,
+}
 
 /// Where the rulebooks come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +82,8 @@ pub struct Config {
     pub sms_sender_id: Option<String>,
     pub sms_max_price: Option<String>,
     pub sns_check_opt_out: bool,
+    pub sms_provider: SmsProvider,
+    pub eum: EumConfig,
     pub send_mps: u32,
     pub retry_sweep: bool,
 }
@@ -79,6 +126,34 @@ impl Config {
                 "{name} must be true or false, not {other:?}"
             ))),
         };
+        let sms_provider = match get("SMS_PROVIDER") {
+            None => SmsProvider::default(),
+            Some(text) => SmsProvider::from_name(text.trim()).ok_or_else(|| {
+                let names: Vec<&str> = SmsProvider::ALL.iter().map(|p| p.name()).collect();
+                Error::Config(format!(
+                    "SMS_PROVIDER must be one of {}, not {text:?}",
+                    names.join(", ")
+                ))
+            })?,
+        };
+        let time_to_live_seconds = get("EUM_TIME_TO_LIVE_SECONDS")
+            .map(|text| match text.trim().parse::<u32>() {
+                Ok(seconds) if EUM_TIME_TO_LIVE_SECONDS.contains(&seconds) => Ok(seconds),
+                _ => Err(Error::Config(format!(
+                    "EUM_TIME_TO_LIVE_SECONDS must be a whole number of seconds from {} to {}, not {text:?}",
+                    EUM_TIME_TO_LIVE_SECONDS.start(),
+                    EUM_TIME_TO_LIVE_SECONDS.end()
+                ))),
+            })
+            .transpose()?;
+        let eum = EumConfig {
+            configuration_set: get("EUM_CONFIGURATION_SET").map(|v| v.trim().to_string()),
+            origination_identity: get("EUM_ORIGINATION_IDENTITY").map(|v| v.trim().to_string()),
+            max_price: get("EUM_MAX_PRICE")
+                .map(|price| max_price("EUM_MAX_PRICE", price))
+                .transpose()?,
+            time_to_live_seconds,
+        };
         let retry_sweep = flag("RETRY_SWEEP")?;
         let sns_check_opt_out = flag("SNS_CHECK_OPT_OUT")?;
         Ok(Config {
@@ -86,8 +161,12 @@ impl Config {
             rulebooks,
             event_bus_name: required("EVENT_BUS_NAME")?,
             sms_sender_id: get("SMS_SENDER_ID"),
-            sms_max_price: get("SMS_MAX_PRICE").map(max_price).transpose()?,
+            sms_max_price: get("SMS_MAX_PRICE")
+                .map(|price| max_price("SMS_MAX_PRICE", price))
+                .transpose()?,
             sns_check_opt_out,
+            sms_provider,
+            eum,
             send_mps,
             retry_sweep,
         })
@@ -126,9 +205,9 @@ fn read(path: &Path) -> Result<Rulebook> {
     parse(&source, &path.display().to_string())
 }
 
-/// A price cap as SNS takes it: a positive decimal number of US dollars (`0.50`), sent as a
-/// `Number` attribute; anything else would make every Publish fail.
-fn max_price(text: String) -> Result<String> {
+/// A price cap as SNS and EUM take it: a positive decimal number of US dollars (`0.50`);
+/// anything else would make every send fail. `name` is the variable it came from.
+fn max_price(name: &str, text: String) -> Result<String> {
     let trimmed = text.trim();
     let decimal = !trimmed.is_empty()
         && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.')
@@ -136,7 +215,7 @@ fn max_price(text: String) -> Result<String> {
     match trimmed.parse::<f64>() {
         Ok(price) if decimal && price > 0.0 => Ok(trimmed.to_string()),
         _ => Err(Error::Config(format!(
-            "SMS_MAX_PRICE must be a price in US dollars such as 0.50, not {text:?}"
+            "{name} must be a price in US dollars such as 0.50, not {text:?}"
         ))),
     }
 }
@@ -177,6 +256,79 @@ mod tests {
         assert_eq!(c.sms_max_price.as_deref(), Some("0.50"));
         assert_eq!(c.send_mps, 5);
         assert!(!c.retry_sweep);
+        assert_eq!(c.sms_provider, SmsProvider::Sns);
+        assert_eq!(c.eum, EumConfig::default());
+    }
+
+    fn eum_with(vars: &[(&str, &str)]) -> Result<Config> {
+        let mut all = vec![
+            ("TABLE_NAME", "t"),
+            ("RULEBOOK", "tenant: a"),
+            ("EVENT_BUS_NAME", "b"),
+        ];
+        all.extend_from_slice(vars);
+        config(&all)
+    }
+
+    #[test]
+    fn reads_the_eum_sender() {
+        let c = eum_with(&[
+            ("SMS_PROVIDER", " eum "),
+            ("EUM_CONFIGURATION_SET", "nudge-events"),
+            ("EUM_ORIGINATION_IDENTITY", "pool-0123456789abcdef"),
+            ("EUM_MAX_PRICE", "0.25"),
+            ("EUM_TIME_TO_LIVE_SECONDS", "3600"),
+        ])
+        .unwrap();
+        assert_eq!(c.sms_provider, SmsProvider::Eum);
+        assert_eq!(
+            c.eum,
+            EumConfig {
+                configuration_set: Some("nudge-events".into()),
+                origination_identity: Some("pool-0123456789abcdef".into()),
+                max_price: Some("0.25".into()),
+                time_to_live_seconds: Some(3600),
+            }
+        );
+        let plain = eum_with(&[("SMS_PROVIDER", "eum"), ("EUM_CONFIGURATION_SET", "")]).unwrap();
+        assert_eq!(plain.eum, EumConfig::default());
+        assert_eq!(
+            eum_with(&[("SMS_PROVIDER", "sns")]).unwrap().sms_provider,
+            SmsProvider::Sns
+        );
+    }
+
+    #[test]
+    fn bad_eum_values_name_their_variable() {
+        for (name, bad) in [
+            ("SMS_PROVIDER", "pinpoint"),
+            ("SMS_PROVIDER", "EUM"),
+            ("EUM_MAX_PRICE", "$1"),
+            ("EUM_MAX_PRICE", "0"),
+            ("EUM_TIME_TO_LIVE_SECONDS", "4"),
+            ("EUM_TIME_TO_LIVE_SECONDS", "259201"),
+            ("EUM_TIME_TO_LIVE_SECONDS", "1h"),
+            ("EUM_TIME_TO_LIVE_SECONDS", "-60"),
+        ] {
+            let err = eum_with(&[(name, bad)]).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config(m) if m.starts_with(name)),
+                "{name}={bad}: {err}"
+            );
+        }
+        let err = eum_with(&[("SMS_PROVIDER", "pigeon")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sns, eum"),
+            "the error lists the choices: {err}"
+        );
+        for edge in ["5", "259200"] {
+            assert!(
+                eum_with(&[("EUM_TIME_TO_LIVE_SECONDS", edge)]).is_ok(),
+                "{edge}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 pub mod config;
 mod wiring;
 
-pub use config::{Config, RulebookSource, DEFAULT_SEND_MPS};
+pub use config::{
+    Config, EumConfig, RulebookSource, SmsProvider, DEFAULT_SEND_MPS, EUM_TIME_TO_LIVE_SECONDS,
+};
 pub use nudge_aws::sdk_config;
 pub use wiring::{dynamo_store, engine, event_publisher, init_logging, reply_engine};
