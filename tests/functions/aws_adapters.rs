@@ -543,17 +543,17 @@ async fn tencent_accounts_come_from_one_secret_and_cover_every_tenant() {
         )
         .unwrap()
     };
-    let senders = nudge_send::tencent_senders(&sdk, &name, &[book("acme")])
+    let senders = nudge_send::tencent_senders(&sdk, &name, &[&book("acme")])
         .await
         .unwrap();
     assert!(senders.has(&TenantId::parse("acme").unwrap()));
 
-    let err = nudge_send::tencent_senders(&sdk, &name, &[book("acme"), book("fresh")])
+    let err = nudge_send::tencent_senders(&sdk, &name, &[&book("acme"), &book("fresh")])
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("no Tencent account for tenant fresh"), "{err}");
-    let err = nudge_send::tencent_senders(&sdk, "nudge-no-such-secret", &[book("acme")])
+    let err = nudge_send::tencent_senders(&sdk, "nudge-no-such-secret", &[&book("acme")])
         .await
         .unwrap_err();
     assert!(

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let sdk = sdk_config().await?;
     let engine = engine(&config, dynamo_store(&sdk, &config))?;
-    let outbox = deployed_outbox(&sdk, &config, engine.clone())?;
+    let outbox = deployed_outbox(&sdk, &config, engine.clone()).await?;
     let budget = SendBudget::new(config.send_mps);
     let (engine, sweep) = (&engine, config.retry_sweep.then_some((&outbox, &budget)));
     run(service_fn(

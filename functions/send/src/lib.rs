@@ -167,7 +167,9 @@ async fn report_unreadable<S: Store + ?Sized>(outbox: &Outbox<S>, tenant: Tenant
 ///   rulebook that sends from a pool is a configuration error, found at start.
 /// - EUM with the configured configuration set, default identity, price cap and time to live;
 ///   it sends from numbers, pools and sender ids alike.
-pub fn sms_sender(
+/// - Tencent Cloud with each tenant's own account, read from the accounts secret; every
+///   tenant with a rulebook must have one.
+pub async fn sms_sender(
     sdk: &aws_config::SdkConfig,
     config: &Config,
     rulebooks: &[&Rulebook],
@@ -206,18 +208,24 @@ pub fn sms_sender(
                 settings,
             ))
         }
+        SmsProvider::Tencent => {
+            let secret = config.tencent_accounts_secret.as_deref().ok_or_else(|| {
+                Error::Config("SMS_PROVIDER=tencent needs TENCENT_ACCOUNTS_SECRET".into())
+            })?;
+            Arc::new(tencent_senders(sdk, secret, rulebooks).await?)
+        }
     })
 }
 
 /// The outbox of the deployed functions: texts through the configured provider
 /// ([`sms_sender`]), `message.*` events on EventBridge.
-pub fn deployed_outbox<S: Store + ?Sized>(
+pub async fn deployed_outbox<S: Store + ?Sized>(
     sdk: &aws_config::SdkConfig,
     config: &Config,
     engine: Arc<Engine<S>>,
 ) -> Result<Outbox<S>> {
     let rulebooks: Vec<&Rulebook> = engine.rulebooks().map(|book| &**book).collect();
-    let sender = sms_sender(sdk, config, &rulebooks)?;
+    let sender = sms_sender(sdk, config, &rulebooks).await?;
     Ok(Outbox::new(
         engine.clone(),
         sender,
@@ -269,16 +277,19 @@ rules:
         .unwrap()
     }
 
-    #[test]
-    fn sns_refuses_a_tenant_that_sends_from_a_pool_and_eum_takes_it() {
+    #[tokio::test]
+    async fn sns_refuses_a_tenant_that_sends_from_a_pool_and_eum_takes_it() {
         let pool = pool_tenant();
         let err = sms_sender(&sdk(), &deployment("sns"), &[&pool])
+            .await
             .err()
             .unwrap()
             .to_string();
         assert!(err.contains("tenant shop") && err.contains("pool"), "{err}");
-        assert!(sms_sender(&sdk(), &deployment("eum"), &[&pool]).is_ok());
-        assert!(sms_sender(&sdk(), &deployment("sns"), &[]).is_ok());
+        assert!(sms_sender(&sdk(), &deployment("eum"), &[&pool])
+            .await
+            .is_ok());
+        assert!(sms_sender(&sdk(), &deployment("sns"), &[]).await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,7 +10,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_logging();
     let config = Config::from_env()?;
     let sdk = sdk_config().await?;
-    let outbox = deployed_outbox(&sdk, &config, engine(&config, dynamo_store(&sdk, &config))?)?;
+    let outbox =
+        deployed_outbox(&sdk, &config, engine(&config, dynamo_store(&sdk, &config))?).await?;
     let budget = SendBudget::new(config.send_mps);
     let (outbox, budget) = (&outbox, &budget);
     run(service_fn(move |event: LambdaEvent<Event>| async move {

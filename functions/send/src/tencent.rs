@@ -18,7 +18,7 @@ pub const TENCENT_ACCOUNTS_SECRET_VAR: &str = "TENCENT_ACCOUNTS_SECRET";
 pub async fn tencent_senders(
     sdk: &SdkConfig,
     secret_id: &str,
-    rulebooks: &[Rulebook],
+    rulebooks: &[&Rulebook],
 ) -> Result<TencentSenders> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let secret = client

@@ -6,10 +6,11 @@
 //! | `RULEBOOK_PATH` | all | a rulebook file, or a directory of `*.yaml` rulebooks (one per tenant), bundled with the function |
 //! | `RULEBOOK` | all | the rulebook YAML itself (instead of `RULEBOOK_PATH`; exactly one of the two) |
 //! | `EVENT_BUS_NAME` | all | the EventBridge bus for `message.*` events (required) |
-//! | `SMS_PROVIDER` | evaluate, send | who sends the texts: `sns` (default) or `eum` (AWS End User Messaging SMS) |
 //! | `SMS_SENDER_ID` | evaluate, send | SNS `AWS.SNS.SMS.SenderID` (optional) |
 //! | `SMS_MAX_PRICE` | evaluate, send | SNS `AWS.SNS.SMS.MaxPrice` in USD (optional) |
 //! | `SNS_CHECK_OPT_OUT` | evaluate, send, inbound, ingest | `true` (default) to ask SNS before each text whether the number is on the account's opt-out list (SNS accepts and drops texts to such numbers), and to take a number that opts in by reply off that list (`OptInPhoneNumber`); `false` saves those calls where the account's list is known to stay empty |
+//! | `SMS_PROVIDER` | evaluate, send | who sends the texts: `sns` (default), `eum` (AWS End User Messaging SMS) or `tencent` (Tencent Cloud SMS) |
+//! | `TENCENT_ACCOUNTS_SECRET` | evaluate, send | with `tencent`: the Secrets Manager secret (id or ARN) holding every tenant's Tencent Cloud account as JSON (see `nudge_tencent::parse_accounts`) |
 //! | `EUM_CONFIGURATION_SET` | evaluate, send | EUM: the configuration set whose event destination reports each text's outcome (without one, EUM texts get no receipts) |
 //! | `EUM_ORIGINATION_IDENTITY` | evaluate, send | EUM: the phone number, pool, sender id (or its id or ARN) of texts whose tenant names no `sender:`; unset lets EUM choose |
 //! | `EUM_MAX_PRICE` | evaluate, send | EUM `MaxPrice` in USD (optional) |
@@ -40,16 +41,20 @@ pub enum SmsProvider {
     /// AWS End User Messaging SMS `SendTextMessage` (receipts from its configuration set's
     /// events).
     Eum,
+    /// Tencent Cloud SMS `SendSms`, each tenant from its own account (receipts and replies
+    /// from its callbacks on the HTTP API).
+    Tencent,
 }
 
 impl SmsProvider {
-    pub const ALL: [SmsProvider; 2] = [SmsProvider::Sns, SmsProvider::Eum];
+    pub const ALL: [SmsProvider; 3] = [SmsProvider::Sns, SmsProvider::Eum, SmsProvider::Tencent];
 
     /// The name `SMS_PROVIDER` gives it.
     pub fn name(self) -> &'static str {
         match self {
             SmsProvider::Sns => "sns",
             SmsProvider::Eum => "eum",
+            SmsProvider::Tencent => "tencent",
         }
     }
 
@@ -84,6 +89,9 @@ pub struct Config {
     pub sns_check_opt_out: bool,
     pub sms_provider: SmsProvider,
     pub eum: EumConfig,
+    /// The Secrets Manager secret (id or ARN) of the tenants' Tencent Cloud accounts;
+    /// required with `SMS_PROVIDER=tencent`.
+    pub tencent_accounts_secret: Option<String>,
     pub send_mps: u32,
     pub retry_sweep: bool,
 }
@@ -154,6 +162,12 @@ impl Config {
                 .transpose()?,
             time_to_live_seconds,
         };
+        let tencent_accounts_secret = get("TENCENT_ACCOUNTS_SECRET").map(|v| v.trim().to_string());
+        if sms_provider == SmsProvider::Tencent && tencent_accounts_secret.is_none() {
+            return Err(Error::Config(
+                "SMS_PROVIDER=tencent needs TENCENT_ACCOUNTS_SECRET: the Secrets Manager secret of the tenants' Tencent Cloud accounts".into(),
+            ));
+        }
         let retry_sweep = flag("RETRY_SWEEP")?;
         let sns_check_opt_out = flag("SNS_CHECK_OPT_OUT")?;
         Ok(Config {
@@ -167,6 +181,7 @@ impl Config {
             sns_check_opt_out,
             sms_provider,
             eum,
+            tencent_accounts_secret,
             send_mps,
             retry_sweep,
         })
@@ -295,6 +310,25 @@ mod tests {
         assert_eq!(
             eum_with(&[("SMS_PROVIDER", "sns")]).unwrap().sms_provider,
             SmsProvider::Sns
+        );
+    }
+
+    #[test]
+    fn tencent_needs_the_accounts_secret() {
+        let c = eum_with(&[
+            ("SMS_PROVIDER", "tencent"),
+            ("TENCENT_ACCOUNTS_SECRET", "nudge/tencent-accounts"),
+        ])
+        .unwrap();
+        assert_eq!(c.sms_provider, SmsProvider::Tencent);
+        assert_eq!(
+            c.tencent_accounts_secret.as_deref(),
+            Some("nudge/tencent-accounts")
+        );
+        let err = eum_with(&[("SMS_PROVIDER", "tencent")]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("TENCENT_ACCOUNTS_SECRET")),
+            "{err}"
         );
     }
 

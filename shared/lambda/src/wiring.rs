@@ -3,7 +3,7 @@
 use aws_config::SdkConfig;
 use std::sync::Arc;
 
-use super::Config;
+use super::{Config, SmsProvider};
 use nudge_core::clock::SystemClock;
 use nudge_core::error::Result;
 use nudge_core::ports::Store;
@@ -40,20 +40,24 @@ pub fn engine<S: Store + ?Sized>(config: &Config, store: Arc<S>) -> Result<Arc<E
     )))
 }
 
-/// The engine of the functions that act on replies (inbound, ingest): as [`engine`], plus
-/// the provider's opt-out list, so that an opt-in reply takes the number off SNS's account
-/// list too (unless `SNS_CHECK_OPT_OUT=false` says that list is known to stay empty).
+/// The engine of the functions that act on replies (inbound, ingest): as [`engine`], plus,
+/// for a deployment sending through SNS, SNS's account opt-out list, so that an opt-in reply
+/// takes the number off that list too (unless `SNS_CHECK_OPT_OUT=false` says it is known to
+/// stay empty). Other providers' lists are not reconciled yet (see the README).
 pub fn reply_engine<S: Store + ?Sized>(
     sdk: &SdkConfig,
     config: &Config,
     store: Arc<S>,
 ) -> Result<Arc<Engine<S>>> {
     let engine = Engine::new(store, Arc::new(SystemClock), config.load_rulebooks()?);
-    Ok(Arc::new(if config.sns_check_opt_out {
-        engine.with_provider_opt_outs(Arc::new(SnsOptOutList::new(aws_sdk_sns::Client::new(sdk))))
-    } else {
-        engine
-    }))
+    Ok(Arc::new(
+        if config.sms_provider == SmsProvider::Sns && config.sns_check_opt_out {
+            engine
+                .with_provider_opt_outs(Arc::new(SnsOptOutList::new(aws_sdk_sns::Client::new(sdk))))
+        } else {
+            engine
+        },
+    ))
 }
 
 /// The publisher of `message.*`, `reply.*`, `customer.*` and `keyword.*` events.
