@@ -6,7 +6,10 @@
 //! text is needed; it sends from pools as well as numbers and sender ids; and it reports
 //! every text's outcome as events of the configuration set named in the request, which is
 //! how receipts reach nudge.
+mod opt_outs;
 pub mod receipts;
+
+pub use opt_outs::{EumOptOutList, DEFAULT_OPT_OUT_LIST};
 
 use async_trait::async_trait;
 use aws_sdk_pinpointsmsvoicev2::config::http::HttpResponse;

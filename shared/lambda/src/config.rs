@@ -13,6 +13,7 @@
 //! | `TENCENT_ACCOUNTS_SECRET` | evaluate, send | with `tencent`: the Secrets Manager secret (id or ARN) holding every tenant's Tencent Cloud account as JSON (see `nudge_tencent::parse_accounts`) |
 //! | `EUM_CONFIGURATION_SET` | evaluate, send | EUM: the configuration set whose event destination reports each text's outcome (without one, EUM texts get no receipts) |
 //! | `EUM_ORIGINATION_IDENTITY` | evaluate, send | EUM: the phone number, pool, sender id (or its id or ARN) of texts whose tenant names no `sender:`; unset lets EUM choose |
+//! | `EUM_OPT_OUT_LIST` | inbound, ingest | EUM: the opt-out list an opt-in reply (START) deletes the number from (default `Default`, the list numbers use unless given another) |
 //! | `EUM_MAX_PRICE` | evaluate, send | EUM `MaxPrice` in USD (optional) |
 //! | `EUM_TIME_TO_LIVE_SECONDS` | evaluate, send | EUM `TimeToLive` of care and marketing texts, 5 to 259200 (optional; EUM's default is 72 h, and transactional texts always keep it) |
 //! | `SEND_MPS` | evaluate, send | messages per second (per stream shard, and for the retry sweep); `0` = no limit (default 20) |
@@ -70,6 +71,8 @@ pub struct EumConfig {
     pub origination_identity: Option<String>,
     pub max_price: Option<String>,
     pub time_to_live_seconds: Option<u32>,
+    /// The opt-out list an opt-in reply deletes the number from (`Default` when unset).
+    pub opt_out_list: Option<String>,
 }
 
 /// Where the rulebooks come from.
@@ -161,6 +164,7 @@ impl Config {
                 .map(|price| max_price("EUM_MAX_PRICE", price))
                 .transpose()?,
             time_to_live_seconds,
+            opt_out_list: get("EUM_OPT_OUT_LIST").map(|v| v.trim().to_string()),
         };
         let tencent_accounts_secret = get("TENCENT_ACCOUNTS_SECRET").map(|v| v.trim().to_string());
         if sms_provider == SmsProvider::Tencent && tencent_accounts_secret.is_none() {
@@ -303,6 +307,7 @@ mod tests {
                 origination_identity: Some("pool-0123456789abcdef".into()),
                 max_price: Some("0.25".into()),
                 time_to_live_seconds: Some(3600),
+                opt_out_list: None,
             }
         );
         let plain = eum_with(&[("SMS_PROVIDER", "eum"), ("EUM_CONFIGURATION_SET", "")]).unwrap();

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use super::{Config, SmsProvider};
 use nudge_core::clock::SystemClock;
 use nudge_core::error::Result;
-use nudge_core::ports::Store;
+use nudge_core::ports::{ProviderOptOuts, Store};
 use nudge_core::service::Engine;
 use nudge_dynamodb::DynamoStore;
+use nudge_eum::{EumOptOutList, DEFAULT_OPT_OUT_LIST};
 use nudge_eventbridge::EventBridgePublisher;
 use nudge_sns::SnsOptOutList;
 
@@ -40,24 +41,35 @@ pub fn engine<S: Store + ?Sized>(config: &Config, store: Arc<S>) -> Result<Arc<E
     )))
 }
 
-/// The engine of the functions that act on replies (inbound, ingest): as [`engine`], plus,
-/// for a deployment sending through SNS, SNS's account opt-out list, so that an opt-in reply
-/// takes the number off that list too (unless `SNS_CHECK_OPT_OUT=false` says it is known to
-/// stay empty). Other providers' lists are not reconciled yet (see the README).
+/// The engine of the functions that act on replies (inbound, ingest): as [`engine`], plus
+/// the sending provider's opt-out list, so that an opt-in reply takes the number off it too:
+/// SNS's account list (unless `SNS_CHECK_OPT_OUT=false` says it is known to stay empty), or
+/// End User Messaging's list (`EUM_OPT_OUT_LIST`, default `Default`). Tencent keeps no list
+/// nudge can edit.
 pub fn reply_engine<S: Store + ?Sized>(
     sdk: &SdkConfig,
     config: &Config,
     store: Arc<S>,
 ) -> Result<Arc<Engine<S>>> {
     let engine = Engine::new(store, Arc::new(SystemClock), config.load_rulebooks()?);
-    Ok(Arc::new(
-        if config.sms_provider == SmsProvider::Sns && config.sns_check_opt_out {
-            engine
-                .with_provider_opt_outs(Arc::new(SnsOptOutList::new(aws_sdk_sns::Client::new(sdk))))
-        } else {
-            engine
-        },
-    ))
+    let opt_outs: Option<Arc<dyn ProviderOptOuts>> = match config.sms_provider {
+        SmsProvider::Sns if config.sns_check_opt_out => {
+            Some(Arc::new(SnsOptOutList::new(aws_sdk_sns::Client::new(sdk))))
+        }
+        SmsProvider::Sns | SmsProvider::Tencent => None,
+        SmsProvider::Eum => Some(Arc::new(EumOptOutList::new(
+            aws_sdk_pinpointsmsvoicev2::Client::new(sdk),
+            config
+                .eum
+                .opt_out_list
+                .clone()
+                .unwrap_or_else(|| DEFAULT_OPT_OUT_LIST.to_string()),
+        ))),
+    };
+    Ok(Arc::new(match opt_outs {
+        Some(opt_outs) => engine.with_provider_opt_outs(opt_outs),
+        None => engine,
+    }))
 }
 
 /// The publisher of `message.*`, `reply.*`, `customer.*` and `keyword.*` events.
