@@ -203,6 +203,7 @@ async fn a_duplicate_wins_over_a_stale_version() {
         customer: updated,
         expected_version: fresh.version,
         timers: vec![],
+        stats: vec![],
     };
     assert_eq!(
         store.record_event(&commit).await.unwrap(),
@@ -257,6 +258,7 @@ async fn events_expire_and_same_second_events_list_like_sqlite() {
             customer: c.clone(),
             expected_version: c.version,
             timers: vec![],
+            stats: vec![],
         };
         assert_eq!(
             store.record_event(&commit).await.unwrap(),

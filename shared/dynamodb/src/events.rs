@@ -16,7 +16,7 @@ use nudge_core::ports::{EventCommit, EventLog, EventOutcome};
 impl EventLog for DynamoStore {
     /// One transaction: the customer's event id (must be new; a ConditionCheck also refuses
     /// an id an earlier release recorded per tenant for this customer), the customer (at the
-    /// expected version), the event and its timers.
+    /// expected version), the event, its timers and the counters it moves.
     async fn record_event(&self, commit: &EventCommit) -> Result<EventOutcome> {
         let event = &commit.event;
         let old = self.timer_targets(&commit.timers).await?;
@@ -33,6 +33,10 @@ impl EventLog for DynamoStore {
         )?;
         writes.put(items::event(event)?, None)?;
         self.timer_writes(&mut writes, &commit.timers, &old)?;
+        for row in &commit.stats {
+            let key = keys::stats(&event.tenant, row.day, &row.rule, event.event_id.as_str());
+            writes.add_stats(&key, &row.counters)?;
+        }
         if writes.len() > super::tx::MAX_ITEMS {
             return Err(Error::Store(format!(
                 "dynamodb record_event: {} writes exceed one transaction ({} timers)",

@@ -7,6 +7,7 @@ use nudge_core::domain::{CustomerId, Event, EventId, TenantId};
 use nudge_core::error::Result;
 use nudge_core::ports::{EventCommit, EventLog, EventOutcome};
 
+use crate::counters::add_counters;
 use crate::customers::write_customer;
 use crate::due_index::write_timers;
 use crate::{from_json, query_bodies, secs, sql, to_json, SqliteStore};
@@ -44,6 +45,9 @@ impl EventLog for SqliteStore {
                 return Ok(EventOutcome::Conflict);
             }
             write_timers(&tx, &commit.timers)?;
+            for row in &commit.stats {
+                add_counters(&tx, &event.tenant, row.day, &row.rule, &row.counters)?;
+            }
             tx.commit().map_err(sql)?;
             Ok(EventOutcome::Recorded)
         })

@@ -12,6 +12,7 @@ pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
         customer: updated.clone(),
         expected_version: c.version,
         timers: vec![timer("c1", "thanks", "e1", at(2, 10, 30))],
+        stats: vec![conversion_row(1)],
     };
     assert_eq!(
         store.record_event(&commit).await.unwrap(),
@@ -31,12 +32,18 @@ pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
         "a duplicate must not count twice"
     );
     assert_eq!(got.version, c.version + 1);
-    // A stale version records nothing: neither the event nor its timers.
+    assert_eq!(
+        converted(store).await,
+        (1, 1),
+        "a duplicate must not count its conversion"
+    );
+    // A stale version records nothing: neither the event, its timers nor its counters.
     let stale = EventCommit {
         event: event("e2", "c1", at(2, 11, 0)),
         customer: updated,
         expected_version: c.version,
         timers: vec![timer("c1", "thanks", "e2", at(2, 11, 30))],
+        stats: vec![conversion_row(2)],
     };
     assert_eq!(
         store.record_event(&stale).await.unwrap(),
@@ -58,6 +65,7 @@ pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
             .collect::<Vec<_>>(),
         ["e1"]
     );
+    assert_eq!(converted(store).await, (1, 1));
     // After the conflict the id is still free.
     let retry = EventCommit {
         expected_version: c.version + 1,
@@ -67,6 +75,31 @@ pub async fn events_are_idempotent_and_atomic(store: &dyn Store) {
         store.record_event(&retry).await.unwrap(),
         EventOutcome::Recorded
     );
+    assert_eq!(converted(store).await, (2, 3));
+}
+
+/// A conversion counted by an event (on the day of the text it converts, day 1).
+fn conversion_row(value: i64) -> StatsRow {
+    StatsRow {
+        day: day(1),
+        rule: "winback".into(),
+        counters: Counters::from([
+            ("converted".to_string(), 1),
+            ("conversion_value_milli".to_string(), value),
+        ]),
+    }
+}
+
+/// `converted` and `conversion_value_milli` of the rule on day 1.
+async fn converted(store: &dyn Store) -> (i64, i64) {
+    let rows = store.stats(&tenant(), day(1), day(1)).await.unwrap();
+    let counter = |name: &str| {
+        rows.iter()
+            .filter(|r| r.rule == "winback")
+            .filter_map(|r| r.counters.get(name))
+            .sum::<i64>()
+    };
+    (counter("converted"), counter("conversion_value_milli"))
 }
 
 /// An event id is the customer's own: another customer's event with the same id is a new

@@ -23,13 +23,19 @@ use nudge_core::domain::{
     RuleId, SentEntry, TenantId, Timer,
 };
 use nudge_core::ports::{
-    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, MessageState, SendCommit, Store,
+    Claim, CommitOutcome, Counters, EventCommit, EventOutcome, MessageState, SendCommit, StatsRow,
+    Store,
 };
 use nudge_core::Error;
 use serde_json::json;
 
 pub fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap()
+}
+
+/// A day of the month the fixtures live in (the day of [`at`]).
+pub fn day(d: u32) -> NaiveDate {
+    at(d, 0, 0).date_naive()
 }
 
 pub fn tenant() -> TenantId {
@@ -67,6 +73,7 @@ pub fn event_commit(customer: &Customer, event: Event) -> EventCommit {
         customer: updated,
         expected_version: customer.version,
         timers: vec![],
+        stats: vec![],
     }
 }
 

@@ -4,11 +4,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-use super::{Category, CustomerId, PhoneNumber, RuleId, TenantId, UndeliveredReason};
+use super::{Category, CustomerId, MessageId, PhoneNumber, RuleId, TenantId, UndeliveredReason};
 use crate::error::{Error, Result};
 
 /// Most recent timestamps kept per event type, enough for `count` triggers.
 pub(crate) const RECENT_EVENTS_KEPT: usize = 32;
+
+/// Most recent texts of rules with a goal kept per customer (touches older than the longest
+/// goal window are forgotten first), enough for last-touch attribution.
+pub const TOUCHES_KEPT: usize = 32;
 
 /// A customer of a tenant, with everything the scheduler and the policies need to decide
 /// without further reads: consent, activity per event type and the ledger of recent sends.
@@ -41,6 +45,10 @@ pub struct Customer {
     /// customer's texts are skipped `number_invalid` while the customer keeps that number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_invalid: Option<NumberInvalid>,
+    /// Recent texts of rules with a goal (and the holdout decisions of those rules), oldest
+    /// first, that a goal event may be attributed to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub touches: Vec<Touch>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version, incremented by every write.
@@ -84,6 +92,22 @@ pub struct Activity {
     pub recent: Vec<DateTime<Utc>>,
 }
 
+/// A text of a rule with a goal, or the moment it would have been sent to a held-out
+/// customer: what a later goal event is attributed to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Touch {
+    pub rule: RuleId,
+    /// When the text was decided "send" (or the customer was held out).
+    pub at: DateTime<Utc>,
+    /// The message recorded for the decision (queued, or skipped `holdout`).
+    pub message: MessageId,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held_out: bool,
+    /// When a goal event was attributed to it (each touch converts at most once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentEntry {
     pub at: DateTime<Utc>,
@@ -106,6 +130,7 @@ impl Customer {
             ledger: Vec::new(),
             marks: BTreeMap::new(),
             number_invalid: None,
+            touches: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -150,6 +175,18 @@ impl Customer {
     pub fn record_send(&mut self, entry: SentEntry, keep_since: DateTime<Utc>) {
         self.ledger.retain(|e| e.at >= keep_since);
         self.ledger.push(entry);
+    }
+
+    /// Adds a touch and forgets touches older than `keep_since`, then the oldest beyond
+    /// [`TOUCHES_KEPT`]. Touches stay in time order whatever order they are recorded in.
+    pub fn record_touch(&mut self, touch: Touch, keep_since: DateTime<Utc>) {
+        self.touches.retain(|t| t.at >= keep_since);
+        let pos = self.touches.partition_point(|t| t.at <= touch.at);
+        self.touches.insert(pos, touch);
+        if self.touches.len() > TOUCHES_KEPT {
+            let excess = self.touches.len() - TOUCHES_KEPT;
+            self.touches.drain(..excess);
+        }
     }
 
     /// The view of the customer that CEL conditions and templates see: attributes at the top

@@ -12,7 +12,9 @@ mod timer;
 
 pub use api_key::{ApiKey, Scope};
 pub(crate) use customer::{parse_zone, RECENT_EVENTS_KEPT};
-pub use customer::{Activity, Consent, ConsentState, Customer, NumberInvalid, SentEntry};
+pub use customer::{
+    Activity, Consent, ConsentState, Customer, NumberInvalid, SentEntry, Touch, TOUCHES_KEPT,
+};
 pub use delivery::{
     DeliveryOutcome, DeliveryReport, Origination, Receipt, TemplateRef, UndeliveredReason,
 };

@@ -30,13 +30,15 @@ pub enum EventOutcome {
 }
 
 /// Everything that must become true together when an event is ingested: the event is stored
-/// once (by id), the customer's activity is updated and the timers it arms are written.
+/// once (by id), the customer's activity is updated, the timers it arms are written and the
+/// counters it moves (a conversion, on the day of the text it converts) are added.
 #[derive(Clone, Debug)]
 pub struct EventCommit {
     pub event: Event,
     pub customer: Customer,
     pub expected_version: u64,
     pub timers: Vec<Timer>,
+    pub stats: Vec<StatsRow>,
 }
 
 /// Everything that must become true together when a text is decided "send".

@@ -151,11 +151,27 @@ pub(super) struct RuleFile {
     pub gateway_template: Option<Spanned<GatewayTemplateFile>>,
     #[serde(default)]
     pub holdout: Option<Spanned<String>>,
+    /// What the text is for: the event that counts as its conversion.
+    #[serde(default)]
+    pub goal: Option<Spanned<GoalFile>>,
     #[serde(default)]
     pub max_segments: Option<Spanned<u32>>,
     /// Keyword → action; the action's location stands in for the keyword's (same line).
     #[serde(default)]
     pub replies: BTreeMap<String, Spanned<ReplyFile>>,
+}
+
+/// `goal: {event: order.paid, within: 7d, where: "event.properties.amount > 0",
+/// value: properties.amount}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GoalFile {
+    pub event: Spanned<String>,
+    pub within: Spanned<String>,
+    #[serde(default, rename = "where")]
+    pub filter: Option<Spanned<String>>,
+    #[serde(default)]
+    pub value: Option<Spanned<String>>,
 }
 
 /// `gateway_template: {id: "1234567", params: [name, event.properties.order_id]}`.

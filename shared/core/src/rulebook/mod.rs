@@ -5,6 +5,7 @@
 mod check;
 mod error;
 mod file;
+mod goals;
 mod holidays;
 mod model;
 mod parse;

@@ -35,6 +35,16 @@ impl Rulebook {
     pub fn rule(&self, id: &RuleId) -> Option<&Rule> {
         self.rules.iter().find(|r| &r.id == id)
     }
+
+    /// The longest goal window of the rulebook's rules (None without goals): how long a
+    /// customer's touches are kept.
+    pub fn longest_goal_window(&self) -> Option<Span> {
+        self.rules
+            .iter()
+            .filter_map(|r| r.goal.as_ref())
+            .map(|g| g.within)
+            .max_by_key(Span::approx_seconds)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -53,6 +63,8 @@ pub struct Rule {
     pub gateway_template: Option<GatewayTemplate>,
     /// Share of customers held out for measurement, in basis points (10% = 1000).
     pub holdout_bp: u32,
+    /// The event that counts as the text's conversion.
+    pub goal: Option<Goal>,
     /// Reply menu: normalised keyword → action.
     pub replies: BTreeMap<String, ReplyAction>,
     pub max_segments: Option<u32>,
@@ -110,6 +122,17 @@ impl Trigger {
     pub(crate) fn recurs(&self) -> bool {
         matches!(self, Trigger::Anniversary { .. } | Trigger::Every { .. })
     }
+}
+
+/// A rule's goal: an event of `event_type` (matching `filter`) within `within` of a text
+/// converts it; `value` is the path of the event property that holds its worth
+/// (`properties.amount` → `["amount"]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Goal {
+    pub event_type: String,
+    pub within: Span,
+    pub filter: Option<Condition>,
+    pub value: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -122,6 +122,10 @@ impl Checker<'_> {
             Some(h) => self.check(h, |h| holdout(h)),
             None => Some(0),
         };
+        let goal = match &raw.goal {
+            Some(goal) => self.goal(goal).map(Some),
+            None => Some(None),
+        };
         let max_segments = match &raw.max_segments {
             Some(m) => self.check(m, |m| segments(*m)).map(Some),
             None => Some(None),
@@ -137,12 +141,13 @@ impl Checker<'_> {
             template: template?,
             gateway_template: gateway_template?,
             holdout_bp: holdout_bp?,
+            goal: goal?,
             replies: replies?,
             max_segments: max_segments?,
         })
     }
 
-    fn condition(&mut self, raw: Option<&Spanned<String>>) -> Option<Option<Condition>> {
+    pub(super) fn condition(&mut self, raw: Option<&Spanned<String>>) -> Option<Option<Condition>> {
         match raw {
             Some(source) => self.check(source, |s| compile_condition(s)).map(Some),
             None => Some(None),
@@ -647,7 +652,7 @@ fn declared(attribute: &str, attributes: &BTreeSet<String>) -> Result<String, St
 }
 
 /// Event types are dotted names such as `order.paid`.
-fn event_type(text: &str) -> Result<String, String> {
+pub(super) fn event_type(text: &str) -> Result<String, String> {
     let valid = !text.is_empty()
         && text.len() <= 128
         && text

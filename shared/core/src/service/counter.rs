@@ -66,6 +66,16 @@ pub enum Counter {
     FreeText,
     /// `keyword_<keyword>`: replies with one menu keyword (`keyword_1`, `keyword_Y`, …).
     Keyword(String),
+    /// `converted`: texts a goal event was attributed to (counted on the text's day).
+    Converted,
+    /// `conversion_value_milli`: the goal value of those conversions, in thousandths;
+    /// added per conversion.
+    ConversionValueMilli,
+    /// `held_out_converted`: holdout decisions of rules with a goal that a goal event was
+    /// attributed to (counted on the day of the decision).
+    HeldOutConverted,
+    /// `held_out_conversion_value_milli`: the goal value of those, in thousandths.
+    HeldOutConversionValueMilli,
 }
 
 const QUEUED: &str = "queued";
@@ -91,6 +101,10 @@ const OPTED_IN: &str = "opted_in";
 const OPT_IN_REFUSED: &str = "opt_in_refused";
 const FREE_TEXT: &str = "free_text";
 const KEYWORD_PREFIX: &str = "keyword_";
+const CONVERTED: &str = "converted";
+const CONVERSION_VALUE_MILLI: &str = "conversion_value_milli";
+const HELD_OUT_CONVERTED: &str = "held_out_converted";
+const HELD_OUT_CONVERSION_VALUE_MILLI: &str = "held_out_conversion_value_milli";
 
 impl Counter {
     /// The name the counter is stored under.
@@ -121,6 +135,10 @@ impl Counter {
             OPTED_IN => Some(Counter::OptedIn),
             OPT_IN_REFUSED => Some(Counter::OptInRefused),
             FREE_TEXT => Some(Counter::FreeText),
+            CONVERTED => Some(Counter::Converted),
+            CONVERSION_VALUE_MILLI => Some(Counter::ConversionValueMilli),
+            HELD_OUT_CONVERTED => Some(Counter::HeldOutConverted),
+            HELD_OUT_CONVERSION_VALUE_MILLI => Some(Counter::HeldOutConversionValueMilli),
             _ => None,
         };
         fixed
@@ -171,6 +189,10 @@ impl fmt::Display for Counter {
             Counter::OptInRefused => f.write_str(OPT_IN_REFUSED),
             Counter::FreeText => f.write_str(FREE_TEXT),
             Counter::Keyword(keyword) => write!(f, "{KEYWORD_PREFIX}{keyword}"),
+            Counter::Converted => f.write_str(CONVERTED),
+            Counter::ConversionValueMilli => f.write_str(CONVERSION_VALUE_MILLI),
+            Counter::HeldOutConverted => f.write_str(HELD_OUT_CONVERTED),
+            Counter::HeldOutConversionValueMilli => f.write_str(HELD_OUT_CONVERSION_VALUE_MILLI),
         }
     }
 }
@@ -249,6 +271,10 @@ mod tests {
             Counter::FreeText,
             Counter::Keyword("1".into()),
             Counter::Keyword("opted_out".into()),
+            Counter::Converted,
+            Counter::ConversionValueMilli,
+            Counter::HeldOutConverted,
+            Counter::HeldOutConversionValueMilli,
         ];
         for counter in readable {
             assert_eq!(Counter::parse(&counter.name()), Some(counter));

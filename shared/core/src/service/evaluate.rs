@@ -5,6 +5,7 @@ use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use std::collections::HashMap;
 
 use super::counter::{one_each, Counter};
+use super::goals;
 use super::retry::{retry_on_conflict, Attempt};
 use super::{decide, message_id, DecisionRecord, Engine, Outcome};
 use crate::domain::{
@@ -191,6 +192,18 @@ impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<
                     text,
                 }
             }
+            Outcome::Skip {
+                reason: SkipReason::Holdout,
+                text,
+            } if due.rule.goal.is_some() => {
+                if let Attempt::Conflict = self.hold_out(due, &customer, text.as_deref()).await? {
+                    return Ok(Attempt::Conflict);
+                }
+                Outcome::Skip {
+                    reason: SkipReason::Holdout,
+                    text,
+                }
+            }
             Outcome::Skip { reason, text } => {
                 self.skip(due, &customer, &reason, text.as_deref()).await?;
                 Outcome::Skip { reason, text }
@@ -221,11 +234,20 @@ impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<
         };
         updated.record_send(entry, keep_since);
         updated.updated_at = now;
+        let message = Message {
+            template: template.clone(),
+            ..due.message(customer, MessageStatus::Queued, &text, segments, None)?
+        };
+        goals::record_touch(
+            due.rulebook,
+            due.rule,
+            &mut updated,
+            &message.id,
+            now,
+            false,
+        );
         let commit = SendCommit {
-            message: Message {
-                template: template.clone(),
-                ..due.message(customer, MessageStatus::Queued, &text, segments, None)?
-            },
+            message,
             customer: updated,
             expected_version: customer.version,
             timer: Some(due.timer.clone()),
@@ -315,6 +337,53 @@ impl<S: CustomerStore + DueIndex + MessageStore + CounterStore + ?Sized> Engine<
             .await?;
         tracing::info!(rule = %due.rule.id, customer = %customer.id, outcome = "skip", reason = %reason.code(), "decision");
         Ok(())
+    }
+
+    /// Holds the customer out of a rule with a goal: the skipped message, the customer with
+    /// the holdout touch its goal events will be attributed to, the timer removed and the
+    /// skip counted, in one write conditional on the customer being as read (the touch must
+    /// not be lost to a concurrent event). The occurrence's dedupe key is taken too: a held-out
+    /// occurrence is never sent later.
+    async fn hold_out(
+        &self,
+        due: &Due<'_>,
+        customer: &Customer,
+        text: Option<&str>,
+    ) -> Result<Attempt<()>> {
+        let reason = SkipReason::Holdout;
+        let code = Some(reason.code().to_string());
+        let skipped = due.message(
+            customer,
+            MessageStatus::Skipped,
+            text.unwrap_or(""),
+            0,
+            code,
+        )?;
+        let mut updated = customer.clone();
+        goals::record_touch(
+            due.rulebook,
+            due.rule,
+            &mut updated,
+            &skipped.id,
+            due.now,
+            true,
+        );
+        updated.updated_at = due.now;
+        let commit = SendCommit {
+            message: skipped,
+            customer: updated,
+            expected_version: customer.version,
+            timer: Some(due.timer.clone()),
+            stats: one_each([Counter::Skipped(reason.clone())]),
+        };
+        match self.store.commit_send(&commit).await? {
+            CommitOutcome::Committed => {}
+            // Decided before (a repeated tick): the timer goes, nothing is counted twice.
+            CommitOutcome::Duplicate => self.drop_timer(due.timer).await?,
+            CommitOutcome::Conflict => return Ok(Attempt::Conflict),
+        }
+        tracing::info!(rule = %due.rule.id, customer = %customer.id, outcome = "skip", reason = %reason.code(), "decision");
+        Ok(Attempt::Done(()))
     }
 
     async fn drop_timer(&self, timer: &Timer) -> Result<()> {

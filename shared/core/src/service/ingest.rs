@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::goals::{self, Conversion};
 use super::retry::{retry_on_conflict, Attempt};
 use super::{DecisionRecord, Engine};
 use crate::domain::{
@@ -61,6 +62,8 @@ pub struct IngestReport {
     pub timers_armed: usize,
     /// Decisions taken right away (occurrences already due).
     pub decisions: Vec<DecisionRecord>,
+    /// The text (or holdout decision) this goal event converted, if any.
+    pub conversion: Option<Conversion>,
 }
 
 impl<
@@ -140,12 +143,14 @@ impl<
             let mut updated = customer;
             updated.record_activity(&event.event_type, event.occurred_at);
             updated.updated_at = now;
+            let conversion = goals::attribute(rulebook, &mut updated, event, now);
             let timers = event_timers(rulebook, &mut updated, event, now);
             let commit = EventCommit {
                 event: event.clone(),
                 customer: updated,
                 expected_version: expected,
                 timers,
+                stats: conversion.iter().map(Conversion::stats).collect(),
             };
             Ok(match self.store.record_event(&commit).await? {
                 EventOutcome::Duplicate => Attempt::Done(None),
@@ -159,12 +164,12 @@ impl<
                 EventOutcome::Recorded => {
                     let mut customer = commit.customer;
                     customer.version = expected + 1;
-                    Attempt::Done(Some((customer, commit.timers)))
+                    Attempt::Done(Some((customer, commit.timers, conversion)))
                 }
             })
         })
         .await?;
-        let Some((customer, timers)) =
+        let Some((customer, timers, conversion)) =
             recorded.ok_or_else(|| changed_concurrently(&event.customer_id))?
         else {
             return Ok(IngestReport {
@@ -174,6 +179,7 @@ impl<
         };
         let mut report = IngestReport {
             timers_armed: timers.len(),
+            conversion,
             ..Default::default()
         };
         report.timers_armed += self.rearm_state_timers(rulebook, &customer, now).await?;

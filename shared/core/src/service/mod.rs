@@ -6,6 +6,7 @@ mod batch;
 pub mod counter;
 mod decide;
 mod evaluate;
+mod goals;
 mod hygiene;
 mod ingest;
 mod outbound;
@@ -31,6 +32,7 @@ pub use batch::{
 pub use counter::Counter;
 pub use decide::{decide, message_id, Outcome};
 pub use evaluate::TickReport;
+pub use goals::Conversion;
 pub(crate) use ingest::validate_event_input;
 pub use ingest::{
     event_id_reused, validate_customer_input, CustomerInput, EventInput, IngestReport,
