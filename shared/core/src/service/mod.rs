@@ -9,6 +9,8 @@ mod evaluate;
 mod goals;
 mod hygiene;
 mod ingest;
+pub mod kpis;
+pub mod lift;
 mod outbound;
 mod receipt;
 mod reply;
@@ -37,6 +39,8 @@ pub(crate) use ingest::validate_event_input;
 pub use ingest::{
     event_id_reused, validate_customer_input, CustomerInput, EventInput, IngestReport,
 };
+pub use kpis::{DayKpis, KpiReport, Kpis, RuleKpis};
+pub use lift::{Interval, Lift, Verdict};
 pub use outbound::DetailType;
 pub use receipt::{ReceiptApplied, ReceiptReport, Receipts};
 pub use reply::{

@@ -22,7 +22,12 @@ pub const DEFAULT_TOP_TEXTS: usize = 10;
 pub const MAX_TOP_TEXTS: usize = 100;
 /// Rules whose texts answer replies (opt-out confirmations, help, auto-answers) start with this;
 /// they are not campaigns and stay out of the report.
-const ANSWER_RULE_PREFIX: &str = "reply.";
+pub(crate) const ANSWER_RULE_PREFIX: &str = "reply.";
+
+/// `part ÷ whole`; None when `whole` is 0 (no rate before anything was counted).
+pub(crate) fn rate(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
 
 /// Checks a report range: `from` not after `to`, at most [`MAX_REPORT_DAYS`] days.
 pub fn check_range(from: NaiveDate, to: NaiveDate) -> Result<()> {
@@ -79,7 +84,7 @@ impl RuleReplies {
     }
 
     fn finish(mut self) -> Self {
-        self.opt_out_rate = (self.sent > 0).then(|| self.opted_out as f64 / self.sent as f64);
+        self.opt_out_rate = rate(self.opted_out, self.sent);
         self
     }
 }
@@ -146,8 +151,7 @@ impl DeliverySummary {
         }
         let receipted = summary.delivered + summary.undelivered;
         summary.awaiting_receipt = (summary.sent - receipted - summary.no_receipt).max(0);
-        summary.delivery_rate =
-            (receipted > 0).then(|| summary.delivered as f64 / receipted as f64);
+        summary.delivery_rate = rate(summary.delivered, receipted);
         summary.cost_usd = cost_micro_usd as f64 / 1_000_000.0;
         summary
     }
@@ -223,7 +227,7 @@ impl<S: CounterStore + ?Sized> Engine<S> {
 
 /// The rows of a per-rule report: the rulebook's rules in rulebook order, then `extra`, then
 /// every other rule with counts (rules no longer in the rulebook, answers to replies).
-fn report_order<'a>(
+pub(crate) fn report_order<'a>(
     rulebook: &Rulebook,
     extra: &[&str],
     counted: impl Iterator<Item = &'a String>,
