@@ -11,6 +11,7 @@ mod inbound;
 pub mod keys;
 pub mod problem;
 mod read;
+mod reports;
 pub mod signature;
 mod tencent;
 mod views;
@@ -159,6 +160,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/preview"),
     ("GET", "/v1/stats"),
     ("GET", "/v1/reports/replies"),
+    ("GET", "/v1/reports/kpis"),
+    ("GET", "/v1/reports/kpis.csv"),
 ];
 
 /// The API router. `key(scope, content)` marks a route that takes a bearer API key with that
@@ -206,10 +209,18 @@ pub fn router<S: Store + ?Sized + 'static>(state: AppState<S>) -> Router {
             "/v1/preview",
             post(read::preview::<S>.layer(key(Read, Json))),
         )
-        .route("/v1/stats", get(read::stats::<S>.layer(key(Read, Any))))
+        .route("/v1/stats", get(reports::stats::<S>.layer(key(Read, Any))))
         .route(
             "/v1/reports/replies",
-            get(read::replies_report::<S>.layer(key(Read, Any))),
+            get(reports::replies_report::<S>.layer(key(Read, Any))),
+        )
+        .route(
+            "/v1/reports/kpis",
+            get(reports::kpis::<S>.layer(key(Read, Any))),
+        )
+        .route(
+            "/v1/reports/kpis.csv",
+            get(reports::kpis_csv::<S>.layer(key(Read, Any))),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
