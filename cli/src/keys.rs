@@ -38,6 +38,17 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// Opens a store that must exist already: a report of a mistyped file name must not
+    /// create an empty store and report nothing.
+    pub async fn open_existing(&self) -> Result<(Box<dyn Store>, String)> {
+        if let Some(db) = &self.db {
+            if !db.is_file() {
+                bail!("--db {}: no such store file", db.display());
+            }
+        }
+        self.open().await
+    }
+
     async fn open(&self) -> Result<(Box<dyn Store>, String)> {
         match (&self.db, &self.table) {
             (Some(db), _) => Ok((Box::new(SqliteStore::open(db)?), db.display().to_string())),

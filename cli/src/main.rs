@@ -4,6 +4,7 @@ mod delivery_report;
 mod dev;
 mod input;
 mod keys;
+mod kpi_report;
 mod listener;
 mod plan;
 mod receipts;
@@ -68,6 +69,9 @@ enum ReportCommand {
     /// Replies per rule (sent, replies, opt-outs, opt-out rate, keywords) and the most
     /// frequent free-text replies.
     Replies(replies_report::Args),
+    /// KPIs per rule (sent, delivery, response, opt-out and conversion rates, conversion
+    /// value) and the lift of rules with a holdout, with its 95% interval and a verdict.
+    Kpis(kpi_report::Args),
 }
 
 #[derive(Subcommand)]
@@ -146,6 +150,9 @@ fn main() -> ExitCode {
         Command::Report {
             command: ReportCommand::Delivery(args),
         } => delivery_report::run(args),
+        Command::Report {
+            command: ReportCommand::Kpis(args),
+        } => kpi_report::run(args),
     };
     match result {
         Ok(code) => code,
