@@ -9,7 +9,7 @@ use nudge_core::domain::{
     Category, Consent, Customer, CustomerId, DeliveryReport, Message, MessageId, MessageStatus,
     PhoneNumber, RuleId, TemplateRef,
 };
-use nudge_core::service::{DecisionRecord, IngestReport, Outcome};
+use nudge_core::service::{Conversion, DecisionRecord, IngestReport, Outcome};
 
 /// A customer.
 #[derive(Debug, Serialize)]
@@ -74,6 +74,9 @@ pub struct IngestView<'a> {
     timers_armed: usize,
     /// Taken right away (occurrences already due).
     decisions: Vec<DecisionView<'a>>,
+    /// The text (or holdout decision) this goal event converted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversion: Option<&'a Conversion>,
 }
 
 impl<'a> IngestView<'a> {
@@ -83,6 +86,7 @@ impl<'a> IngestView<'a> {
             duplicate: report.duplicate,
             timers_armed: report.timers_armed,
             decisions: report.decisions.iter().map(DecisionView::of).collect(),
+            conversion: report.conversion.as_ref(),
         }
     }
 }
