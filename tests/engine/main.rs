@@ -2,5 +2,6 @@
 //! properties of whole simulated runs.
 mod delivery;
 mod fuzz;
+mod goals;
 mod properties;
 mod scenarios;
