@@ -2,11 +2,10 @@
 //! sent, delivered, undelivered by reason, awaiting a receipt, the delivery rate, parts and
 //! cost — and the numbers given up on as undeliverable (`policy.number_hygiene`).
 use anyhow::{bail, Result};
-use chrono::{NaiveDate, TimeDelta};
+use chrono::NaiveDate;
 use clap::Args as ClapArgs;
 use nudge_core::clock::SystemClock;
 use nudge_core::ports::Clock;
-use nudge_core::service::report::check_range;
 use nudge_core::service::{DeliveryReport, DeliverySummary, Engine};
 use nudge_sqlite::SqliteStore;
 use std::fmt::Write;
@@ -39,11 +38,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let rulebook = super::rules::load_valid(&args.rules)?;
     let tenant = rulebook.tenant.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let to = args.to.unwrap_or_else(|| clock.now().date_naive());
-    let from = args.from.unwrap_or(to - TimeDelta::days(6));
-    if let Err(nudge_core::Error::Invalid { field, message }) = check_range(from, to) {
-        bail!("--{field}: {message}");
-    }
+    let (from, to) = super::report::report_days(args.from, args.to, clock.now().date_naive())?;
     if !args.db.is_file() {
         bail!("--db {}: no such store file", args.db.display());
     }

@@ -3,11 +3,10 @@
 //! customers with its 95 % interval and a verdict; from a local store file (`--db`) or the
 //! deployed table (`--table`).
 use anyhow::{bail, Result};
-use chrono::{NaiveDate, TimeDelta};
+use chrono::NaiveDate;
 use clap::Args as ClapArgs;
 use nudge_core::clock::SystemClock;
 use nudge_core::ports::{Clock, Store};
-use nudge_core::service::report::check_range;
 use nudge_core::service::{Engine, KpiReport, Kpis, Lift};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -47,11 +46,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let rulebook = super::rules::load_valid(&args.rules)?;
     let tenant = rulebook.tenant.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let to = args.to.unwrap_or_else(|| clock.now().date_naive());
-    let from = args.from.unwrap_or(to - TimeDelta::days(6));
-    if let Err(nudge_core::Error::Invalid { field, message }) = check_range(from, to) {
-        bail!("--{field}: {message}");
-    }
+    let (from, to) = super::report::report_days(args.from, args.to, clock.now().date_naive())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

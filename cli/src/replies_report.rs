@@ -1,11 +1,11 @@
 //! `nudge report replies`: the reply report of a local store (what `GET /v1/reports/replies`
 //! returns): per rule sent, replies, opt-outs and opt-out rate, keywords, top free-text replies.
 use anyhow::{bail, Result};
-use chrono::{NaiveDate, TimeDelta};
+use chrono::NaiveDate;
 use clap::Args as ClapArgs;
 use nudge_core::clock::SystemClock;
 use nudge_core::ports::Clock;
-use nudge_core::service::report::{check_range, MAX_TOP_TEXTS};
+use nudge_core::service::report::MAX_TOP_TEXTS;
 use nudge_core::service::{Engine, RepliesReport, RuleReplies};
 use nudge_sqlite::SqliteStore;
 use std::fmt::Write;
@@ -42,11 +42,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let rulebook = super::rules::load_valid(&args.rules)?;
     let tenant = rulebook.tenant.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let to = args.to.unwrap_or_else(|| clock.now().date_naive());
-    let from = args.from.unwrap_or(to - TimeDelta::days(6));
-    if let Err(nudge_core::Error::Invalid { field, message }) = check_range(from, to) {
-        bail!("--{field}: {message}");
-    }
+    let (from, to) = super::report::report_days(args.from, args.to, clock.now().date_naive())?;
     if !args.db.is_file() {
         bail!("--db {}: no such store file", args.db.display());
     }

@@ -37,6 +37,27 @@ pub struct Summary {
     pub per_day: BTreeMap<NaiveDate, u64>,
 }
 
+/// The days of a report command: `--from` (default: 6 days before `--to`) to `--to`
+/// (default: `today`), both included, checked as the API checks them; a bad range names
+/// its flag.
+pub fn report_days(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    today: NaiveDate,
+) -> anyhow::Result<(NaiveDate, NaiveDate)> {
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - TimeDelta::days(6));
+    if let Err(err) = nudge_core::service::report::check_range(from, to) {
+        match err {
+            nudge_core::Error::Invalid { field, message } => {
+                anyhow::bail!("--{field}: {message}")
+            }
+            other => return Err(other.into()),
+        }
+    }
+    Ok((from, to))
+}
+
 /// `k1=v1 k2=v2`, or `-` when empty.
 pub fn key_values<K: std::fmt::Display, V: std::fmt::Display>(map: &BTreeMap<K, V>) -> String {
     if map.is_empty() {
