@@ -93,10 +93,7 @@ pub(crate) fn attribute(
 ) -> Option<Conversion> {
     let context = std::cell::OnceCell::new();
     let event_context = std::cell::OnceCell::new();
-    let last = customer.touches.iter().rposition(|touch| {
-        let Some(goal) = rulebook.rule(&touch.rule).and_then(|r| r.goal.as_ref()) else {
-            return false;
-        };
+    let fits = |touch: &Touch, goal: &Goal| {
         if goal.event_type != event.event_type || !within(goal, touch, event.occurred_at) {
             return false;
         }
@@ -111,13 +108,21 @@ pub(crate) fn attribute(
                 tracing::warn!(rule = %touch.rule, error = %err, "goal filter failed");
                 false
             })
-    })?;
+    };
+    let (last, goal) = customer
+        .touches
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, touch)| {
+            let goal = rulebook.rule(&touch.rule)?.goal.as_ref()?;
+            fits(touch, goal).then_some((i, goal))
+        })?;
     let touch = &mut customer.touches[last];
     if touch.converted_at.is_some() {
         return None;
     }
     touch.converted_at = Some(event.occurred_at);
-    let goal = rulebook.rule(&touch.rule)?.goal.as_ref()?;
     Some(Conversion {
         rule: touch.rule.clone(),
         message: touch.message.clone(),
@@ -141,17 +146,14 @@ fn value_milli(goal: &Goal, event: &Event) -> i64 {
     let Some(path) = &goal.value else {
         return 0;
     };
-    let mut found = path.iter().try_fold(None::<&Value>, |at, key| {
-        let map = match at {
-            None => &event.properties,
-            Some(Value::Object(map)) => map,
-            Some(_) => return Err(()),
-        };
-        map.get(key).map(Some).ok_or(())
+    // The rulebook check gives at least one key.
+    let found = path.split_first().and_then(|(first, rest)| {
+        rest.iter()
+            .try_fold(event.properties.get(first)?, |at, key| at.get(key))
     });
-    let number = match found.as_mut() {
-        Ok(Some(Value::Number(n))) => n.as_f64(),
-        Ok(Some(Value::String(text))) => text.trim().parse::<f64>().ok(),
+    let number = match found {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(text)) => text.trim().parse::<f64>().ok(),
         _ => None,
     };
     match number.filter(|n| n.is_finite()) {
