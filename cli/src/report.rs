@@ -35,6 +35,9 @@ pub struct Summary {
     pub max_per_customer_per_30_days: usize,
     /// Texts sent per local day of the tenant's zone.
     pub per_day: BTreeMap<NaiveDate, u64>,
+    /// The KPI report of the run's days (UTC), with conversions and the holdout lift.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kpis: Option<nudge_core::service::KpiReport>,
 }
 
 /// The days of a report command: `--from` (default: 6 days before `--to`) to `--to`
@@ -152,6 +155,7 @@ impl Summary {
             max_per_customer_per_week: max_week,
             max_per_customer_per_30_days: max_month,
             per_day,
+            kpis: None,
         }
     }
 

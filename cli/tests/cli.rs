@@ -152,6 +152,73 @@ fn simulate_reports_per_rule_and_respects_caps() {
     assert_eq!(total, report["total"]["sent"].as_u64().unwrap());
 }
 
+/// With `--conversion`, simulated customers send the rule's goal event after its texts (and,
+/// at their own rate, after its holdout decisions); the KPI report of the run counts them.
+#[test]
+fn simulate_converts_per_the_model_and_reports_the_kpis() {
+    let run = |model: &str| {
+        let out = nudge(&[
+            "simulate",
+            "--rules",
+            "examples/retail-winback.yaml",
+            "--customers",
+            "examples/retail-customers.csv",
+            "--events",
+            "examples/retail-events.jsonl",
+            "--days",
+            "60",
+            "--conversion",
+            model,
+            "--conversion-properties",
+            r#"{"order_id": "WB-1"}"#,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let silent = |report: &serde_json::Value| {
+        report["kpis"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == "silent-30-days")
+            .unwrap()
+            .clone()
+    };
+    let all = run("silent-30-days:100%:100%:2d:49.5");
+    let kpis = silent(&all);
+    let texted = kpis["texted"].as_i64().unwrap();
+    assert!(texted > 0, "{kpis}");
+    assert_eq!(kpis["converted"], texted, "{kpis}");
+    assert_eq!(kpis["conversion_value"], 49.5 * texted as f64);
+    assert_eq!(kpis["goal"], "order.paid within 7d");
+    // The goal event is an order: the thank-you rule texts for it, with the given order id.
+    assert!(
+        all["rules"]["thank-you"]["sent"].as_i64().unwrap() > 5,
+        "{}",
+        all["rules"]
+    );
+    assert_eq!(all["rules"]["thank-you"]["skipped"], serde_json::json!({}));
+
+    let none = run("silent-30-days:0%:0%");
+    assert_eq!(silent(&none)["converted"], 0);
+    assert_eq!(none["kpis"]["total"]["converted"], 0);
+
+    let out = nudge(&[
+        "simulate",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--customers",
+        "examples/retail-customers.csv",
+        "--conversion",
+        "silent-30-days:12%:8%:8d",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("--conversion: \"silent-30-days:12%:8%:8d\""), "{err}");
+    assert!(err.contains("past the goal window"), "{err}");
+}
+
 #[test]
 fn a_bad_customer_file_names_row_and_field_and_imports_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -657,4 +724,97 @@ fn report_delivery_shows_each_rules_receipts_and_the_numbers_given_up_on() {
     ]);
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("--from: must not be after to"));
+}
+
+#[test]
+fn report_kpis_prints_each_rules_kpis_and_the_holdout_lift() {
+    use nudge_core::domain::TenantId;
+    use nudge_core::ports::Counters;
+    use nudge_sqlite::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nudge.db");
+    {
+        let store = SqliteStore::open(&db).unwrap();
+        let tenant = TenantId::parse("freshmart").unwrap();
+        let counters: Counters = [
+            ("queued", 1000),
+            ("sent", 1000),
+            ("delivered", 950),
+            ("undelivered", 50),
+            ("replied", 100),
+            ("opted_out", 4),
+            ("converted", 120),
+            ("conversion_value_milli", 6_000_000),
+            ("skipped_holdout", 1000),
+            ("held_out_converted", 80),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+            store
+                .add_stats(&tenant, day, "silent-30-days", &counters)
+                .await
+                .unwrap();
+        });
+    }
+    let db = db.to_str().unwrap();
+    let base = [
+        "report",
+        "kpis",
+        "--rules",
+        "examples/retail-winback.yaml",
+        "--db",
+        db,
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-07",
+    ];
+    let out = nudge(&base);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let silent: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with("silent-30-days"))
+        .unwrap_or_else(|| panic!("{table}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        silent[1..],
+        ["1000", "1000", "95.0%", "10.0%", "0.4%", "120", "12.0%", "6000.00", "1000", "8.0%"]
+    );
+    assert!(
+        table.contains(
+            "silent-30-days (order.paid within 7d): +4.0 pts [+1.4, +6.6], relative +50% \
+             [+15%, +96%]: significant"
+        ),
+        "{table}"
+    );
+
+    let out = nudge(&[&base[..], &["--json", "--rule", "silent-30-days"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(report["rules"][0]["conversion_rate"], 0.12);
+    assert_eq!(report["rules"][0]["lift"]["verdict"]["status"], "significant");
+
+    let out = nudge(&[&base[..], &["--csv"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    assert!(csv.starts_with("rule,day,texted,sent,"), "{csv}");
+    assert!(
+        csv.contains("\nsilent-30-days,2026-03-03,1000,1000,950,50,0.950000,"),
+        "{csv}"
+    );
+
+    let out = nudge(&[&base[..], &["--rule", "nope"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--rule: \"nope\""), "{}", text(&out.stderr));
+    let out = nudge(&[&base[..], &["--json", "--csv"]].concat());
+    assert!(!out.status.success());
 }

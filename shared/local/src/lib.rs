@@ -3,4 +3,5 @@
 //! over the embedded SQLite store. `nudge dev`, `nudge simulate` and `nudge rules plan` are
 //! built on these.
 pub mod console;
+pub mod conversion;
 pub mod simulation;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::console::{ConsolePublisher, ConsoleSender, ReceiptPlan};
+use crate::conversion::ConversionModel;
 use nudge_core::clock::ManualClock;
 use nudge_core::domain::{CustomerId, DeliveryOutcome, TenantId};
 use nudge_core::error::{Error, Result};
@@ -28,6 +29,7 @@ pub struct Simulation {
     receipts: Receipts<SqliteStore>,
     publisher: ConsolePublisher,
     tenant: TenantId,
+    conversions: Vec<ConversionModel>,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +47,8 @@ pub struct SimulationResult {
     pub end: DateTime<Utc>,
     /// What each simulated reply (`sms.reply` events) did, with its customer.
     pub replies: Vec<ReplyReport>,
+    /// Goal events the conversion models made (and ingested, when due inside the run).
+    pub goal_events: u64,
 }
 
 /// Event type that, in a simulation's events file, stands for an SMS reply from the customer
@@ -111,7 +115,14 @@ impl Simulation {
             receipts,
             publisher: ConsolePublisher::discard(),
             tenant,
+            conversions: Vec::new(),
         })
+    }
+
+    /// Customers convert after the texts and holdout decisions of these rules.
+    pub fn with_conversions(mut self, conversions: Vec<ConversionModel>) -> Self {
+        self.conversions = conversions;
+        self
     }
 
     pub fn engine(&self) -> &Arc<Engine<SqliteStore>> {
@@ -142,13 +153,14 @@ impl Simulation {
             ..Default::default()
         };
         let mut pending = events.into_iter().peekable();
+        // Goal events the conversion models made, by the instant they occur.
+        let mut goal_events: BTreeMap<(DateTime<Utc>, u64), EventInput> = BTreeMap::new();
         for step in 0..=minutes {
             let now = start + TimeDelta::minutes(step as i64);
+            let next = now + TimeDelta::minutes(1);
             self.clock.set(now);
-            while let Some(event) = pending.next_if(|e| {
-                e.occurred_at
-                    .is_none_or(|t| t < now + TimeDelta::minutes(1))
-            }) {
+            let decided = result.decisions.len();
+            while let Some(event) = pending.next_if(|e| e.occurred_at.is_none_or(|t| t < next)) {
                 if event.event_type == REPLY_EVENT {
                     result.replies.push(self.reply(event).await?);
                     continue;
@@ -156,8 +168,23 @@ impl Simulation {
                 let report = self.engine.ingest_event(&self.tenant, event).await?;
                 result.decisions.extend(report.decisions);
             }
+            while let Some(entry) = goal_events.first_entry() {
+                if entry.key().0 >= next {
+                    break;
+                }
+                let report = self.engine.ingest_event(&self.tenant, entry.remove()).await?;
+                result.decisions.extend(report.decisions);
+            }
             let tick = self.engine.tick().await?;
             result.decisions.extend(tick.decisions);
+            for decision in &result.decisions[decided..] {
+                for event in self.conversions.iter().filter_map(|m| m.conversion(decision)) {
+                    if let Some(at) = event.occurred_at {
+                        goal_events.insert((at, result.goal_events), event);
+                        result.goal_events += 1;
+                    }
+                }
+            }
             let sent = self.outbox.send_due(SENDS_PER_MINUTE).await?;
             result.sends.sent += sent.sent;
             result.sends.retried += sent.retried;

@@ -104,7 +104,7 @@ impl Span {
     }
 
     /// Approximate length in seconds (a month counts as 30 days); for comparisons and windows.
-    pub(crate) fn approx_seconds(&self) -> i64 {
+    pub fn approx_seconds(&self) -> i64 {
         i64::from(self.months) * 30 * 86_400 + self.seconds
     }
 

@@ -15,7 +15,7 @@ use crate::ports::{CounterStore, Counters, ReplyTextCount, StatsRow};
 use crate::rulebook::Rulebook;
 
 /// Most days one report (or stats request) covers.
-pub(crate) const MAX_REPORT_DAYS: i64 = 366;
+pub const MAX_REPORT_DAYS: i64 = 366;
 /// Free-text replies listed when the caller does not say.
 pub const DEFAULT_TOP_TEXTS: usize = 10;
 /// Most free-text replies one report lists.
