@@ -68,13 +68,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .conversion
         .iter()
         .map(|text| {
-            ConversionModel::parse(text, &rulebook).map_err(|e| match e {
-                nudge_core::Error::Invalid { field, message } => {
-                    anyhow::anyhow!("--{field}: {message}")
-                }
-                other => other.into(),
-            })
-            .map(|m| m.with_properties(args.conversion_properties.clone().unwrap_or_default()))
+            ConversionModel::parse(text, &rulebook)
+                .map_err(|e| match e {
+                    nudge_core::Error::Invalid { field, message } => {
+                        anyhow::anyhow!("--{field}: {message}")
+                    }
+                    other => other.into(),
+                })
+                .map(|m| m.with_properties(args.conversion_properties.clone().unwrap_or_default()))
         })
         .collect::<Result<Vec<_>>>()?;
     let tenant = rulebook.tenant.clone();
@@ -110,8 +111,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (result, kpis) = result;
     progress.finish_and_clear();
     let elapsed = began.elapsed();
-    let mut summary =
-        super::report::Summary::from_result(&result, customer_count, args.days, zone);
+    let mut summary = super::report::Summary::from_result(&result, customer_count, args.days, zone);
     if args.json {
         summary.kpis = Some(kpis);
         crate::outln!("{}", serde_json::to_string_pretty(&summary)?);
@@ -119,7 +119,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         crate::out!("{}", summary.render());
         crate::outln!("\n{}", super::kpi_report::render(&kpis, false).trim_end());
         if result.goal_events > 0 {
-            crate::outln!("goal events made by the conversion models: {}", result.goal_events);
+            crate::outln!(
+                "goal events made by the conversion models: {}",
+                result.goal_events
+            );
         }
         crate::outln!(
             "simulated {} day(s) for {} customer(s) in {:.1}s",

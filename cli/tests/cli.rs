@@ -215,7 +215,10 @@ fn simulate_converts_per_the_model_and_reports_the_kpis() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("--conversion: \"silent-30-days:12%:8%:8d\""), "{err}");
+    assert!(
+        err.contains("--conversion: \"silent-30-days:12%:8%:8d\""),
+        "{err}"
+    );
     assert!(err.contains("past the goal window"), "{err}");
 }
 
@@ -801,7 +804,10 @@ fn report_kpis_prints_each_rules_kpis_and_the_holdout_lift() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["rules"].as_array().unwrap().len(), 1);
     assert_eq!(report["rules"][0]["conversion_rate"], 0.12);
-    assert_eq!(report["rules"][0]["lift"]["verdict"]["status"], "significant");
+    assert_eq!(
+        report["rules"][0]["lift"]["verdict"]["status"],
+        "significant"
+    );
 
     let out = nudge(&[&base[..], &["--csv"]].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -814,7 +820,11 @@ fn report_kpis_prints_each_rules_kpis_and_the_holdout_lift() {
 
     let out = nudge(&[&base[..], &["--rule", "nope"]].concat());
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--rule: \"nope\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--rule: \"nope\""),
+        "{}",
+        text(&out.stderr)
+    );
     let out = nudge(&[&base[..], &["--json", "--csv"]].concat());
     assert!(!out.status.success());
 }

@@ -1594,7 +1594,11 @@ pub async fn kpis_per_rule_with_the_holdout_lift(store: Arc<dyn Store>) {
 
     // Every rule of the rulebook is listed, with or without counts.
     let r = api
-        .admin(Method::GET, "/v1/reports/kpis?from=2026-03-01&to=2026-03-02", None)
+        .admin(
+            Method::GET,
+            "/v1/reports/kpis?from=2026-03-01&to=2026-03-02",
+            None,
+        )
         .await;
     let listed: Vec<&str> = r.body["rules"]
         .as_array()
@@ -1623,14 +1627,22 @@ pub async fn kpis_per_rule_with_the_holdout_lift(store: Arc<dyn Store>) {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], nudge_core::service::kpis::CSV_COLUMNS.join(","));
     assert_eq!(lines.len(), 1 + 3 + 3, "{csv}");
-    assert!(lines[1].starts_with("thank-you,2026-03-01,600,600,580,20,"), "{csv}");
+    assert!(
+        lines[1].starts_with("thank-you,2026-03-01,600,600,580,20,"),
+        "{csv}"
+    );
     let range: Vec<&str> = lines[3].split(',').collect();
-    assert_eq!(range[..4], ["thank-you", "2026-03-01..2026-03-02", "1000", "1000"]);
+    assert_eq!(
+        range[..4],
+        ["thank-you", "2026-03-01..2026-03-02", "1000", "1000"]
+    );
     assert_eq!(range[11], "120");
     assert_eq!(range[18], "0.040000");
 
     // Bad input names its field; a key limited to regions cannot read tenant-wide counts.
-    let r = api.admin(Method::GET, "/v1/reports/kpis?to=soon", None).await;
+    let r = api
+        .admin(Method::GET, "/v1/reports/kpis?to=soon", None)
+        .await;
     r.assert_problem(400);
     assert_eq!(r.field(), "to");
     let r = api

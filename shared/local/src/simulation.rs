@@ -172,13 +172,20 @@ impl Simulation {
                 if entry.key().0 >= next {
                     break;
                 }
-                let report = self.engine.ingest_event(&self.tenant, entry.remove()).await?;
+                let report = self
+                    .engine
+                    .ingest_event(&self.tenant, entry.remove())
+                    .await?;
                 result.decisions.extend(report.decisions);
             }
             let tick = self.engine.tick().await?;
             result.decisions.extend(tick.decisions);
             for decision in &result.decisions[decided..] {
-                for event in self.conversions.iter().filter_map(|m| m.conversion(decision)) {
+                for event in self
+                    .conversions
+                    .iter()
+                    .filter_map(|m| m.conversion(decision))
+                {
                     if let Some(at) = event.occurred_at {
                         goal_events.insert((at, result.goal_events), event);
                         result.goal_events += 1;
